@@ -1,0 +1,109 @@
+"""Plain data passed between the pipeline stages.
+
+The config loader (:mod:`blotquant.config`) turns a YAML file into an
+:class:`Experiment`; every image (or region of an image) to measure becomes
+one :class:`Measurement`. The numeric stages never see the YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Polarity = Literal["auto", "dark-bands", "light-bands"]
+LaneRole = Literal["sample", "ladder", "empty"]
+
+BACKGROUND_METHODS = ("rolling-ball", "lane-edges", "profile-baseline", "none")
+#: Chosen by the ground-truth benchmark (see benchmarks/README.md).
+DEFAULT_BACKGROUND = "profile-baseline"
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Settings of the analysis of one image; any image may override any key."""
+
+    polarity: Polarity = "auto"
+    background: str = DEFAULT_BACKGROUND
+    rolling_ball_radius: float = 50.0
+    lane_width: float | None = None  # None means "auto"
+    #: Pixel value at which the detector saturates; None means the dtype maximum
+    #: (255 or 65535) or, for dark bands, 0.
+    saturation_level: float | None = None
+    #: Rows of clear membrane kept above and below a band for its background.
+    background_margin: int = 3
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One lane of a membrane, numbered from 1 left to right."""
+
+    number: int
+    role: LaneRole = "sample"
+    #: Every key besides ``role`` (treatment, sample, dose_nM, cell_line, ...).
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pair:
+    phospho: str
+    total: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.phospho}/{self.total}"
+
+
+@dataclass(frozen=True)
+class Membrane:
+    name: str
+    lanes: tuple[Lane, ...]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One antibody measured on one image (or one region of an image)."""
+
+    membrane: str
+    #: The file name as written in the config (or matched by a batch glob).
+    image: str
+    #: Resolved absolute path.
+    path: Path
+    antibody: str
+    channel: int = 0
+    #: Region of the image, [first row, last row) in image rows; None = all.
+    rows: tuple[int, int] | None = None
+    #: Search window for the band, [top, bottom) in image rows; None = anywhere.
+    band_rows: tuple[int, int] | None = None
+    #: Lane centres in image columns; None = find lanes automatically.
+    lane_centers: tuple[float, ...] | None = None
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    #: Where in the config this came from, e.g. "membranes[0].images[2].regions[1]".
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated config."""
+
+    config_path: Path
+    experiment: str
+    output: Path
+    analysis: AnalysisSettings
+    pairs: tuple[Pair, ...]
+    control: dict[str, Any]
+    normalize_within: tuple[str, ...]
+    summary_by: tuple[str, ...]
+    membranes: tuple[Membrane, ...]
+    measurements: tuple[Measurement, ...]
+    #: The config as read, with defaults filled in (for run.json).
+    resolved: dict[str, Any] = field(default_factory=dict)
+    #: Problems found while expanding batches that do not stop the run
+    #: (e.g. a file that matches the glob but not the pattern).
+    warnings: tuple[str, ...] = ()
+
+    def membrane(self, name: str) -> Membrane:
+        for m in self.membranes:
+            if m.name == name:
+                return m
+        raise KeyError(name)
