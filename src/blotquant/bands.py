@@ -1,0 +1,326 @@
+"""Finding the band in each lane and the box it is measured in.
+
+The band is the strongest peak that lines up across the sample lanes (or the
+strongest inside ``band_rows``). Its row is followed from lane to lane with a
+smooth curve, so smiling gels and tilted membranes are measured along the
+band, not across it. Every lane of the same image gets a box of the same
+height, so the fraction of each band's tails inside the box is the same in
+every lane and cancels in fold changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from blotquant.lanes import LaneGeometry
+from blotquant.profiles import lower_baseline
+
+#: Box half-height in units of the band's full width at half maximum.
+#: 1.5 FWHM is 3.5 sigma of a Gaussian band: 99.95 % of its volume inside.
+BOX_HALF_HEIGHT_FWHM = 1.5
+#: How far (rows) a lane's band may sit from the curve through its neighbours.
+MAX_OFF_CURVE = 6.0
+
+
+@dataclass(frozen=True)
+class BandBox:
+    """Where one lane's band is measured.
+
+    The box follows the band: in column ``x`` it spans rows
+    ``centre(x) - half_top`` to ``centre(x) + half_bottom`` where
+    ``centre(x) = center_row + slope * (x - lane_x)``.
+    """
+
+    lane: int  # 1-based lane number
+    lane_x: float
+    x_left: int  # first column
+    x_right: int  # one past the last column
+    center_row: float
+    slope: float
+    half_top: float
+    half_bottom: float
+    detected: bool
+
+    @property
+    def band_top(self) -> int:
+        return int(np.floor(self.center_row - self.half_top + 0.5))
+
+    @property
+    def height(self) -> int:
+        """Rows in the box, the same in every column (and every lane of an image)."""
+        return int(round(self.half_top + self.half_bottom)) + 1
+
+    @property
+    def band_bottom(self) -> int:
+        """Last row of the box at the lane centre (inclusive)."""
+        return self.band_top + self.height - 1
+
+    def column_tops(self) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices of the box and the first box row in each column."""
+        cols = np.arange(self.x_left, self.x_right)
+        centre = self.center_row + self.slope * (cols - self.lane_x)
+        tops = np.floor(centre - self.half_top + 0.5).astype(int)
+        return cols, tops
+
+
+def lane_profiles(
+    signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5
+) -> np.ndarray:
+    """Mean of the central ``fraction`` of each lane's width, per row.
+
+    Returns an array of shape (n_lanes, n_rows).
+    """
+    height, width = signal.shape
+    half = max(1.0, fraction * lanes.width / 2.0)
+    out = np.zeros((len(lanes.centers), height))
+    rows = np.arange(height)
+    for i in range(len(lanes.centers)):
+        centre = lanes.centers[i] + lanes.slope * (rows - lanes.ref_row)
+        lo = np.clip(np.floor(centre - half).astype(int), 0, width - 1)
+        hi = np.clip(np.ceil(centre + half).astype(int) + 1, 1, width)
+        if lanes.slope == 0.0 or np.all(lo == lo[0]):
+            out[i] = signal[:, lo[0] : hi[0]].mean(axis=1)
+        else:
+            csum = np.concatenate([np.zeros((height, 1)), np.cumsum(signal, axis=1)], axis=1)
+            out[i] = (csum[rows, hi] - csum[rows, lo]) / np.maximum(hi - lo, 1)
+    return out
+
+
+def _fwhm(profile: np.ndarray, peak: int) -> float:
+    """Full width at half maximum around ``peak`` (sub-pixel, linear crossing)."""
+    value = profile[peak]
+    if value <= 0:
+        return 0.0
+    half = value / 2.0
+    left = peak
+    while left > 0 and profile[left - 1] > half:
+        left -= 1
+    right = peak
+    while right < len(profile) - 1 and profile[right + 1] > half:
+        right += 1
+    # linear interpolation of the crossings
+    lx = float(left)
+    if left > 0:
+        a, b = profile[left - 1], profile[left]
+        lx = left - 1 + (half - a) / (b - a) if b != a else float(left)
+    rx = float(right)
+    if right < len(profile) - 1:
+        a, b = profile[right], profile[right + 1]
+        rx = right + (a - half) / (a - b) if a != b else float(right)
+    return max(rx - lx, 1.0)
+
+
+def _local_peak(profile: np.ndarray, centre: float, reach: float) -> tuple[int, float]:
+    lo = int(max(0, np.floor(centre - reach)))
+    hi = int(min(len(profile), np.ceil(centre + reach) + 1))
+    if hi <= lo:
+        return int(np.clip(round(centre), 0, len(profile) - 1)), 0.0
+    i = lo + int(np.argmax(profile[lo:hi]))
+    return i, float(profile[i])
+
+
+def _subpixel(profile: np.ndarray, i: int) -> float:
+    if 0 < i < len(profile) - 1:
+        a, b, c = profile[i - 1], profile[i], profile[i + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            return i + 0.5 * (a - c) / denom
+    return float(i)
+
+
+def _noise_sigma(profile: np.ndarray) -> float:
+    """Robust noise of a profile from its first differences."""
+    diffs = np.diff(profile)
+    if diffs.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2.0))
+
+
+def find_bands(
+    signal: np.ndarray,
+    lanes: LaneGeometry,
+    sample_lanes: np.ndarray,
+    *,
+    band_rows: tuple[int, int] | None = None,
+    margin: int = 3,
+) -> list[BandBox]:
+    """Find the band of every lane and the box to measure it in.
+
+    Parameters
+    ----------
+    signal : ndarray
+        2-D float image of one image or region, bands bright.
+    lanes : LaneGeometry
+        Lanes of that image.
+    sample_lanes : ndarray of bool
+        True for lanes that carry samples (ladder and empty lanes: False).
+        Only sample lanes vote for the band row, and only they get boxes.
+    band_rows : (int, int), optional
+        Rows of ``signal`` to search for the band in, [top, bottom).
+    margin : int
+        Rows kept free above and below each box for background estimation.
+
+    Returns
+    -------
+    list of BandBox
+        One per sample lane, left to right.
+    """
+    height, width = signal.shape
+    n_lanes = len(lanes.centers)
+    sample_lanes = np.asarray(sample_lanes, dtype=bool)
+    lo_row, hi_row = band_rows if band_rows is not None else (0, height)
+    lo_row, hi_row = max(0, int(lo_row)), min(height, int(hi_row))
+
+    profiles = lane_profiles(signal, lanes)
+    smoothed = ndimage.gaussian_filter1d(profiles, 1.0, axis=1)
+    window = max(31, height // 6)
+    detrended = np.array([p - lower_baseline(p, window, smooth=0.0) for p in smoothed])
+    # membrane tilt moves bands too: a lane drifting right going down means the
+    # band drops going left, by -slope rows per column
+    band_slope_guess = -lanes.slope
+    x_mid = float(np.mean(lanes.centers))
+    expected_shift = band_slope_guess * (lanes.centers - x_mid)
+
+    voters = np.flatnonzero(sample_lanes) if sample_lanes.any() else np.arange(n_lanes)
+    maxima = np.array([detrended[i, lo_row:hi_row].max(initial=0.0) for i in voters])
+    scale = max(float(np.median(maxima)) if len(maxima) else 0.0, 1e-12)
+    combined = np.zeros(height)
+    for i, peak in zip(voters, maxima, strict=True):
+        # each lane votes with equal weight unless it is blank (no band anywhere)
+        weight = 1.0 / max(peak, 0.2 * scale)
+        combined += ndimage.shift(detrended[i], -expected_shift[i], order=1, mode="nearest") * (
+            weight
+        )
+    search = combined[lo_row:hi_row]
+    row0 = lo_row + (int(np.argmax(search)) if search.size else 0)
+
+    # per lane: local peak near the expected row, then a smooth curve through them
+    fwhm0 = _fwhm(combined, row0) if combined[row0] > 0 else 6.0
+    reach = max(4.0, 1.0 * fwhm0)
+    rows_found = np.full(n_lanes, np.nan)
+    strength = np.zeros(n_lanes)
+    fwhms = np.full(n_lanes, np.nan)
+    noise = np.array([_noise_sigma(p[lo_row:hi_row]) for p in profiles])
+    for i in range(n_lanes):
+        guess = row0 + expected_shift[i]
+        peak_row, peak_value = _local_peak(
+            _clip_window(detrended[i], lo_row, hi_row), guess, reach + 10.0
+        )
+        rows_found[i] = _subpixel(detrended[i], peak_row)
+        strength[i] = peak_value / max(noise[i], 1e-12)
+        fwhms[i] = _fwhm(detrended[i], peak_row)
+
+    good = sample_lanes & (strength >= 5.0)
+    curve = _fit_band_curve(lanes.centers, rows_found, good, row0, expected_shift)
+    predicted = curve(lanes.centers)
+    for i in range(n_lanes):
+        if not good[i] or abs(rows_found[i] - predicted[i]) > MAX_OFF_CURVE:
+            peak_row, peak_value = _local_peak(
+                _clip_window(detrended[i], lo_row, hi_row), predicted[i], 3.0
+            )
+            rows_found[i] = _subpixel(detrended[i], peak_row)
+            strength[i] = peak_value / max(noise[i], 1e-12)
+            fwhms[i] = _fwhm(detrended[i], peak_row)
+    detected = strength >= 5.0
+    # lanes without a clear peak are measured where the curve says the band is
+    use_own = detected & (np.abs(rows_found - predicted) <= MAX_OFF_CURVE)
+    centres = np.where(use_own, rows_found, predicted)
+
+    ref = sample_lanes & use_own
+    fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
+    half = BOX_HALF_HEIGHT_FWHM * fwhm
+    half_top, half_bottom = _limit_by_neighbours(detrended, centres, use_own, half, fwhm)
+    if band_rows is not None:
+        # the box stays inside the user's window (minus room for background)
+        half_top = min(half_top, max(2.0, float(np.min(centres[sample_lanes] - lo_row)) - margin))
+        half_bottom = min(
+            half_bottom, max(2.0, float(np.min(hi_row - 1 - centres[sample_lanes])) - margin)
+        )
+
+    slope_at = curve.deriv()(lanes.centers) if curve.order > 0 else np.zeros(n_lanes)
+    boxes = []
+    half_w = lanes.width / 2.0
+    for i in np.flatnonzero(sample_lanes):
+        x_centre = float(lanes.centers[i] + lanes.slope * (centres[i] - lanes.ref_row))
+        x_left = int(max(0, np.floor(x_centre - half_w + 0.5)))
+        x_right = int(min(width, np.floor(x_centre + half_w + 0.5)))
+        if x_right <= x_left:
+            x_right = min(width, x_left + 1)
+        boxes.append(
+            BandBox(
+                lane=int(i) + 1,
+                lane_x=x_centre,
+                x_left=x_left,
+                x_right=x_right,
+                center_row=float(centres[i]),
+                slope=float(slope_at[i]),
+                half_top=float(half_top),
+                half_bottom=float(half_bottom),
+                detected=bool(detected[i]),
+            )
+        )
+    return boxes
+
+
+def _clip_window(profile: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    out = np.full_like(profile, -np.inf)
+    out[lo:hi] = profile[lo:hi]
+    return out
+
+
+def _fit_band_curve(
+    x: np.ndarray, rows: np.ndarray, good: np.ndarray, row0: float, shift: np.ndarray
+) -> np.poly1d:
+    """Smooth band row across the membrane: quadratic (smile) + tilt, robustly."""
+    use = good & np.isfinite(rows)
+    if use.sum() < 2:
+        return np.poly1d(np.polyfit(x, row0 + shift, 1)) if len(x) > 1 else np.poly1d([row0])
+    order = 2 if use.sum() >= 5 else 1
+    for _ in range(3):
+        coef = np.polyfit(x[use], rows[use], order)
+        resid = rows - np.polyval(coef, x)
+        scale = max(1.0, 1.4826 * float(np.median(np.abs(resid[use]))))
+        keep = use & (np.abs(resid) <= max(3.0 * scale, 2.0))
+        if keep.sum() < order + 2 or np.array_equal(keep, use):
+            break
+        use = keep
+    return np.poly1d(np.polyfit(x[use], rows[use], order))
+
+
+def _limit_by_neighbours(
+    profiles: np.ndarray, centres: np.ndarray, own: np.ndarray, half: float, fwhm: float
+) -> tuple[float, float]:
+    """Shrink the box where another band sits closer than the box edge.
+
+    The edge is put in the valley between the bands (the same for every
+    lane: the median over lanes with their own band), but never closer to
+    the band than one FWHM.
+    """
+    tops, bottoms = [], []
+    for i in np.flatnonzero(own):
+        prof = profiles[i]
+        c = int(round(centres[i]))
+        reach = int(np.ceil(half)) + 1
+        up = prof[max(0, c - reach) : c + 1][::-1]
+        down = prof[c : c + reach + 1]
+        tops.append(_distance_to_valley(up, half))
+        bottoms.append(_distance_to_valley(down, half))
+    if not tops:
+        return half, half
+    return max(fwhm, float(np.median(tops))), max(fwhm, float(np.median(bottoms)))
+
+
+def _distance_to_valley(side: np.ndarray, half: float) -> float:
+    """Rows from the peak to where the profile starts rising again."""
+    if side.size < 3:
+        return half
+    peak = side[0]
+    smooth = ndimage.uniform_filter1d(side, 3, mode="nearest")
+    for j in range(2, len(smooth) - 1):
+        # rising again after falling to below half the peak: another band
+        if smooth[j] < 0.5 * peak and smooth[j + 1] > smooth[j] + 0.05 * peak:
+            return min(half, float(j))
+    return half

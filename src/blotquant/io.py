@@ -1,0 +1,269 @@
+"""Reading blot images: TIFF (single, multi-page, multi-channel), PNG and JPEG.
+
+Every image is read once, from bytes, so its SHA-256 and its pixels come from
+the same read. Problems are reported as :class:`BlotquantError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blotquant.errors import BlotquantError
+
+#: Refuse images whose pixels would need more memory than this (bytes).
+MAX_IMAGE_BYTES = 2 * 1024**3
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class BlotImage:
+    """One channel of an image file, as a 2-D array.
+
+    Attributes
+    ----------
+    pixels : ndarray
+        2-D array (uint8, uint16 or float64), never modified by blotquant.
+    path : Path
+        The file it came from.
+    channel : int
+        Which page or channel of the file this is.
+    n_channels : int
+        How many pages or channels the file holds.
+    ceiling : float or None
+        The largest value the detector can record (255, 65535), or None for
+        floating-point data whose ceiling is unknown.
+    sha256 : str
+        Hash of the file's bytes.
+    warnings : tuple of str
+        Things the user should know (RGB converted, lossy JPEG, 8-bit depth).
+    """
+
+    pixels: np.ndarray
+    path: Path
+    channel: int
+    n_channels: int
+    ceiling: float | None
+    sha256: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def bit_depth(self) -> int:
+        return self.pixels.dtype.itemsize * 8
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_image(path: str | Path, channel: int = 0) -> BlotImage:
+    """Read one channel of an image file as a 2-D grayscale array.
+
+    Parameters
+    ----------
+    path : str or Path
+        TIFF, PNG or JPEG file.
+    channel : int
+        Page or channel index for multi-page or multi-channel files.
+
+    Returns
+    -------
+    BlotImage
+
+    Raises
+    ------
+    BlotquantError
+        If the file is missing, unreadable, not an image, too large, holds
+        NaN or infinite values, or has no such channel.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BlotquantError(
+            f"Image file not found: {path.resolve()}. Check the `file` entry in the config "
+            "(paths are relative to the config file's folder)."
+        )
+    if path.is_dir():
+        raise BlotquantError(f"{path} is a folder, not an image file. Name an image file.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BlotquantError(f"Cannot read image file {path}: {exc.strerror or exc}.") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if data[:4] in _TIFF_MAGIC:
+        stack, warnings = _read_tiff(data, path)
+    elif data[:8] == _PNG_MAGIC or data[:3] == _JPEG_MAGIC:
+        stack, warnings = _read_pillow(data, path, is_jpeg=data[:3] == _JPEG_MAGIC)
+    elif not data:
+        raise BlotquantError(
+            f"Image file {path} is empty (0 bytes). It may still be copying; "
+            "export it again or wait for the copy to finish."
+        )
+    else:
+        raise BlotquantError(
+            f"{path} is not a TIFF, PNG or JPEG image. Export the blot as a 16-bit TIFF "
+            "(or PNG) from the imager software and point the config at that file."
+        )
+    n_channels = stack.shape[0]
+    if not 0 <= channel < n_channels:
+        raise BlotquantError(
+            f"{path} has {n_channels} page(s)/channel(s) (numbered from 0), so `channel: "
+            f"{channel}` does not exist. Set `channel` to a number from 0 to {n_channels - 1}."
+        )
+    pixels, more = _normalise_dtype(stack[channel], path)
+    warnings += more
+    ceiling = float(np.iinfo(pixels.dtype).max) if pixels.dtype.kind == "u" else None
+    if pixels.dtype == np.uint8:
+        warnings.append(
+            f"{path.name} is an 8-bit image: only 256 grey levels, so faint bands and "
+            "strong bands cannot both be measured well. Export 16-bit TIFF if the imager can."
+        )
+    return BlotImage(
+        pixels=pixels,
+        path=path,
+        channel=channel,
+        n_channels=n_channels,
+        ceiling=ceiling,
+        sha256=digest,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_size(shape: tuple[int, ...], itemsize: int, path: Path) -> None:
+    n_bytes = int(np.prod(shape, dtype=np.float64)) * itemsize
+    if n_bytes > MAX_IMAGE_BYTES:
+        raise BlotquantError(
+            f"{path} claims {'x'.join(map(str, shape))} pixels ({n_bytes / 1024**3:.1f} GB), "
+            "more than blotquant will load. The file header may be corrupt; export the "
+            "image again, or crop it to the membrane."
+        )
+
+
+def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
+    import tifffile
+
+    warnings: list[str] = []
+    try:
+        with tifffile.TiffFile(_io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            _check_size(series.shape, np.dtype(series.dtype).itemsize, path)
+            array = series.asarray()
+            photometric = getattr(tif.pages[0], "photometric", None)
+            axes = series.axes
+    except BlotquantError:
+        raise
+    except Exception as exc:  # tifffile raises many types for damaged files
+        raise BlotquantError(
+            f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
+            "be truncated or damaged (still copying?). Export it again from the imager."
+        ) from exc
+    array = np.squeeze(array)
+    is_rgb = photometric is not None and int(photometric) == 2 and array.shape[-1] in (3, 4)
+    if is_rgb or (axes.endswith("S") and array.ndim >= 3 and array.shape[-1] in (3, 4)):
+        if array.ndim == 3:
+            return _rgb_to_gray(array, path, warnings)[None], warnings
+        return np.stack([_rgb_to_gray(a, path, warnings) for a in array]), warnings
+    if array.ndim == 2:
+        return array[None], warnings
+    if array.ndim == 3:
+        return array, warnings
+    # e.g. time x channel x Y x X: keep the planes in file order
+    return array.reshape(-1, *array.shape[-2:]), warnings
+
+
+def _read_pillow(data: bytes, path: Path, *, is_jpeg: bool) -> tuple[np.ndarray, list[str]]:
+    from PIL import Image
+
+    warnings: list[str] = []
+    if is_jpeg:
+        warnings.append(
+            f"{path.name} is a JPEG: lossy compression changes pixel values, so it is unfit "
+            "for quantification. Use the imager's TIFF export for numbers you will publish."
+        )
+    try:
+        with Image.open(_io.BytesIO(data)) as img:
+            _check_size((img.height, img.width, len(img.getbands())), 2, path)
+            mode = img.mode
+            if mode in ("P", "PA", "LA", "CMYK", "YCbCr", "1"):
+                img = img.convert("RGBA" if "A" in mode or mode == "P" else "RGB")
+                mode = img.mode
+            array = np.asarray(img)
+    except BlotquantError:
+        raise
+    except Exception as exc:
+        raise BlotquantError(
+            f"{path} could not be read as an image ({type(exc).__name__}: {exc}). The file "
+            "may be truncated or damaged. Export it again from the imager."
+        ) from exc
+    if array.ndim == 3:
+        return _rgb_to_gray(array, path, warnings)[None], warnings
+    return array[None], warnings
+
+
+def _rgb_to_gray(array: np.ndarray, path: Path, warnings: list[str]) -> np.ndarray:
+    rgb = array[..., :3]
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+        gray = rgb[..., 0].copy()
+        note = "all three colours are equal, so the first was used"
+    else:
+        # ITU-R 601 luma, the weights ImageJ uses for RGB to 8-bit conversion (weighted)
+        weights = np.array([0.299, 0.587, 0.114])
+        gray = np.rint(rgb.astype(np.float64) @ weights).astype(array.dtype)
+        note = "converted with luminance weights"
+    message = (
+        f"{path.name} is an RGB{'A' if array.shape[-1] == 4 else ''} colour image; {note}. "
+        "Colour exports are screen pictures, not measurements: use the imager's grayscale export."
+    )
+    if message not in warnings:
+        warnings.append(message)
+    return gray
+
+
+def _normalise_dtype(pixels: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+    """Bring pixels to uint8, uint16 or float64, refusing what cannot be measured."""
+    warnings: list[str] = []
+    kind = pixels.dtype.kind
+    if kind == "b":
+        raise BlotquantError(
+            f"{path} is a 1-bit (black and white) image: it holds no intensities to measure. "
+            "Export the blot in grayscale (16-bit TIFF)."
+        )
+    if pixels.dtype in (np.uint8, np.uint16):
+        return pixels, warnings
+    if kind in "ui":
+        lo, hi = (int(pixels.min()), int(pixels.max())) if pixels.size else (0, 0)
+        if lo >= 0 and hi <= 65535:
+            warnings.append(
+                f"{path.name} stores {pixels.dtype.itemsize * 8}-bit integers; its values fit "
+                "16 bits, so it was read as 16-bit."
+            )
+            return pixels.astype(np.uint16), warnings
+        raise BlotquantError(
+            f"{path} stores {pixels.dtype.itemsize * 8}-bit integers from {lo} to {hi}, outside "
+            "the 0-65535 range of a detector export, so saturation cannot be judged. Export "
+            "the raw 16-bit image from the imager."
+        )
+    if kind == "f":
+        if not np.all(np.isfinite(pixels)):
+            bad = int(np.count_nonzero(~np.isfinite(pixels)))
+            raise BlotquantError(
+                f"{path} is a floating-point image with {bad} NaN or infinite pixel(s), which "
+                "cannot be measured. Export the raw image, or fix those pixels first."
+            )
+        warnings.append(
+            f"{path.name} is a floating-point image: blotquant cannot know the detector's "
+            "ceiling, so saturation is only flagged if `saturation_level` is set."
+        )
+        return pixels.astype(np.float64), warnings
+    raise BlotquantError(f"{path} holds pixels of type {pixels.dtype}, which is not an image.")

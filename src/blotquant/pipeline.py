@@ -1,0 +1,391 @@
+"""The analysis as a Python API: one image at a time, or a whole experiment.
+
+A notebook user can call the stages one by one::
+
+    from blotquant import config, io, pipeline
+    exp = config.load_config("config.yaml")
+    m = exp.measurements[0]
+    image = io.read_image(m.path, m.channel)
+    result = pipeline.analyze_image(image.pixels, image.ceiling, m, exp.membrane(m.membrane))
+    result.lanes, result.boxes, result.bands
+
+or run everything with :func:`run_experiment` and get tidy DataFrames.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from blotquant.bands import BandBox, find_bands
+from blotquant.errors import BlotquantError
+from blotquant.io import BlotImage, read_image
+from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
+from blotquant.models import Experiment, Measurement, Membrane
+from blotquant.polarity import detect_polarity, saturation_mask, to_signal
+from blotquant.quantify import BandMeasurement, measure_band, noise_sigma
+
+#: Smallest lane spacing (pixels) blotquant will try to resolve.
+MIN_LANE_PITCH = 6
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """Everything blotquant decided about one image (or region) and measured in it.
+
+    Rows of ``lanes`` and ``boxes`` are relative to ``row_offset`` (the top of
+    the region); add it for image rows.
+    """
+
+    measurement: Measurement
+    polarity: str
+    row_offset: int
+    lanes: LaneGeometry
+    boxes: tuple[BandBox, ...]
+    bands: tuple[BandMeasurement, ...]
+    pixel_noise: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class RunResult:
+    """The outcome of a run: measurements, failures and what to draw."""
+
+    analyses: list[ImageAnalysis] = field(default_factory=list)
+    #: (file or measurement, message) of every input that was rejected.
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: SHA-256 of every input file read.
+    hashes: dict[str, str] = field(default_factory=dict)
+    #: QC picture name -> PNG bytes.
+    qc_pictures: dict[str, bytes] = field(default_factory=dict)
+
+
+def _where(measurement: Measurement) -> str:
+    return f" (config: {measurement.source})" if measurement.source else ""
+
+
+def _check_rows(
+    name: str, rows: tuple[int, int], height: int, measurement: Measurement
+) -> None:
+    top, bottom = rows
+    if top < 0 or bottom > height or top >= bottom:
+        raise BlotquantError(
+            f"{measurement.image}: `{name}: [{top}, {bottom}]` is outside the image, which has "
+            f"rows 0 to {height}{_where(measurement)}. Give rows as [top, bottom] with "
+            f"0 <= top < bottom <= {height}."
+        )
+
+
+def analyze_image(
+    pixels: np.ndarray,
+    ceiling: float | None,
+    measurement: Measurement,
+    membrane: Membrane,
+) -> ImageAnalysis:
+    """Find lanes and bands in one image (or region) and measure them.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        The whole 2-D image as exported (the region is cut here).
+    ceiling : float or None
+        The detector's largest value (255, 65535) or None if unknown.
+    measurement : Measurement
+        What to measure: antibody, region, band window, settings.
+    membrane : Membrane
+        The membrane's lanes (count, roles).
+
+    Returns
+    -------
+    ImageAnalysis
+    """
+    settings = measurement.analysis
+    height, width = pixels.shape
+    warnings: list[str] = []
+    row_offset = 0
+    region = pixels
+    if measurement.rows is not None:
+        _check_rows("rows", measurement.rows, height, measurement)
+        row_offset = measurement.rows[0]
+        region = pixels[measurement.rows[0] : measurement.rows[1]]
+    band_rows = None
+    if measurement.band_rows is not None:
+        _check_rows("band_rows", measurement.band_rows, height, measurement)
+        top, bottom = measurement.band_rows
+        band_rows = (max(0, top - row_offset), min(region.shape[0], bottom - row_offset))
+        if band_rows[0] >= band_rows[1]:
+            raise BlotquantError(
+                f"{measurement.image}: `band_rows: [{top}, {bottom}]` lies outside the region "
+                f"`rows: {list(measurement.rows or ())}`{_where(measurement)}. band_rows are "
+                "image rows and must fall inside the region's rows."
+            )
+
+    n_lanes = len(membrane.lanes)
+    if width < n_lanes * MIN_LANE_PITCH:
+        raise BlotquantError(
+            f"{measurement.image} is {width} pixels wide, too narrow for the {n_lanes} lanes of "
+            f"membrane {membrane.name}{_where(measurement)} (at least {MIN_LANE_PITCH} px per "
+            "lane). Check the `lanes` list and that the right image is named."
+        )
+    if region.shape[0] < 8:
+        raise BlotquantError(
+            f"{measurement.image}: the region is only {region.shape[0]} rows tall"
+            f"{_where(measurement)}; a band needs more. Check `rows`."
+        )
+    lo, hi = float(region.min()), float(region.max())
+    if lo == hi:
+        raise BlotquantError(
+            f"{measurement.image}{_where(measurement)}: every pixel has the value {lo:g}: the "
+            "image is blank. Check the export (wrong channel or an empty capture?)."
+        )
+
+    polarity = settings.polarity
+    if polarity == "auto":
+        polarity = detect_polarity(region)
+    sat = saturation_mask(region, polarity, ceiling, settings.saturation_level)
+    if sat.mean() > 0.5:
+        raise BlotquantError(
+            f"{measurement.image}{_where(measurement)}: {sat.mean():.0%} of the pixels are at "
+            "the detector's limit (saturated), so nothing in it can be measured. Image the "
+            "membrane again with a shorter exposure."
+        )
+    signal = to_signal(region, polarity, ceiling)
+
+    if measurement.lane_centers is not None:
+        centers = np.asarray(measurement.lane_centers, dtype=float)
+        if centers.min() < 0 or centers.max() >= width:
+            raise BlotquantError(
+                f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
+                f"outside the image's columns 0 to {width - 1}{_where(measurement)}."
+            )
+        lanes = fixed_lanes(centers, settings.lane_width, (region.shape[0] - 1) / 2.0)
+    else:
+        lanes = find_lanes(signal, n_lanes, lane_width=settings.lane_width, rows=band_rows)
+    roles = np.array([lane.role == "sample" for lane in membrane.lanes])
+    boxes = find_bands(
+        signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin
+    )
+    background_image = None
+    if settings.background == "rolling-ball":
+        from blotquant.rollingball import rolling_ball_background
+
+        background_image = rolling_ball_background(signal, settings.rolling_ball_radius)
+    noise = noise_sigma(signal)
+    bands = tuple(
+        measure_band(
+            signal,
+            box,
+            method=settings.background,
+            margin=settings.background_margin,
+            saturated=sat,
+            background_image=background_image,
+            pixel_noise=noise,
+        )
+        for box in boxes
+    )
+    return ImageAnalysis(
+        measurement=measurement,
+        polarity=polarity,
+        row_offset=row_offset,
+        lanes=lanes,
+        boxes=tuple(boxes),
+        bands=bands,
+        pixel_noise=noise,
+        warnings=tuple(warnings),
+    )
+
+
+# --- running a whole experiment ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FileTask:
+    path: Path
+    measurements: tuple[Measurement, ...]
+    membranes: dict[str, Membrane]
+    qc: bool
+
+
+def _group_by_file(experiment: Experiment) -> list[_FileTask]:
+    """One task per image file, so each file is read once (regions, channels)."""
+    order: dict[Path, list[Measurement]] = {}
+    for m in experiment.measurements:
+        order.setdefault(m.path, []).append(m)
+    membranes = {m.name: m for m in experiment.membranes}
+    return [
+        _FileTask(path, tuple(ms), {m.membrane: membranes[m.membrane] for m in ms}, True)
+        for path, ms in order.items()
+    ]
+
+
+@dataclass
+class _FileOutcome:
+    analyses: list[ImageAnalysis] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
+    qc_pictures: dict[str, bytes] = field(default_factory=dict)
+
+
+def _run_file(task: _FileTask) -> _FileOutcome:
+    """Read one file once and analyse every measurement on it."""
+    from blotquant.report import qc_name, render_qc
+
+    outcome = _FileOutcome()
+    images: dict[int, BlotImage] = {}
+    for m in task.measurements:
+        try:
+            if m.channel not in images:
+                images[m.channel] = read_image(m.path, m.channel)
+                image = images[m.channel]
+                outcome.hashes[str(m.path)] = image.sha256
+                outcome.warnings.extend(image.warnings)
+            image = images[m.channel]
+            analysis = analyze_image(image.pixels, image.ceiling, m, task.membranes[m.membrane])
+            outcome.analyses.append(analysis)
+            outcome.warnings.extend(analysis.warnings)
+        except BlotquantError as exc:
+            message = str(exc)
+            if m.source and "config:" not in message:
+                message += f" (config: {m.source})"
+            outcome.failures.append((f"{m.image} [{m.antibody}]", message))
+    if task.qc:
+        by_channel: dict[int, list[ImageAnalysis]] = {}
+        for a in outcome.analyses:
+            by_channel.setdefault(a.measurement.channel, []).append(a)
+        for channel, analyses in by_channel.items():
+            name = qc_name(analyses[0].measurement, len(images) > 1 or channel != 0)
+            outcome.qc_pictures[name] = render_qc(images[channel], analyses)
+    return outcome
+
+
+def _run_file_safely(task: _FileTask) -> _FileOutcome:
+    try:
+        return _run_file(task)
+    except Exception as exc:  # a bug must not cost the user the other images
+        outcome = _FileOutcome()
+        outcome.failures.append(
+            (
+                str(task.path.name),
+                f"{task.path}: internal error while analysing this image "
+                f"({type(exc).__name__}: {exc}). Please report it with the image and config.",
+            )
+        )
+        return outcome
+
+
+def run_experiment(
+    experiment: Experiment,
+    *,
+    jobs: int = 1,
+    qc: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Analyse every image of an experiment.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        A validated config (:func:`blotquant.config.load_config`).
+    jobs : int
+        Worker processes; 1 runs in this process.
+    qc : bool
+        Render QC pictures.
+    progress : callable, optional
+        Called with (done, total) after each image file.
+
+    Returns
+    -------
+    RunResult
+    """
+    tasks = _group_by_file(experiment)
+    if not qc:
+        tasks = [_FileTask(t.path, t.measurements, t.membranes, False) for t in tasks]
+    result = RunResult(warnings=list(experiment.warnings))
+    total = len(tasks)
+    outcomes: Iterable[_FileOutcome]
+    if jobs > 1 and total > 1:
+        workers = min(jobs, total, os.cpu_count() or jobs)
+        pool = ProcessPoolExecutor(max_workers=workers)
+        outcomes = pool.map(_run_file_safely, tasks)
+    else:
+        pool = None
+        outcomes = map(_run_file_safely, tasks)
+    try:
+        for done, outcome in enumerate(outcomes, start=1):
+            result.analyses.extend(outcome.analyses)
+            result.failures.extend(outcome.failures)
+            result.hashes.update(outcome.hashes)
+            result.qc_pictures.update(outcome.qc_pictures)
+            for w in outcome.warnings:
+                if w not in result.warnings:
+                    result.warnings.append(w)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return result
+
+
+def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
+    """One row per measured band: the contract's bands.csv."""
+    meta_keys = metadata_keys(experiment)
+    rows: list[dict[str, Any]] = []
+    for a in analyses:
+        m = a.measurement
+        lanes = experiment.membrane(m.membrane).lanes
+        for box, band in zip(a.boxes, a.bands, strict=True):
+            lane = lanes[box.lane - 1]
+            row: dict[str, Any] = {
+                "membrane": m.membrane,
+                "image": m.image,
+                "antibody": m.antibody,
+                "lane": box.lane,
+            }
+            for key in meta_keys:
+                row[key] = lane.metadata.get(key)
+            row.update(
+                x_left=box.x_left,
+                x_right=box.x_right,
+                band_top=box.band_top + a.row_offset,
+                band_bottom=box.band_bottom + a.row_offset,
+                raw_volume=band.raw_volume,
+                background_volume=band.background_volume,
+                net_volume=band.net_volume,
+                saturated_pixels=band.saturated_pixels,
+                flags=band.flag_text,
+                snr=round(band.snr, 2) if np.isfinite(band.snr) else band.snr,
+                band_row=round(box.center_row + a.row_offset, 2),
+                lane_center=round(box.lane_x, 2),
+                channel=m.channel,
+                polarity=a.polarity,
+                background=m.analysis.background,
+            )
+            rows.append(row)
+    columns = (
+        ["membrane", "image", "antibody", "lane", *meta_keys]
+        + ["x_left", "x_right", "band_top", "band_bottom", "raw_volume", "background_volume"]
+        + ["net_volume", "saturated_pixels", "flags", "snr", "band_row", "lane_center"]
+        + ["channel", "polarity", "background"]
+    )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def metadata_keys(experiment: Experiment) -> list[str]:
+    """Lane metadata keys in first-seen order (treatment and sample first)."""
+    keys: list[str] = ["treatment", "sample"]
+    for membrane in experiment.membranes:
+        for lane in membrane.lanes:
+            for key in lane.metadata:
+                if key not in keys:
+                    keys.append(key)
+    return keys
