@@ -66,14 +66,15 @@ def fixed_lanes(
 
 
 def band_residual(signal: np.ndarray) -> np.ndarray:
-    """Signal above each row's membrane level (negative values clipped).
+    """Signal above each row's membrane level.
 
-    A low percentile of each row stands in for the membrane under that row,
-    which removes vertical background gradients and keeps lanes and bands.
+    A low percentile of each row stands in for the membrane under that row.
+    Negative values are kept: clipping them would bend a background ramp
+    into a kink that no straight baseline can follow.
     """
     step = max(1, signal.shape[1] // 400)
     base = np.percentile(signal[:, ::step], 20, axis=1)
-    return np.clip(signal - base[:, None], 0, None)
+    return signal - base[:, None]
 
 
 def column_profile(residual: np.ndarray, slope: float, ref_row: float) -> np.ndarray:
@@ -100,6 +101,11 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     x = np.arange(width, dtype=float)
     best = (-np.inf, min_pitch, 0.0)
     teeth = np.arange(n_lanes)
+    # one very bright lane (a ladder) must not pull two teeth onto itself
+    positive = profile[profile > 0]
+    cap = float(np.percentile(positive, 80)) if positive.size else 1.0
+    profile = np.minimum(profile, cap)
+    lane_scale = cap
 
     def score_for(pitches: np.ndarray, step: float) -> tuple[float, float, float]:
         nonlocal best
@@ -115,6 +121,11 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
             # plateau rather than on separate lanes
             gaps = np.interp(pos[:, :-1] + pitch / 2, x, profile, left=0.0, right=0.0)
             score -= 0.5 * gaps.sum(axis=1)
+            # an empty end lane makes two combs fit equally: prefer the one
+            # centred in the image (crops leave similar margins), at a cost of
+            # 2 % of one lane's signal per pitch off centre
+            off_centre = np.abs(starts + span / 2 - (width - 1) / 2) / pitch
+            score -= 0.02 * lane_scale * off_centre
             i = int(np.argmax(score))
             if score[i] > best[0]:
                 best = (float(score[i]), float(pitch), float(starts[i]))

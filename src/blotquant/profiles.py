@@ -31,17 +31,38 @@ def lower_baseline(profile: np.ndarray, window: float, smooth: float = 2.0) -> n
     smoothed = profile.astype(float)
     if smooth > 0:
         smoothed = ndimage.gaussian_filter1d(smoothed, smooth, mode="nearest")
-    size = max(3, int(window) | 1)
-    minima = ndimage.minimum_filter1d(smoothed, size, mode="nearest")
-    anchors = np.flatnonzero(smoothed <= minima)
     x = np.arange(n, dtype=float)
-    baseline = np.interp(x, anchors, smoothed[anchors])
+    # a steep ramp hides the gaps from windowed minima (each window's minimum
+    # is its downhill end), so take off the lower linear trend first
+    trend = _lower_line(x, smoothed)
+    flat = smoothed - trend
+    size = max(3, int(window) | 1)
+    minima = ndimage.minimum_filter1d(flat, size, mode="nearest")
+    anchors = np.flatnonzero(flat <= minima)
+    baseline = np.interp(x, anchors, flat[anchors])
     # beyond the outermost gaps the background keeps its slope (a ramp does
     # not stop at the last lane); the slope is taken over about one window
     for end, inner, sel in ((anchors[0], 1, x < anchors[0]), (anchors[-1], -1, x > anchors[-1])):
         far = anchors[np.abs(anchors - end) >= size / 2]
         if sel.any() and far.size:
             other = far[0] if inner == 1 else far[-1]
-            slope = (smoothed[other] - smoothed[end]) / (other - end)
-            baseline[sel] = smoothed[end] + slope * (x[sel] - end)
+            slope = (flat[other] - flat[end]) / (other - end)
+            baseline[sel] = flat[end] + slope * (x[sel] - end)
+    baseline = baseline + trend
     return np.minimum(baseline, smoothed) if smooth > 0 else baseline
+
+
+def _lower_line(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """A straight line under most of ``y``: refit to the points below it."""
+    use = np.ones(len(y), bool)
+    line = np.full(len(y), float(np.min(y)))
+    for _ in range(iterations):
+        if use.sum() < 2:
+            break
+        coef = np.polyfit(x[use], y[use], 1)
+        line = np.polyval(coef, x)
+        below = y <= line
+        if below.sum() < 2 or np.array_equal(below, use):
+            break
+        use = below
+    return line

@@ -1,0 +1,128 @@
+"""Lane and band finding on tiny synthetic blots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blotquant.bands import find_bands
+from blotquant.lanes import find_lanes, fixed_lanes
+from tests.conftest import make_blot
+
+
+def test_even_lanes_found_within_a_pixel():
+    blot = make_blot(n_lanes=8, pitch=40, noise=5)
+    lanes = find_lanes(blot.image, 8)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
+    assert lanes.found.all()
+
+
+@pytest.mark.parametrize("pitch", [35, 60, 120])
+def test_lane_pitch_range(pitch):
+    blot = make_blot(n_lanes=7, pitch=pitch, noise=3)
+    lanes = find_lanes(blot.image, 7)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
+
+
+def test_uneven_spacing_is_followed():
+    jitter = np.array([0, 4, -3, 5, -4, 2, 0])
+    blot = make_blot(n_lanes=7, pitch=50, jitter=jitter, noise=3)
+    lanes = find_lanes(blot.image, 7)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
+
+
+def test_empty_and_faint_lanes_are_placed_by_the_comb():
+    amps = np.array([1000, 1000, 0, 1000, 30, 1000, 0.0])
+    blot = make_blot(n_lanes=7, pitch=45, amplitudes=amps, noise=3)
+    lanes = find_lanes(blot.image, 7)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.5)
+    assert not lanes.found[2] and not lanes.found[6]
+
+
+def test_horizontal_background_gradient_does_not_shift_lanes():
+    blot = make_blot(n_lanes=8, pitch=45, gradient=(3.0, 1.0), noise=4)
+    lanes = find_lanes(blot.image, 8)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
+
+
+@pytest.mark.parametrize("tilt", [-2.0, 2.0])
+def test_tilted_membrane_lanes_and_bands(tilt):
+    blot = make_blot(n_lanes=10, pitch=50, tilt_deg=tilt, height=200, band_row=100, noise=3)
+    lanes = find_lanes(blot.image, 10)
+    boxes = find_bands(blot.image, lanes, np.ones(10, bool))
+    rows = np.array([b.center_row for b in boxes])
+    np.testing.assert_allclose(rows, blot.rows, atol=0.7)
+    np.testing.assert_allclose([b.lane_x for b in boxes], blot.centers, atol=1.0)
+    # the box follows the band's tilt across the lane
+    expected_slope = np.tan(np.radians(tilt))
+    np.testing.assert_allclose([b.slope for b in boxes], expected_slope, atol=0.01)
+
+
+def test_smile_is_followed_lane_by_lane():
+    blot = make_blot(n_lanes=11, pitch=45, smile=10.0, height=160, band_row=70, noise=3)
+    lanes = find_lanes(blot.image, 11)
+    boxes = find_bands(blot.image, lanes, np.ones(11, bool))
+    np.testing.assert_allclose([b.center_row for b in boxes], blot.rows, atol=0.6)
+
+
+def test_band_rows_window_excludes_a_stronger_band():
+    main = make_blot(n_lanes=6, pitch=40, band_row=50, height=140, amplitudes=[500] * 6)
+    other = make_blot(n_lanes=6, pitch=40, band_row=100, height=140, amplitudes=[3000] * 6)
+    image = main.image + other.image - 100
+    lanes = find_lanes(image, 6)
+    chosen = find_bands(image, lanes, np.ones(6, bool))
+    assert all(abs(b.center_row - 100) < 1 for b in chosen)  # strongest, unrestricted
+    boxes = find_bands(image, lanes, np.ones(6, bool), band_rows=(30, 75))
+    assert all(abs(b.center_row - 50) < 1 for b in boxes)
+    assert all(b.band_bottom < 75 for b in boxes)
+
+
+def test_band_that_lines_up_beats_a_blob_in_one_lane():
+    blot = make_blot(n_lanes=6, pitch=40, band_row=40, height=140, amplitudes=[800] * 6)
+    blob = make_blot(n_lanes=6, pitch=40, band_row=100, height=140,
+                     amplitudes=[0, 0, 5000, 0, 0, 0])
+    image = blot.image + blob.image - 100
+    lanes = find_lanes(image, 6)
+    boxes = find_bands(image, lanes, np.ones(6, bool))
+    assert [round(b.center_row) for b in boxes] == [40] * 6
+
+
+def test_lane_without_band_is_measured_where_the_band_should_be():
+    amps = [1000, 1000, 1000, 0, 1000, 1000]
+    blot = make_blot(n_lanes=6, pitch=40, amplitudes=amps, smile=4, noise=2)
+    lanes = find_lanes(blot.image, 6)
+    boxes = find_bands(blot.image, lanes, np.ones(6, bool))
+    assert not boxes[3].detected
+    assert abs(boxes[3].center_row - blot.rows[3]) < 1.5
+    assert all(b.detected for i, b in enumerate(boxes) if i != 3)
+
+
+def test_ladder_lane_gets_no_box_and_does_not_vote():
+    blot = make_blot(n_lanes=6, pitch=40, band_row=60, height=160)
+    ladder = np.zeros_like(blot.image)
+    for row in (20, 45, 90, 130):
+        mark = make_blot(n_lanes=6, pitch=40, band_row=row, height=160,
+                         amplitudes=[4000, 0, 0, 0, 0, 0], background=0)
+        ladder += mark.image
+    image = blot.image + ladder
+    lanes = find_lanes(image, 6)
+    roles = np.array([False, True, True, True, True, True])
+    boxes = find_bands(image, lanes, roles)
+    assert [b.lane for b in boxes] == [2, 3, 4, 5, 6]
+    assert all(abs(b.center_row - 60) < 1 for b in boxes)
+
+
+def test_fixed_lanes_use_given_centres():
+    lanes = fixed_lanes([10, 50, 90], 30, ref_row=20)
+    assert lanes.width == 30 and lanes.slope == 0
+    np.testing.assert_array_equal(lanes.centers, [10, 50, 90])
+
+
+def test_box_height_is_the_same_in_every_lane():
+    amps = np.linspace(200, 2000, 8)
+    blot = make_blot(n_lanes=8, pitch=40, amplitudes=amps, noise=2)
+    lanes = find_lanes(blot.image, 8)
+    boxes = find_bands(blot.image, lanes, np.ones(8, bool))
+    assert len({b.height for b in boxes}) == 1
+    # 1.5 FWHM each side of a sigma-3 band: about 21 rows
+    assert 17 <= boxes[0].height <= 25
