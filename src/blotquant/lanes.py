@@ -101,31 +101,45 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     x = np.arange(width, dtype=float)
     best = (-np.inf, min_pitch, 0.0)
     teeth = np.arange(n_lanes)
-    # one very bright lane (a ladder) must not pull two teeth onto itself
-    positive = profile[profile > 0]
-    cap = float(np.percentile(positive, 80)) if positive.size else 1.0
-    profile = np.minimum(profile, cap)
-    lane_scale = cap
+    # lanes count by presence, not brightness: a dilution series spans 100x
+    # and a ladder can outshine every sample, so each lane is scored against
+    # its neighbourhood's brightest lane; a floor keeps blank membrane at zero
+    raw_noise = float(1.4826 * np.median(np.abs(np.diff(profile))) / np.sqrt(2))
+    floor = max(0.02 * float(np.max(profile)), 4.0 * raw_noise, 1e-12)
+    local = ndimage.maximum_filter1d(profile, max(3, int(max_pitch)), mode="nearest")
+    profile = np.clip(profile, 0, None) / np.maximum(local, floor)
+    lane_scale = 1.0
+
+    smoothed: dict[int, np.ndarray] = {}
+
+    def at_scale(pitch: float) -> np.ndarray:
+        # smoothing at a fifth of the pitch turns each lane's plateau into a
+        # peak, so teeth are rewarded for hitting lane centres, not just lanes
+        sigma = max(1, int(round(pitch / 5)))
+        if sigma not in smoothed:
+            smoothed[sigma] = ndimage.gaussian_filter1d(profile, sigma, mode="constant")
+        return smoothed[sigma]
 
     def score_for(pitches: np.ndarray, step: float) -> tuple[float, float, float]:
         nonlocal best
         for pitch in pitches:
+            prof = at_scale(pitch)
             span = pitch * (n_lanes - 1)
             # lanes must sit inside the image (half a pitch of slack at the edges)
             starts = np.arange(-0.25 * pitch, width - 1 - span + 0.25 * pitch + 1e-9, step)
             if len(starts) == 0:
                 continue
             pos = starts[:, None] + pitch * teeth[None, :]
-            score = np.interp(pos, x, profile, left=0.0, right=0.0).sum(axis=1)
+            score = np.interp(pos, x, prof, left=0.0, right=0.0).sum(axis=1)
             # lanes are separated by gaps: penalise combs whose teeth sit on a
             # plateau rather than on separate lanes
-            gaps = np.interp(pos[:, :-1] + pitch / 2, x, profile, left=0.0, right=0.0)
+            gaps = np.interp(pos[:, :-1] + pitch / 2, x, prof, left=0.0, right=0.0)
             score -= 0.5 * gaps.sum(axis=1)
             # an empty end lane makes two combs fit equally: prefer the one
             # centred in the image (crops leave similar margins), at a cost of
-            # 2 % of one lane's signal per pitch off centre
+            # 5 % of one lane's score per pitch off centre
             off_centre = np.abs(starts + span / 2 - (width - 1) / 2) / pitch
-            score -= 0.02 * lane_scale * off_centre
+            score -= 0.05 * lane_scale * off_centre
             i = int(np.argmax(score))
             if score[i] > best[0]:
                 best = (float(score[i]), float(pitch), float(starts[i]))
@@ -253,7 +267,7 @@ def find_lanes(
         measured = np.median(widths[found]) if found.any() else 0.75 * pitch
         # generous: a box clipping the band's soft edges loses volume, while extra
         # membrane inside the box is removed exactly by the baseline
-        lane_width = float(np.clip(measured + 6.0, 0.4 * pitch, 0.9 * pitch))
+        lane_width = float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
     return LaneGeometry(
         centers=centers,
         width=float(lane_width),
