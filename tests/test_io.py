@@ -1,0 +1,127 @@
+"""Reading images: formats, channels, conversions and refusals with clear messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from blotquant.errors import BlotquantError
+from blotquant.io import read_image
+
+
+def _gradient(dtype=np.uint16, shape=(30, 40)):
+    top = np.iinfo(dtype).max if np.dtype(dtype).kind == "u" else 1.0
+    return (np.linspace(0, top * 0.8, shape[0] * shape[1]).reshape(shape)).astype(dtype)
+
+
+def test_16bit_tiff(tmp_path):
+    data = _gradient(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", data)
+    image = read_image(tmp_path / "a.tif")
+    np.testing.assert_array_equal(image.pixels, data)
+    assert image.ceiling == 65535 and image.bit_depth == 16 and image.n_channels == 1
+    assert len(image.sha256) == 64 and image.warnings == ()
+
+
+def test_8bit_tiff_warns_about_depth(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", _gradient(np.uint8))
+    image = read_image(tmp_path / "a.tif")
+    assert image.ceiling == 255
+    assert any("8-bit" in w for w in image.warnings)
+
+
+def test_multichannel_tiff_and_channel_choice(tmp_path):
+    stack = np.stack([_gradient(), _gradient()[::-1]])
+    tifffile.imwrite(tmp_path / "two.tif", stack)
+    assert read_image(tmp_path / "two.tif", 1).n_channels == 2
+    np.testing.assert_array_equal(read_image(tmp_path / "two.tif", 1).pixels, stack[1])
+    with pytest.raises(BlotquantError, match=r"`channel: 2` does not exist.*0 to 1"):
+        read_image(tmp_path / "two.tif", 2)
+
+
+def test_rgb_tiff_is_converted_with_a_warning(tmp_path):
+    rgb = np.dstack([_gradient(np.uint8), _gradient(np.uint8) // 2, _gradient(np.uint8)])
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
+    image = read_image(tmp_path / "rgb.tif")
+    assert image.pixels.shape == (30, 40) and image.pixels.dtype == np.uint8
+    assert any("RGB" in w for w in image.warnings)
+
+
+def test_png_16bit_and_rgba(tmp_path):
+    Image.fromarray(_gradient(np.uint16)).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png").pixels.dtype == np.uint16
+    rgba = np.dstack([_gradient(np.uint8)] * 3 + [np.full((30, 40), 255, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "b.png")
+    image = read_image(tmp_path / "b.png")
+    assert image.pixels.shape == (30, 40)
+    assert any("RGBA" in w for w in image.warnings)
+
+
+def test_jpeg_is_read_with_a_lossy_warning(tmp_path):
+    Image.fromarray(_gradient(np.uint8)).save(tmp_path / "a.jpg", quality=95)
+    image = read_image(tmp_path / "a.jpg")
+    assert any("lossy" in w and "JPEG" in w for w in image.warnings)
+
+
+def test_missing_file_names_the_resolved_path(tmp_path):
+    with pytest.raises(BlotquantError, match="not found") as info:
+        read_image(tmp_path / "nope.tif")
+    assert str((tmp_path / "nope.tif").resolve()) in str(info.value)
+
+
+def test_truncated_tiff(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", _gradient(shape=(300, 400)))
+    data = (tmp_path / "a.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 3])
+    with pytest.raises(BlotquantError, match="truncated or damaged"):
+        read_image(tmp_path / "cut.tif")
+
+
+def test_not_an_image(tmp_path):
+    (tmp_path / "notes.tif").write_text("lane 1 DMSO\n")
+    with pytest.raises(BlotquantError, match="not a TIFF, PNG or JPEG"):
+        read_image(tmp_path / "notes.tif")
+    (tmp_path / "empty.tif").write_bytes(b"")
+    with pytest.raises(BlotquantError, match="empty"):
+        read_image(tmp_path / "empty.tif")
+
+
+def test_float_with_nan_is_refused(tmp_path):
+    data = _gradient(np.float32)
+    data[3, 4] = np.nan
+    tifffile.imwrite(tmp_path / "f.tif", data)
+    with pytest.raises(BlotquantError, match="NaN or infinite"):
+        read_image(tmp_path / "f.tif")
+
+
+def test_float_without_nan_is_read_with_warning(tmp_path):
+    tifffile.imwrite(tmp_path / "f.tif", _gradient(np.float32))
+    image = read_image(tmp_path / "f.tif")
+    assert image.ceiling is None and any("floating-point" in w for w in image.warnings)
+
+
+def test_32bit_integers(tmp_path):
+    tifffile.imwrite(tmp_path / "ok.tif", np.arange(1200, dtype=np.uint32).reshape(30, 40))
+    assert read_image(tmp_path / "ok.tif").pixels.dtype == np.uint16
+    tifffile.imwrite(tmp_path / "big.tif", np.full((30, 40), 100_000, dtype=np.uint32))
+    with pytest.raises(BlotquantError, match="outside the 0-65535 range"):
+        read_image(tmp_path / "big.tif")
+
+
+def test_huge_header_is_refused_before_allocating(tmp_path, monkeypatch):
+    import blotquant.io as bio
+
+    tifffile.imwrite(tmp_path / "a.tif", _gradient())
+    monkeypatch.setattr(bio, "MAX_IMAGE_BYTES", 100)
+    with pytest.raises(BlotquantError, match="more than blotquant will load"):
+        read_image(tmp_path / "a.tif")
+
+
+def test_reading_never_modifies_the_file(tmp_path):
+    tifffile.imwrite(tmp_path / "a.tif", _gradient())
+    before = (tmp_path / "a.tif").read_bytes()
+    image = read_image(tmp_path / "a.tif")
+    assert (tmp_path / "a.tif").read_bytes() == before
+    assert image.sha256 == __import__("hashlib").sha256(before).hexdigest()
