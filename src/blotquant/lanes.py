@@ -102,14 +102,14 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     best = (-np.inf, min_pitch, 0.0)
     teeth = np.arange(n_lanes)
     # lanes count by presence, not brightness: a dilution series spans 100x
-    # and a ladder can outshine every sample, so each lane is scored against
-    # its neighbourhood's brightest lane; a floor keeps blank membrane at zero
-    raw_noise = float(1.4826 * np.median(np.abs(np.diff(profile))) / np.sqrt(2))
-    floor = max(0.02 * float(np.max(profile)), 4.0 * raw_noise, 1e-12)
-    local = ndimage.maximum_filter1d(profile, max(3, int(max_pitch)), mode="nearest")
-    profile = np.clip(profile, 0, None) / np.maximum(local, floor)
+    # and a ladder or a saturated lane can outshine every sample, so the
+    # profile is softly saturated at about a typical lane's height
+    positive = profile[profile > 0]
+    typical = float(np.percentile(positive, 75)) if positive.size else 0.0
+    knee = max(0.5 * typical, 1e-12)
+    profile = np.clip(profile, 0, None)
+    profile = profile / (profile + knee)
     lane_scale = 1.0
-
     smoothed: dict[int, np.ndarray] = {}
 
     def at_scale(pitch: float) -> np.ndarray:
@@ -145,17 +145,81 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
                 best = (float(score[i]), float(pitch), float(starts[i]))
         return best
 
-    coarse = np.arange(min_pitch, max_pitch + 1e-9, 1.0)
+    # the spacing is read from the autocorrelation (a lane pattern repeats at
+    # the pitch, not at half of it, even when lanes have dips inside); the
+    # comb then fits the pitch near it and, above all, the offset
+    guess = _autocorrelation_pitch(profile, min_pitch, max_pitch)
+    lo, hi = (min_pitch, max_pitch) if guess is None else (
+        max(min_pitch, 0.85 * guess), min(max_pitch, 1.15 * guess))
+    coarse = np.arange(lo, hi + 1e-9, 1.0 if hi - lo > 2 else 0.25)
     score_for(coarse, 1.0)
     fine = np.arange(max(min_pitch, best[1] - 1.0), min(max_pitch, best[1] + 1.0) + 1e-9, 0.1)
     score_for(fine, 0.25)
     return best[1], best[2]
 
 
-def _half_max_center(segment: np.ndarray, offset: float) -> tuple[float, float, float]:
+def _autocorrelation_pitch(
+    profile: np.ndarray, min_pitch: float, max_pitch: float
+) -> float | None:
+    """Lane spacing from the autocorrelation of a lane-presence profile.
+
+    The profile is not centred: with empty lanes, centring would push the
+    pitch peak below zero. Lags k x pitch all peak when lanes are missing, so
+    the smallest lag whose peak is close to the strongest is the pitch.
+    """
+    n = len(profile)
+    if n < 4 or not np.any(profile):
+        return None
+    spectrum = np.fft.rfft(profile, 2 * n)
+    corr = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
+    corr /= corr[0]
+    lo, hi = max(1, int(np.floor(min_pitch))), int(min(np.ceil(max_pitch), n - 2))
+    peaks = [
+        lag for lag in range(lo, hi + 1)
+        if corr[lag] >= corr[lag - 1] and corr[lag] > corr[lag + 1] and corr[lag] > 0.05
+    ]
+    if not peaks:
+        return None
+    strongest = max(corr[k] for k in peaks)
+    lag = min(k for k in peaks if corr[k] >= 0.6 * strongest)
+    # parabolic interpolation for a sub-pixel pitch
+    a, b, c = corr[lag - 1], corr[lag], corr[lag + 1]
+    denom = a - 2 * b + c
+    return float(lag + (0.5 * (a - c) / denom if denom < 0 else 0.0))
+
+
+def _strong(strengths: np.ndarray) -> np.ndarray:
+    """Lanes with signal of their own: at least 15 % of a typical strong lane."""
+    n = len(strengths)
+    level = float(np.median(np.sort(strengths)[-max(1, n // 2) :])) if n else 0.0
+    return strengths >= 0.15 * level if level > 0 else np.zeros(n, bool)
+
+
+def _measure_lanes(
+    profile: np.ndarray, centers: np.ndarray, pitch: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each lane's own centre, peak height and 10 %-width near the given centres."""
+    n = len(centers)
+    refined, strengths, widths = centers.copy(), np.zeros(n), np.zeros(n)
+    half = pitch / 2.0
+    for i, c in enumerate(centers):
+        lo = int(max(0, np.floor(c - half)))
+        hi = int(min(len(profile), np.ceil(c + half) + 1))
+        if hi - lo < 3:
+            continue
+        # the peak is looked for near the expected centre, so a neighbour's
+        # edge inside the window does not capture it
+        weight = np.exp(-0.5 * ((np.arange(lo, hi) - c) / (0.3 * pitch)) ** 2)
+        refined[i], strengths[i], widths[i] = _half_max_center(profile[lo:hi], lo, weight)
+    return refined, strengths, widths
+
+
+def _half_max_center(
+    segment: np.ndarray, offset: float, weight: np.ndarray | None = None
+) -> tuple[float, float, float]:
     """Centre (midpoint of the half-maximum crossings), peak and 10%-width."""
-    peak = float(segment.max())
-    i_peak = int(np.argmax(segment))
+    i_peak = int(np.argmax(segment if weight is None else segment * weight))
+    peak = float(segment[i_peak])
     centre = offset + i_peak
     if peak <= 0:
         return centre, 0.0, 0.0
@@ -175,6 +239,44 @@ def _half_max_center(segment: np.ndarray, offset: float) -> tuple[float, float, 
     while right10 < len(segment) - 1 and wide[right10 + 1]:
         right10 += 1
     return centre, peak, float(right10 - left10 + 1)
+
+
+def _estimate_tilt(residual: np.ndarray, ref_row: float, max_pitch: float) -> float:
+    """Lane drift (columns per row) that makes the lanes sharpest.
+
+    Only rows that hold bands take part: blank rows carry no lane
+    information, only noise. With bands in a single row the tilt cannot be
+    seen from the lanes and stays zero (the band's own tilt is followed in
+    :mod:`blotquant.bands`). A tilt must beat no tilt by 2 % to be taken.
+    """
+    height = residual.shape[0]
+    if height < 8:
+        return 0.0
+    step = max(1, residual.shape[1] // 400)
+    spread = np.percentile(residual[:, ::step], 95, axis=1) - np.median(
+        residual[:, ::step], axis=1
+    )
+    rows = np.flatnonzero(spread >= 0.25 * spread.max()) if spread.max() > 0 else []
+    if len(rows) < 2 or rows[-1] - rows[0] < 20:
+        return 0.0
+    sub = residual[rows]
+
+    def contrast(slope: float) -> float:
+        shifts = np.rint(slope * (rows - ref_row)).astype(int)
+        prof = np.zeros(residual.shape[1])
+        for shift in np.unique(shifts):
+            summed = sub[shifts == shift].sum(axis=0)
+            prof += np.roll(summed, -shift)
+        prof = prof - lower_baseline(prof, max_pitch)
+        return float(np.var(ndimage.gaussian_filter1d(prof, 1.0)))
+
+    angles = np.arange(-MAX_TILT_DEG, MAX_TILT_DEG + 1e-9, 0.25)
+    scores = np.array([contrast(float(np.tan(np.radians(a)))) for a in angles])
+    zero = scores[len(angles) // 2]
+    best = int(np.argmax(scores))
+    if scores[best] <= 1.02 * zero:
+        return 0.0
+    return float(np.tan(np.radians(angles[best])))
 
 
 def find_lanes(
@@ -216,21 +318,7 @@ def find_lanes(
     max_pitch = min(width / max(n_lanes - 0.5, 0.5), width)
     min_pitch = min(min_pitch, 0.8 * max_pitch)
 
-    # tilt: the shear that makes the column profile most contrasted
-    best_slope, best_contrast = 0.0, -np.inf
-    if window.shape[0] > 8 and n_lanes > 1:
-        sub = residual[::2] if window.shape[0] > 400 else residual
-        row_scale = 2 if window.shape[0] > 400 else 1
-        for angle in np.arange(-MAX_TILT_DEG, MAX_TILT_DEG + 1e-9, 0.25):
-            slope = float(np.tan(np.radians(angle)))
-            prof = column_profile(sub, slope * row_scale, local_ref / row_scale)
-            smooth = ndimage.gaussian_filter1d(prof, 1.0)
-            contrast = float(np.var(smooth - ndimage.uniform_filter1d(smooth, 65)))
-            # prefer no tilt unless a tilt is clearly sharper
-            if contrast > best_contrast * (1.0 + 1e-3 * abs(angle)) or angle == 0.0 and (
-                contrast >= 0.999 * best_contrast
-            ):
-                best_slope, best_contrast = slope, contrast
+    best_slope = _estimate_tilt(residual, local_ref, max_pitch) if n_lanes > 1 else 0.0
     profile = column_profile(residual, best_slope, local_ref)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
@@ -241,26 +329,40 @@ def find_lanes(
         pitch, start = _comb_fit(smooth, n_lanes, min_pitch, max_pitch)
     centers = start + pitch * np.arange(n_lanes)
 
-    # per-lane correction for uneven spacing, only where the lane has signal
-    strengths = np.zeros(n_lanes)
-    widths = np.zeros(n_lanes)
-    refined = centers.copy()
-    half = pitch / 2.0
     light = ndimage.gaussian_filter1d(profile, 1.0)
-    for i, c in enumerate(centers):
-        lo, hi = int(max(0, np.floor(c - half))), int(min(width, np.ceil(c + half) + 1))
-        if hi - lo < 3:
-            continue
-        centre, peak, wid = _half_max_center(light[lo:hi], lo)
-        strengths[i], widths[i] = peak, wid
-        refined[i] = centre
-    strong_level = np.median(np.sort(strengths)[-max(1, n_lanes // 2) :]) if n_lanes else 0.0
-    found = strengths >= 0.15 * strong_level if strong_level > 0 else np.zeros(n_lanes, bool)
+    idx = np.arange(n_lanes)
+    # the comb's pitch is only roughly right on wide, flat lanes: fit a
+    # straight line to the lanes' own centres (lane number -> column) a few
+    # times, dropping lanes that sit off the line (uneven loading, bubbles)
+    for _ in range(4):
+        refined, strengths, widths = _measure_lanes(light, centers, pitch)
+        found = _strong(strengths)
+        use = found.copy()
+        if use.sum() < 3:
+            break
+        for _ in range(2):
+            coef = np.polyfit(idx[use], refined[use], 1)
+            resid = np.abs(refined - np.polyval(coef, idx))
+            keep = found & (resid <= max(0.15 * pitch, 2.0))
+            if keep.sum() < 3 or np.array_equal(keep, use):
+                break
+            use = keep
+        new_pitch = float(coef[0])
+        if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
+            break
+        new_centers = np.polyval(coef, idx)
+        moved = float(np.max(np.abs(new_centers - centers)))
+        pitch, centers = new_pitch, new_centers
+        if moved < 0.25:
+            break
+
+    # per-lane correction for uneven spacing, only where the lane has signal
+    refined, strengths, widths = _measure_lanes(light, centers, pitch)
+    found = _strong(strengths)
     shift = np.clip(refined - centers, -pitch / 3.0, pitch / 3.0)
     centers = np.where(found, centers + shift, centers)
     if found.sum() >= 2 and (~found).any():
         # lanes placed by the comb follow the drift of their found neighbours
-        idx = np.arange(n_lanes)
         centers[~found] += np.interp(idx[~found], idx[found], shift[found])
 
     if lane_width is None:
