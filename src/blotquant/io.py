@@ -164,6 +164,10 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
     except BlotquantError:
         raise
     except Exception as exc:  # tifffile raises many types for damaged files
+        if "imagecodecs" in str(exc):
+            # a compression (LZW, JPEG) tifffile decodes only with imagecodecs:
+            # Pillow decodes the common ones itself
+            return _read_tiff_with_pillow(data, path)
         raise BlotquantError(
             f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
             "be truncated or damaged (still copying?). Export it again from the imager."
@@ -180,6 +184,26 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
         return array, warnings
     # e.g. time x channel x Y x X: keep the planes in file order
     return array.reshape(-1, *array.shape[-2:]), warnings
+
+
+def _read_tiff_with_pillow(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
+    from PIL import Image, ImageSequence
+
+    warnings: list[str] = []
+    try:
+        with Image.open(_io.BytesIO(data)) as img:
+            _check_size((img.height, img.width, len(img.getbands())), 2, path)
+            pages = [np.asarray(page.copy()) for page in ImageSequence.Iterator(img)]
+    except BlotquantError:
+        raise
+    except Exception as exc:
+        raise BlotquantError(
+            f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
+            "be truncated or damaged, or use a compression blotquant cannot decode. Export "
+            "it again as an uncompressed or LZW TIFF."
+        ) from exc
+    planes = [_rgb_to_gray(p, path, warnings) if p.ndim == 3 else p for p in pages]
+    return np.stack(planes), warnings
 
 
 def _read_pillow(data: bytes, path: Path, *, is_jpeg: bool) -> tuple[np.ndarray, list[str]]:

@@ -16,9 +16,10 @@ Resolved = Literal["dark-bands", "light-bands"]
 def detect_polarity(pixels: np.ndarray) -> Resolved:
     """Guess whether bands are dark on light or light on dark.
 
-    Bands cover a minority of the membrane, so they sit in one tail of the
-    pixel distribution: the tail that reaches further from the median (after
-    removing slow background trends) is the band side.
+    Bands cover a minority of the membrane, so the median pixel is membrane
+    and the bands make the longer tail of the distribution: below the median
+    for dark bands, above it for light ones. (A background trend would be
+    the wrong thing to remove first: on a tight crop it follows the bands.)
 
     Parameters
     ----------
@@ -31,31 +32,8 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
     """
     step = max(1, int(np.sqrt(pixels.size / 250_000)))
     sample = np.asarray(pixels[::step, ::step], dtype=np.float64)
-    residual = sample - _block_median_trend(sample, blocks=12)
-    low, high = np.percentile(residual, [0.5, 99.5])
-    return "dark-bands" if -low > high else "light-bands"
-
-
-def _block_median_trend(image: np.ndarray, blocks: int) -> np.ndarray:
-    """Slow background trend: medians of a coarse grid of blocks, interpolated.
-
-    Blocks are much larger than bands, so their medians follow the membrane.
-    """
-    from scipy import ndimage
-
-    h, w = image.shape
-    bh, bw = max(1, h // blocks), max(1, w // blocks)
-    nh, nw = max(1, h // bh), max(1, w // bw)
-    grid = image[: nh * bh, : nw * bw].reshape(nh, bh, nw, bw)
-    medians = np.median(grid.transpose(0, 2, 1, 3).reshape(nh, nw, -1), axis=2)
-    if nh == 1 and nw == 1:
-        return np.full(image.shape, medians[0, 0])
-    # block centres -> pixel grid, linear between centres, constant beyond
-    rows = np.clip((np.arange(h) - (bh - 1) / 2) / bh, 0, nh - 1)
-    cols = np.clip((np.arange(w) - (bw - 1) / 2) / bw, 0, nw - 1)
-    return ndimage.map_coordinates(
-        medians, np.meshgrid(rows, cols, indexing="ij"), order=1, mode="nearest"
-    )
+    low, median, high = np.percentile(sample, [0.5, 50, 99.5])
+    return "dark-bands" if median - low > high - median else "light-bands"
 
 
 def to_signal(
