@@ -1,0 +1,154 @@
+"""Ratios, fold changes, summary statistics and atomic result writing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from blotquant.errors import BlotquantError
+from blotquant.models import Experiment, Lane, Membrane, Pair
+from blotquant.ratios import ratios_table, summary_table
+from blotquant.report import prepare_output, write_atomic, write_results
+
+
+def _experiment(normalize_within=("cell_line",), summary_by=("cell_line", "treatment")):
+    lanes = (
+        Lane(1, "sample", {"treatment": "DMSO", "cell_line": "P", "sample": "a"}),
+        Lane(2, "sample", {"treatment": "DMSO", "cell_line": "P", "sample": "b"}),
+        Lane(3, "sample", {"treatment": "lin", "cell_line": "P", "sample": "c"}),
+        Lane(4, "empty", {}),
+        Lane(5, "sample", {"treatment": "DMSO", "cell_line": "R", "sample": "d"}),
+        Lane(6, "sample", {"treatment": "lin", "cell_line": "R", "sample": "e"}),
+    )
+    return Experiment(
+        config_path=Path("x.yaml"),
+        experiment="t",
+        output=Path("out"),
+        analysis=None,  # type: ignore[arg-type]
+        pairs=(Pair("p-AKT", "AKT"),),
+        control={"treatment": "DMSO"},
+        normalize_within=normalize_within,
+        summary_by=summary_by,
+        membranes=(Membrane("m1", lanes), Membrane("m2", lanes)),
+        measurements=(),
+    )
+
+
+def _bands(values: dict[tuple[str, str, int], tuple[float, str]]) -> pd.DataFrame:
+    rows = [
+        {"membrane": m, "antibody": ab, "lane": lane, "net_volume": v, "flags": f}
+        for (m, ab, lane), (v, f) in values.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _simple_bands(membrane="m1", phospho=(10, 12, 2, 0, 8, 7), flags=None):
+    flags = flags or {}
+    values = {}
+    for lane in (1, 2, 3, 5, 6):
+        values[(membrane, "p-AKT", lane)] = (phospho[lane - 1], flags.get(("p-AKT", lane), ""))
+        values[(membrane, "AKT", lane)] = (100.0, flags.get(("AKT", lane), ""))
+    return values
+
+
+def test_ratio_and_fold_change_within_cell_line():
+    exp = _experiment()
+    ratios = ratios_table(exp, _bands(_simple_bands()))
+    assert list(ratios["lane"]) == [1, 2, 3, 5, 6]  # the empty lane gets no row
+    np.testing.assert_allclose(ratios["ratio"], [0.10, 0.12, 0.02, 0.08, 0.07])
+    # parental control mean 0.11, resistant control 0.08
+    np.testing.assert_allclose(ratios["fold_change"], [0.10 / 0.11, 0.12 / 0.11, 0.02 / 0.11,
+                                                       1.0, 0.07 / 0.08])
+    assert set(ratios["pair"]) == {"p-AKT/AKT"}
+    assert ratios.loc[0, "sample"] == "a" and ratios.loc[0, "cell_line"] == "P"
+
+
+def test_without_normalize_within_the_whole_membrane_shares_one_control():
+    exp = _experiment(normalize_within=())
+    ratios = ratios_table(exp, _bands(_simple_bands()))
+    control = np.mean([0.10, 0.12, 0.08])
+    np.testing.assert_allclose(ratios["fold_change"], np.array([0.1, 0.12, 0.02, 0.08, 0.07])
+                               / control)
+
+
+def test_flags_travel_into_ratios_and_flagged_controls_are_marked():
+    flags = {("p-AKT", 2): "saturated", ("AKT", 3): "low-snr"}
+    ratios = ratios_table(_experiment(), _bands(_simple_bands(flags=flags)))
+    by_lane = ratios.set_index("lane")
+    assert "saturated" in by_lane.loc[2, "flags"]
+    assert "low-snr" in by_lane.loc[3, "flags"]
+    # the saturated control is left out of the control mean and flags its group
+    assert by_lane.loc[1, "fold_change"] == pytest.approx(1.0)
+    assert "control-flagged" in by_lane.loc[3, "flags"]
+    assert "control-flagged" not in by_lane.loc[5, "flags"]
+
+
+def test_missing_control_is_flagged_not_invented():
+    values = _simple_bands()
+    for lane in (5,):
+        del values[("m1", "p-AKT", lane)]
+    ratios = ratios_table(_experiment(), _bands(values))
+    row = ratios.set_index("lane").loc[6]
+    assert np.isnan(row["fold_change"]) and "no-control" in row["flags"]
+
+
+def test_non_positive_total_gives_no_ratio():
+    values = _simple_bands()
+    values[("m1", "AKT", 3)] = (-5.0, "no-band")
+    ratios = ratios_table(_experiment(), _bands(values))
+    row = ratios.set_index("lane").loc[3]
+    assert np.isnan(row["ratio"]) and "total-not-positive" in row["flags"]
+
+
+def test_summary_statistics_over_membranes():
+    values = _simple_bands("m1")
+    values.update(_simple_bands("m2", phospho=(10, 10, 4, 0, 8, 8)))
+    exp = _experiment()
+    ratios = ratios_table(exp, _bands(values))
+    summary = summary_table(exp, ratios)
+    row = summary[(summary.cell_line == "P") & (summary.treatment == "lin")].iloc[0]
+    fcs = np.array([0.02 / 0.11, 0.04 / 0.10])
+    assert row["n"] == 2
+    assert row["fold_change_mean"] == pytest.approx(fcs.mean())
+    assert row["fold_change_sd"] == pytest.approx(fcs.std(ddof=1))
+    assert row["fold_change_sem"] == pytest.approx(fcs.std(ddof=1) / np.sqrt(2))
+    assert row["ratio_mean"] == pytest.approx(0.03)
+    assert list(summary.columns[:3]) == ["cell_line", "treatment", "pair"]
+
+
+def test_saturated_lanes_are_left_out_of_the_summary_and_counted():
+    values = _simple_bands("m1", flags={("p-AKT", 3): "saturated"})
+    values.update(_simple_bands("m2"))
+    exp = _experiment()
+    summary = summary_table(exp, ratios_table(exp, _bands(values)))
+    row = summary[(summary.cell_line == "P") & (summary.treatment == "lin")].iloc[0]
+    assert row["n"] == 1 and row["n_excluded"] == 1
+    assert "saturated" in row["flags"]
+
+
+def test_write_atomic_leaves_no_temporary_files(tmp_path):
+    write_atomic(tmp_path / "a.csv", b"x,y\n1,2\n")
+    write_atomic(tmp_path / "a.csv", b"x,y\n3,4\n")
+    assert (tmp_path / "a.csv").read_bytes() == b"x,y\n3,4\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_output_that_is_a_file_is_refused_untouched(tmp_path):
+    target = tmp_path / "results"
+    target.write_text("precious")
+    with pytest.raises(BlotquantError, match="existing file"):
+        prepare_output(target)
+    assert target.read_text() == "precious"
+
+
+def test_rerun_replaces_qc_pictures(tmp_path):
+    table = pd.DataFrame({"a": [1]})
+    write_results(tmp_path, {"bands.csv": table}, {"v": 1}, {"old.png": b"1", "keep.png": b"1"})
+    write_results(tmp_path, {"bands.csv": table}, {"v": 2}, {"keep.png": b"2"})
+    assert sorted(p.name for p in (tmp_path / "qc").iterdir()) == ["keep.png"]
+    assert json.loads((tmp_path / "run.json").read_text()) == {"v": 2}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
