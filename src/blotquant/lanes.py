@@ -120,13 +120,18 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
             smoothed[sigma] = ndimage.gaussian_filter1d(profile, sigma, mode="constant")
         return smoothed[sigma]
 
-    def score_for(pitches: np.ndarray, step: float) -> tuple[float, float, float]:
+    def score_for(
+        pitches: np.ndarray, step: float, near: float | None = None
+    ) -> tuple[float, float, float]:
         nonlocal best
         for pitch in pitches:
             prof = at_scale(pitch)
             span = pitch * (n_lanes - 1)
-            # lanes must sit inside the image (half a pitch of slack at the edges)
-            starts = np.arange(-0.25 * pitch, width - 1 - span + 0.25 * pitch + 1e-9, step)
+            # lanes must sit inside the image (a quarter pitch of slack at the edges)
+            first, last = -0.25 * pitch, width - 1 - span + 0.25 * pitch
+            if near is not None:
+                first, last = max(first, near - 2.0), min(last, near + 2.0)
+            starts = np.arange(first, last + 1e-9, step)
             if len(starts) == 0:
                 continue
             pos = starts[:, None] + pitch * teeth[None, :]
@@ -154,7 +159,7 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     coarse = np.arange(lo, hi + 1e-9, 1.0 if hi - lo > 2 else 0.25)
     score_for(coarse, 1.0)
     fine = np.arange(max(min_pitch, best[1] - 1.0), min(max_pitch, best[1] + 1.0) + 1e-9, 0.1)
-    score_for(fine, 0.25)
+    score_for(fine, 0.25, near=best[2])
     return best[1], best[2]
 
 
