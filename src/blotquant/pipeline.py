@@ -147,13 +147,19 @@ def analyze_image(
             "image is blank. Check the export (wrong channel or an empty capture?)."
         )
 
+    # an image mostly at either limit is over-exposed, whichever way the bands go
+    at_limit = max(
+        float(saturation_mask(region, "light-bands", ceiling, settings.saturation_level).mean()),
+        float(saturation_mask(region, "dark-bands", ceiling).mean()) if ceiling else 0.0,
+    )
     polarity = settings.polarity
     if polarity == "auto":
         polarity = detect_polarity(region)
     sat = saturation_mask(region, polarity, ceiling, settings.saturation_level)
-    if sat.mean() > 0.5:
+    saturated_share = max(float(sat.mean()), at_limit)
+    if saturated_share > 0.5:
         raise BlotquantError(
-            f"{measurement.image}{_where(measurement)}: {sat.mean():.0%} of the pixels are at "
+            f"{measurement.image}{_where(measurement)}: {saturated_share:.0%} of the pixels are at "
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
             "membrane again with a shorter exposure."
         )

@@ -1,0 +1,131 @@
+"""One image through the whole numeric chain, and the refusals on the way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blotquant.errors import BlotquantError
+from blotquant.models import AnalysisSettings, Lane, Measurement, Membrane
+from blotquant.pipeline import analyze_image
+from tests.conftest import make_blot
+
+
+def _membrane(n: int, roles: dict[int, str] | None = None) -> Membrane:
+    roles = roles or {}
+    return Membrane(
+        "m1",
+        tuple(
+            Lane(i + 1, roles.get(i + 1, "sample"), {"treatment": "t"} if i + 1 not in roles
+                 else {})
+            for i in range(n)
+        ),
+    )
+
+
+def _measurement(**kwargs) -> Measurement:
+    return Measurement("m1", "blot.tif", Path("blot.tif"), "AKT", source="membranes[0]", **kwargs)
+
+
+def _uint16(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image), 0, 65535).astype(np.uint16)
+
+
+def test_dark_and_light_versions_give_the_same_volumes():
+    blot = make_blot(n_lanes=6, pitch=45, amplitudes=np.linspace(500, 5000, 6), background=2000,
+                     noise=10)
+    light = _uint16(blot.image)
+    dark = 65535 - light
+    a = analyze_image(light, 65535.0, _measurement(), _membrane(6))
+    b = analyze_image(dark, 65535.0, _measurement(), _membrane(6))
+    assert a.polarity == "light-bands" and b.polarity == "dark-bands"
+    np.testing.assert_allclose([x.net_volume for x in a.bands],
+                               [x.net_volume for x in b.bands], rtol=1e-9)
+    np.testing.assert_allclose([x.net_volume for x in a.bands], blot.volumes, rtol=0.01)
+
+
+def test_volumes_scale_linearly_with_intensity():
+    blot = make_blot(n_lanes=5, pitch=45, background=0, noise=0)
+    one = analyze_image(blot.image + 100, None, _measurement(), _membrane(5))
+    three = analyze_image(3 * blot.image + 100, None, _measurement(), _membrane(5))
+    np.testing.assert_allclose([b.net_volume for b in three.bands],
+                               [3 * b.net_volume for b in one.bands], rtol=1e-6)
+
+
+def test_shifting_the_image_shifts_the_lanes():
+    blot = make_blot(n_lanes=5, pitch=45, noise=2)
+    shifted = np.pad(blot.image, ((0, 0), (17, 0)), mode="edge")
+    a = analyze_image(blot.image, None, _measurement(), _membrane(5))
+    b = analyze_image(shifted, None, _measurement(), _membrane(5))
+    np.testing.assert_allclose(b.lanes.centers, a.lanes.centers + 17, atol=0.5)
+
+
+def test_region_rows_are_reported_in_image_coordinates():
+    top = make_blot(n_lanes=4, pitch=40, height=100, band_row=40)
+    bottom = make_blot(n_lanes=4, pitch=40, height=100, band_row=70)
+    image = np.vstack([top.image, bottom.image])
+    a = analyze_image(image, None, _measurement(rows=(100, 200)), _membrane(4))
+    assert a.row_offset == 100
+    assert all(abs(b.center_row + a.row_offset - 170) < 1 for b in a.boxes)
+
+
+def test_band_rows_in_image_rows_inside_a_region():
+    strip = make_blot(n_lanes=4, pitch=40, height=100, band_row=30, amplitudes=[5000] * 4)
+    weak = make_blot(n_lanes=4, pitch=40, height=100, band_row=70, amplitudes=[800] * 4)
+    image = np.vstack([np.full((100, strip.image.shape[1]), 100.0), strip.image + weak.image])
+    a = analyze_image(image, None, _measurement(rows=(100, 200), band_rows=(150, 190)),
+                      _membrane(4))
+    assert all(abs(b.center_row + 100 - 170) < 1 for b in a.boxes)
+
+
+def test_ladder_and_empty_lanes_get_no_band_rows():
+    blot = make_blot(n_lanes=6, pitch=45, amplitudes=[3000, 1000, 1000, 0, 1000, 1000])
+    a = analyze_image(blot.image, None, _measurement(), _membrane(6, {1: "ladder", 4: "empty"}))
+    assert [b.lane for b in a.boxes] == [2, 3, 5, 6]
+
+
+def test_lane_centers_override():
+    blot = make_blot(n_lanes=4, pitch=40)
+    a = analyze_image(blot.image, None,
+                      _measurement(lane_centers=(40, 80, 120, 160),
+                                   analysis=AnalysisSettings(lane_width=30)), _membrane(4))
+    np.testing.assert_array_equal(a.lanes.centers, [40, 80, 120, 160])
+    assert a.boxes[0].x_right - a.boxes[0].x_left == 30
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"rows": (50, 500)}, "`rows: [50, 500]` is outside the image"),
+        ({"rows": (80, 20)}, "`rows: [80, 20]`"),
+        ({"band_rows": (-5, 30)}, "`band_rows: [-5, 30]` is outside the image"),
+        ({"rows": (0, 60), "band_rows": (80, 100)}, "lies outside the region"),
+        ({"lane_centers": (10, 50, 90, 900)}, "`lane_centers`"),
+    ],
+)
+def test_rows_and_lanes_outside_the_image_are_refused(kwargs, words):
+    blot = make_blot(n_lanes=4, pitch=40)
+    with pytest.raises(BlotquantError, match="blot.tif") as info:
+        analyze_image(blot.image, None, _measurement(**kwargs), _membrane(4))
+    assert words in str(info.value)
+    assert "membranes[0]" in str(info.value)
+
+
+def test_image_too_narrow_for_its_lanes():
+    with pytest.raises(BlotquantError, match="too narrow for the 30 lanes"):
+        analyze_image(np.random.default_rng(0).random((50, 100)), None, _measurement(),
+                      _membrane(30))
+
+
+def test_constant_image_is_refused():
+    with pytest.raises(BlotquantError, match="every pixel has the value 7"):
+        analyze_image(np.full((50, 200), 7, np.uint16), 65535.0, _measurement(), _membrane(4))
+
+
+def test_all_saturated_image_is_refused():
+    image = np.full((50, 200), 65535, np.uint16)
+    image[::7, ::5] = 100
+    with pytest.raises(BlotquantError, match="saturated"):
+        analyze_image(image, 65535.0, _measurement(), _membrane(4))
