@@ -14,7 +14,7 @@ import glob
 import re
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,7 +34,7 @@ from blotquant.models import (
 PolarityName = Literal["auto", "dark-bands", "light-bands"]
 BackgroundName = Literal["rolling-ball", "lane-edges", "profile-baseline", "none"]
 assert set(get_args(BackgroundName)) == set(BACKGROUND_METHODS)
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 RowRange = Annotated[list[int], Field(min_length=2, max_length=2)]
 PositiveNumber = Annotated[float, Field(gt=0)]
 
