@@ -32,6 +32,9 @@ METHODS = ("profile-baseline", "lane-edges", "rolling-ball", "none")
 def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
     """Straight baseline of the lane profile, per box row.
 
+    The baseline runs from the membrane just above the box to the membrane
+    just below it, like the line a Gel Analyzer user draws under a peak.
+
     Parameters
     ----------
     patch : ndarray, shape (n_columns, margin + height + margin)
@@ -46,9 +49,12 @@ def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
     ndarray, shape (height,)
         Background of each box row, summed across the lane.
     """
-    profile = patch.sum(axis=0)
-    above = profile[:margin].mean()
-    below = profile[margin + height :].mean()
+    # each margin row's level is its median across the lane (times the lane's
+    # width): a dust speck in the margin cannot drag it, and a linear gradient
+    # across the lane has its median equal to its mean
+    n_columns = patch.shape[0]
+    above = float(np.median(patch[:, :margin], axis=0).mean()) * n_columns
+    below = float(np.median(patch[:, margin + height :], axis=0).mean()) * n_columns
     # the margins' means sit at their centre rows; the line runs between them
     x_above = (margin - 1) / 2.0
     x_below = margin + height + (margin - 1) / 2.0

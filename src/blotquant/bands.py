@@ -43,6 +43,8 @@ class BandBox:
     half_top: float
     half_bottom: float
     detected: bool
+    #: Rows of membrane above and below the box used for background.
+    margin: int = 3
 
     @property
     def band_top(self) -> int:
@@ -145,7 +147,7 @@ def find_bands(
     sample_lanes: np.ndarray,
     *,
     band_rows: tuple[int, int] | None = None,
-    margin: int = 3,
+    margin: int | None = None,
 ) -> list[BandBox]:
     """Find the band of every lane and the box to measure it in.
 
@@ -160,8 +162,10 @@ def find_bands(
         Only sample lanes vote for the band row, and only they get boxes.
     band_rows : (int, int), optional
         Rows of ``signal`` to search for the band in, [top, bottom).
-    margin : int
-        Rows kept free above and below each box for background estimation.
+    margin : int, optional
+        Rows of membrane above and below each box used for background. By
+        default 0.8 x the band's FWHM (3 to 20 rows): wide enough that the
+        baseline's noise stays small, narrow enough to stay near the band.
 
     Returns
     -------
@@ -232,14 +236,11 @@ def find_bands(
     ref = sample_lanes & use_own
     fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
     half = BOX_HALF_HEIGHT_FWHM * fwhm
-    half_top, half_bottom = _limit_by_neighbours(detrended, centres, use_own, half, fwhm)
-    if band_rows is not None:
-        # the box stays inside the user's window (minus room for background)
-        half_top = min(half_top, max(2.0, float(np.min(centres[sample_lanes] - lo_row)) - margin))
-        half_bottom = min(
-            half_bottom, max(2.0, float(np.min(hi_row - 1 - centres[sample_lanes])) - margin)
-        )
-
+    if margin is None:
+        margin = int(np.clip(round(0.8 * fwhm), 3, 20))
+    half_top, half_bottom = _limit_by_neighbours(
+        detrended, centres, use_own, half, fwhm, margin
+    )
     slope_at = curve.deriv()(lanes.centers) if curve.order > 0 else np.zeros(n_lanes)
     boxes = []
     half_w = lanes.width / 2.0
@@ -260,6 +261,7 @@ def find_bands(
                 half_top=float(half_top),
                 half_bottom=float(half_bottom),
                 detected=bool(detected[i]),
+                margin=int(margin),
             )
         )
     return boxes
@@ -291,36 +293,43 @@ def _fit_band_curve(
 
 
 def _limit_by_neighbours(
-    profiles: np.ndarray, centres: np.ndarray, own: np.ndarray, half: float, fwhm: float
+    profiles: np.ndarray, centres: np.ndarray, own: np.ndarray, half: float, fwhm: float,
+    margin: int,
 ) -> tuple[float, float]:
     """Shrink the box where another band sits closer than the box edge.
 
-    The edge is put in the valley between the bands (the same for every
-    lane: the median over lanes with their own band), but never closer to
-    the band than one FWHM.
+    The box then ends so that its background margin sits in the valley
+    between the two bands, as a careful user would draw the baseline from
+    valley to valley. The limits are the medians over the lanes that have a
+    band of their own (every lane gets the same box), never under one FWHM.
     """
     tops, bottoms = [], []
+    reach = int(np.ceil(half + margin)) + 2
     for i in np.flatnonzero(own):
         prof = profiles[i]
         c = int(round(centres[i]))
-        reach = int(np.ceil(half)) + 1
         up = prof[max(0, c - reach) : c + 1][::-1]
         down = prof[c : c + reach + 1]
-        tops.append(_distance_to_valley(up, half))
-        bottoms.append(_distance_to_valley(down, half))
+        tops.append(_edge_before_valley(up, half, margin))
+        bottoms.append(_edge_before_valley(down, half, margin))
     if not tops:
         return half, half
     return max(fwhm, float(np.median(tops))), max(fwhm, float(np.median(bottoms)))
 
 
-def _distance_to_valley(side: np.ndarray, half: float) -> float:
-    """Rows from the peak to where the profile starts rising again."""
-    if side.size < 3:
+def _edge_before_valley(side: np.ndarray, half: float, margin: int) -> float:
+    """Box half-height on one side: ``half``, or less if a neighbour band rises."""
+    if side.size < 4:
         return half
-    peak = side[0]
+    peak = float(side[0])
+    if peak <= 0:
+        return half
     smooth = ndimage.uniform_filter1d(side, 3, mode="nearest")
     for j in range(2, len(smooth) - 1):
-        # rising again after falling to below half the peak: another band
-        if smooth[j] < 0.5 * peak and smooth[j + 1] > smooth[j] + 0.05 * peak:
-            return min(half, float(j))
+        if smooth[j] >= 0.5 * peak or smooth[j] > smooth[j - 1] or smooth[j] > smooth[j + 1]:
+            continue
+        # a minimum below half the peak, followed by a real rise: another band
+        if smooth[j + 1 : j + 1 + 3 * margin + 3].max(initial=smooth[j]) > smooth[j] + 0.03 * peak:
+            edge = j - (margin + 1) // 2 - 0.5
+            return min(half, max(edge, 1.0))
     return half

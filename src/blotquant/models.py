@@ -30,8 +30,9 @@ class AnalysisSettings:
     #: Pixel value at which the detector saturates; None means the dtype maximum
     #: (255 or 65535) or, for dark bands, 0.
     saturation_level: float | None = None
-    #: Rows of clear membrane kept above and below a band for its background.
-    background_margin: int = 3
+    #: Rows of membrane above and below a band used for its background;
+    #: None means automatic (0.8 x the band's FWHM, 3 to 20 rows).
+    background_margin: int | None = None
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,6 @@ def analyze_image(
             signal,
             box,
             method=settings.background,
-            margin=settings.background_margin,
             saturated=sat,
             background_image=background_image,
             pixel_noise=noise,

@@ -78,7 +78,7 @@ def measure_band(
     box: BandBox,
     *,
     method: str,
-    margin: int,
+    margin: int | None = None,
     saturated: np.ndarray | None = None,
     background_image: np.ndarray | None = None,
     pixel_noise: float = 0.0,
@@ -93,8 +93,9 @@ def measure_band(
         Where the band is.
     method : str
         Background method (see :mod:`blotquant.background`).
-    margin : int
-        Rows of membrane above and below the box used for background.
+    margin : int, optional
+        Rows of membrane above and below the box used for background;
+        by default the box's own ``margin``.
     saturated : ndarray of bool, optional
         Saturated pixels of the image.
     background_image : ndarray, optional
@@ -102,6 +103,7 @@ def measure_band(
     pixel_noise : float
         Noise standard deviation of one pixel, for the signal-to-noise ratio.
     """
+    margin = box.margin if margin is None else margin
     patch, clipped = band_patch(signal, box, margin)
     height = box.height
     inside = patch[:, margin : margin + height]

@@ -254,8 +254,8 @@ def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
             x_bot = cx + a.lanes.slope * (reg_h - 1 - a.lanes.ref_row)
             draw.line([pt(x_top, off), pt(x_bot, off + reg_h - 1)], fill=_LANE_COLOUR, width=1)
             draw.text(pt(cx - 3, off + 14), str(i + 1), fill=_LANE_COLOUR, font=font)
-        margin = m.analysis.background_margin
         for box, band in zip(a.boxes, a.bands, strict=True):
+            margin = box.margin
             colour = _OK_COLOUR
             for flag in ("saturated", "edge", "no-band", "low-snr"):
                 if flag in band.flags:
@@ -295,8 +295,8 @@ def _profile_panel(draw: Any, analysis: Any, colours: dict[int, tuple[int, int, 
     floor = min(float(np.min(b.profile)) for b in bands)
     floor = min(floor, min(float(np.min(b.background)) for b in bands if b.background.size))
     span = max(peak - floor, 1e-9)
-    margin = m.analysis.background_margin
     for k, (band, box) in enumerate(zip(bands, analysis.boxes, strict=True)):
+        margin = box.margin
         x0 = k * cell_w + 3
         w = cell_w - 6
         y_top, y_bot = top + 18, top + height - 16
