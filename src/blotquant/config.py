@@ -252,7 +252,8 @@ def _channel(value: Any) -> int:
     number = _as_whole(value)
     if number is None:
         raise _fail(
-            f"expected a channel (or page) index, a whole number, 0 for the first; got {_show(value)}."
+            "expected a channel (or page) index, a whole number, 0 for the first; got "
+            f"{_show(value)}."
         )
     if number < 0:
         raise _fail(f"must be 0 or more (0 is the first channel or page); got {number}.")
@@ -289,11 +290,14 @@ def _saturation(value: Any) -> float | str:
     return number
 
 
-def _margin(value: Any) -> int:
+def _margin(value: Any) -> int | str:
+    if isinstance(value, str) and value.strip() == "auto":
+        return "auto"
     number = _as_whole(value)
     if number is None or number < 1:
         raise _fail(
-            f"expected a number of rows, a whole number of 1 or more (e.g. 3); got {_show(value)}."
+            "expected `auto` (from the band's width) or a number of rows, a whole number of 1 "
+            f"or more (e.g. 3); got {_show(value)}."
         )
     return number
 
@@ -401,7 +405,7 @@ Channel = Annotated[int, PlainValidator(_channel)]
 Radius = Annotated[float, PlainValidator(_radius)]
 LaneWidth = Annotated[float | str, PlainValidator(_lane_width)]
 Saturation = Annotated[float | str, PlainValidator(_saturation)]
-Margin = Annotated[int, PlainValidator(_margin)]
+Margin = Annotated[int | str, PlainValidator(_margin)]
 Rows = Annotated[tuple[int, int], PlainValidator(_rows)]
 Centers = Annotated[tuple[float, ...], PlainValidator(_centers)]
 Scalar = Annotated[Any, PlainValidator(_scalar)]
@@ -648,6 +652,7 @@ _YAML_HINTS = (
     ("quoted scalar", "a quotation mark is not closed"),
     ("flow sequence", "a [ ... ] list is not closed, or two items lack a comma between them"),
     ("flow mapping", "a { ... } mapping is not closed, or two entries lack a comma between them"),
+    ("invalid literal", "a value tagged !!int or !!float is not a number"),
     ("found undefined alias", "a *name refers to an &name anchor that is not defined above it"),
     ("could not determine a constructor", "remove the !tag: blotquant reads plain YAML only"),
 )
@@ -661,12 +666,17 @@ def _yaml_problem(exc: BaseException) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if mark is not None:
         line = mark.line + 1
-    what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    text = str(getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0]).strip()
     context = getattr(exc, "context", None)
-    text = f"{context} {what}" if context else str(what)
+    start = getattr(exc, "context_mark", None)
+    if context:
+        text += f" ({context.strip()}"
+        if start is not None and mark is not None and start.line != mark.line:
+            text += f" that starts on line {start.line + 1}"
+        text += ")"
     hint = next((h for needle, h in _YAML_HINTS if needle in str(exc)), "check the syntax here")
     where = f" at column {mark.column + 1}" if mark is not None else ""
-    return Problem((), f"not valid YAML{where}: {text.strip()}. Fix: {hint}.", line)
+    return Problem((), f"not valid YAML{where}: {text}. Fix: {hint}.", line)
 
 
 def _node_lines(root: yaml.Node) -> tuple[dict[tuple[str | int, ...], int], list[Problem]]:
@@ -905,6 +915,10 @@ class _Measured:
     loc: tuple[str | int, ...]
     label: str
     raw_antibody: str | None = None  # batch file-name spelling before aliases
+    subject: str = ""  # how a message about this entry starts
+
+    def __post_init__(self) -> None:
+        self.subject = self.subject or self.label
 
 
 @dataclass
@@ -1014,10 +1028,12 @@ class _Reader:
                 self.global_analysis = _overrides(analysis, bad, ANALYSIS_KEYS)
         settings = _settings(self.global_analysis)
 
-        pairs = self._pairs(top.pairs if ok("pairs") else None, "pairs" in data)
+        pairs = self._pairs(top.pairs) if ok("pairs") else None
 
         membranes = top.membranes if ok("membranes") else None
         batches = top.batches if ok("batches") else None
+        if not membranes and not batches:
+            self.measures_known = self.lanes_known = False
         if not membranes and not batches and ok("membranes") and ok("batches"):
             self.add((), "the config has no `membranes` and no `batches`: describe at least one "
                          "membrane with its lanes and images, e.g. " + _EXAMPLES["membranes"]
@@ -1089,10 +1105,9 @@ class _Reader:
     def _path(self, text: str) -> Path:
         return Path(os.path.abspath(os.path.join(self.folder, os.path.expanduser(text))))
 
-    def _pairs(self, raw: list[Any] | None, present: bool) -> list[PairModel] | None:
+    def _pairs(self, raw: list[Any] | None) -> list[PairModel] | None:
         if raw is None:
-            if not present or self._missing_value("pairs"):
-                self.add(("pairs",), _MISSING["pairs"])
+            self.add(("pairs",), _MISSING["pairs"])
             return None
         if not raw:
             self.add(("pairs",), "is empty; list at least one ratio, e.g. "
@@ -1116,9 +1131,6 @@ class _Reader:
             seen.setdefault(key, k)
             pairs.append(pair)
         return pairs if complete else None
-
-    def _missing_value(self, key: str) -> bool:
-        return True
 
     # -- membranes
 
@@ -1178,7 +1190,8 @@ class _Reader:
                     complete = False
             treatment = meta.get("treatment")
             if role == "sample" and (treatment is None or treatment == ""):
-                hint = _did_you_mean("treatment", [k for k in meta if k != "sample"])
+                typo = _closest("treatment", [k for k in meta if k != "sample"])
+                hint = f" Is `{typo}` meant to be `treatment`?" if typo else ""
                 self.add(lane_loc, "a sample lane needs a `treatment` (e.g. {treatment: DMSO})."
                          f"{hint} Mark ladder and empty lanes with {{role: ladder}} or "
                          "{role: empty}.")
@@ -1202,7 +1215,7 @@ class _Reader:
         if model is None:
             self.measures_known = False
             return {}
-        file = model.file if "file" in model.model_fields_set and "file" not in broken else None
+        file = model.file if "file" not in broken else None
         own = _overrides(model, broken, _OVERRIDE_KEYS)
         origins = {key: (*loc, key) for key in own}
         has_antibody = raw.get("antibody") is not None
@@ -1281,7 +1294,10 @@ class _Reader:
                      "whole image), so they must fall inside the region's rows.")
         if membrane is None:
             return
-        self.measured.append(_Measured(membrane, antibody, loc, keypath(loc)))
+        self.measured.append(_Measured(
+            membrane, antibody, loc, f"{keypath(loc)} ({image})",
+            subject="this region" if rows is not None else "this image",
+        ))
         if image is None:
             return
         self.measurements.append(Measurement(
@@ -1316,7 +1332,8 @@ class _Reader:
         centers = own.get("lane_centers")
         if centers is not None and n_lanes is not None and len(centers) != n_lanes:
             self.add((*loc, "lane_centers"),
-                     f"has {len(centers)} lane centres but the batch has {n_lanes} lanes "
+                     f"has {len(centers)} lane centre{'s' if len(centers) != 1 else ''} but "
+                     f"the batch has {n_lanes} lane{'s' if n_lanes != 1 else ''} "
                      "(ladder and empty lanes count too); give one centre per lane.")
         resolved: dict[str, Any] = {
             "files": model.files,
@@ -1486,9 +1503,9 @@ class _Reader:
             if key in first:
                 if first[key].loc == m.loc:
                     continue  # reported as a batch's own duplicate
-                self.add(m.loc, f"{m.label} measures `{m.antibody}` on membrane `{m.membrane}`, "
-                         f"which {first[key].label} already measures; each antibody is measured "
-                         "once per membrane. Remove one, or name them apart (e.g. AKT-long).")
+                self.add(m.loc, f"{m.subject} measures `{m.antibody}` on membrane `{m.membrane}`"
+                         f", as {first[key].label} does already; each antibody is measured once "
+                         "per membrane. Remove one, or name them apart (e.g. AKT-long).")
             else:
                 first[key] = m
 
@@ -1633,21 +1650,28 @@ def _overrides(model: BaseModel, broken: set[str], keys: Iterable[str]) -> dict[
     }
 
 
+_AUTO_KEYS = ("lane_width", "saturation_level", "background_margin")
+
+
 def _settings(values: Mapping[str, Any]) -> AnalysisSettings:
     """AnalysisSettings from merged keys (`auto` becomes None)."""
     kwargs: dict[str, Any] = {}
     for key in ANALYSIS_KEYS:
         if key in values:
             value = values[key]
-            if key in ("lane_width", "saturation_level"):
-                value = None if value == "auto" else float(value)
+            if value == "auto" and key in _AUTO_KEYS:  # `auto` is None in AnalysisSettings
+                value = None
+            elif key == "background_margin":
+                value = int(value)
+            elif key in ("lane_width", "saturation_level", "rolling_ball_radius"):
+                value = float(value)
             kwargs[key] = value
     return AnalysisSettings(**kwargs)
 
 
 def _settings_dict(settings: AnalysisSettings) -> dict[str, Any]:
     out = {key: getattr(settings, key) for key in ANALYSIS_KEYS}
-    for key in ("lane_width", "saturation_level"):
+    for key in _AUTO_KEYS:
         if out[key] is None:
             out[key] = "auto"
     return out
