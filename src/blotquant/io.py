@@ -38,8 +38,13 @@ class BlotImage:
     n_channels : int
         How many pages or channels the file holds.
     ceiling : float or None
-        The largest value the detector can record (255, 65535), or None for
-        floating-point data whose ceiling is unknown.
+        The largest value the detector recorded as "full": the dtype maximum
+        (255, 65535), a lower clipping plateau found in a 16-bit image (a
+        12- or 14-bit camera, a corrected export), or None for floating-point
+        data whose ceiling is unknown.
+    floor : float or None
+        The smallest value (0, or a clipping plateau above 0): the saturation
+        level of dark bands.
     sha256 : str
         Hash of the file's bytes.
     warnings : tuple of str
@@ -52,6 +57,7 @@ class BlotImage:
     n_channels: int
     ceiling: float | None
     sha256: str
+    floor: float | None = 0.0
     warnings: tuple[str, ...] = ()
 
     @property
@@ -123,7 +129,7 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         )
     pixels, more = _normalise_dtype(stack[channel], path)
     warnings += more
-    ceiling = float(np.iinfo(pixels.dtype).max) if pixels.dtype.kind == "u" else None
+    ceiling, floor = detector_limits(pixels)
     if pixels.dtype == np.uint8:
         warnings.append(
             f"{path.name} is an 8-bit image: only 256 grey levels, so faint bands and "
@@ -135,9 +141,34 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         channel=channel,
         n_channels=n_channels,
         ceiling=ceiling,
+        floor=floor,
         sha256=digest,
         warnings=tuple(warnings),
     )
+
+
+#: Pixels that must share one extreme value for it to count as a clipping plateau.
+PLATEAU_PIXELS = 8
+
+
+def detector_limits(pixels: np.ndarray) -> tuple[float | None, float | None]:
+    """Values at which the detector clipped: (ceiling, floor).
+
+    The dtype's limits always count. In 16-bit data, a maximum (or minimum)
+    below the limit that at least ``PLATEAU_PIXELS`` pixels share exactly is
+    a clipping plateau too: with 65 536 levels and noise, so many equal
+    extremes do not happen by chance. 8-bit data repeat values too often for
+    that test, so only 0 and 255 count there.
+    """
+    if pixels.dtype.kind != "u":
+        return None, None
+    top = float(np.iinfo(pixels.dtype).max)
+    if pixels.dtype != np.uint16 or pixels.size == 0:
+        return top, 0.0
+    hi, lo = pixels.max(), pixels.min()
+    ceiling = float(hi) if hi < top and np.count_nonzero(pixels == hi) >= PLATEAU_PIXELS else top
+    floor = float(lo) if lo > 0 and np.count_nonzero(pixels == lo) >= PLATEAU_PIXELS else 0.0
+    return ceiling, floor
 
 
 def _check_size(shape: tuple[int, ...], itemsize: int, path: Path) -> None:

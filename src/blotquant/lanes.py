@@ -66,15 +66,18 @@ def fixed_lanes(
 
 
 def band_residual(signal: np.ndarray) -> np.ndarray:
-    """Signal above each row's membrane level.
+    """What is thin in the vertical direction: bands, not background.
 
-    A low percentile of each row stands in for the membrane under that row.
-    Negative values are kept: clipping them would bend a background ramp
-    into a kink that no straight baseline can follow.
+    The signal minus a wide vertical smoothing keeps bands (a few rows tall)
+    and removes everything smooth along the lanes: gradients, blotches from
+    uneven blocking or washing, vignetting. Only the positive part is kept,
+    so that summing down a lane measures band content.
     """
-    step = max(1, signal.shape[1] // 400)
-    base = np.percentile(signal[:, ::step], 20, axis=1)
-    return signal - base[:, None]
+    height = signal.shape[0]
+    # far wider than a band (bands are 5 to 30 rows thick)
+    sigma = max(20.0, height / 10.0)
+    smooth = ndimage.gaussian_filter1d(signal, sigma, axis=0, mode="nearest")
+    return np.clip(signal - smooth, 0, None)
 
 
 def column_profile(residual: np.ndarray, slope: float, ref_row: float) -> np.ndarray:
@@ -212,38 +215,54 @@ def _measure_lanes(
         hi = int(min(len(profile), np.ceil(c + half) + 1))
         if hi - lo < 3:
             continue
-        # the peak is looked for near the expected centre, so a neighbour's
-        # edge inside the window does not capture it
-        weight = np.exp(-0.5 * ((np.arange(lo, hi) - c) / (0.3 * pitch)) ** 2)
-        refined[i], strengths[i], widths[i] = _half_max_center(profile[lo:hi], lo, weight)
+        # the peak must be a maximum of its own near the expected centre: a
+        # faint lane's window also holds its bright neighbours' flanks, and a
+        # maximum on the window's edge is such a flank, not this lane
+        near = np.abs(np.arange(lo, hi) - c) <= 0.3 * pitch
+        masked = np.where(near, profile[lo:hi], -np.inf)
+        j = int(np.argmax(masked))
+        inside = near[max(j - 1, 0)] and near[min(j + 1, hi - lo - 1)]
+        if not inside or masked[j] <= 0:
+            continue
+        refined[i], strengths[i], widths[i] = _half_max_center(
+            profile[lo:hi], lo, near.astype(float)
+        )
     return refined, strengths, widths
 
 
 def _half_max_center(
     segment: np.ndarray, offset: float, weight: np.ndarray | None = None
 ) -> tuple[float, float, float]:
-    """Centre (midpoint of the half-maximum crossings), peak and 10%-width."""
+    """Centre (midpoint of the half-maximum crossings), peak and 10%-width.
+
+    The run around the peak stops where the profile rises again (a valley
+    before a neighbouring lane), so a bright neighbour cannot pull a faint
+    lane's centre towards itself.
+    """
     i_peak = int(np.argmax(segment if weight is None else segment * weight))
     peak = float(segment[i_peak])
     centre = offset + i_peak
     if peak <= 0:
         return centre, 0.0, 0.0
-    above = segment >= 0.5 * peak
-    # contiguous run around the peak
-    left = i_peak
-    while left > 0 and above[left - 1]:
-        left -= 1
-    right = i_peak
-    while right < len(segment) - 1 and above[right + 1]:
-        right += 1
-    centre = offset + 0.5 * (left + right)
-    wide = segment >= 0.1 * peak
-    left10, right10 = i_peak, i_peak
-    while left10 > 0 and wide[left10 - 1]:
-        left10 -= 1
-    while right10 < len(segment) - 1 and wide[right10 + 1]:
-        right10 += 1
-    return centre, peak, float(right10 - left10 + 1)
+    slack = 0.05 * peak  # noise may wiggle a lane's plateau a little
+
+    def run(level: float, monotone: bool) -> tuple[int, int]:
+        left = i_peak
+        while left > 0 and segment[left - 1] >= level and (
+            not monotone or segment[left - 1] <= segment[left] + slack
+        ):
+            left -= 1
+        right = i_peak
+        while right < len(segment) - 1 and segment[right + 1] >= level and (
+            not monotone or segment[right + 1] <= segment[right] + slack
+        ):
+            right += 1
+        return left, right
+
+    left, right = run(0.5 * peak, monotone=True)
+    # the width is a median over lanes later, so a neighbour's flank does not matter
+    left10, right10 = run(0.1 * peak, monotone=False)
+    return offset + 0.5 * (left + right), peak, float(right10 - left10 + 1)
 
 
 def _estimate_tilt(residual: np.ndarray, ref_row: float, max_pitch: float) -> float:

@@ -89,6 +89,7 @@ def analyze_image(
     ceiling: float | None,
     measurement: Measurement,
     membrane: Membrane,
+    floor: float | None = 0.0,
 ) -> ImageAnalysis:
     """Find lanes and bands in one image (or region) and measure them.
 
@@ -97,11 +98,14 @@ def analyze_image(
     pixels : ndarray
         The whole 2-D image as exported (the region is cut here).
     ceiling : float or None
-        The detector's largest value (255, 65535) or None if unknown.
+        The detector's largest value (255, 65535, or a lower clipping
+        plateau) or None if unknown.
     measurement : Measurement
         What to measure: antibody, region, band window, settings.
     membrane : Membrane
         The membrane's lanes (count, roles).
+    floor : float or None
+        The detector's smallest value (saturation of dark bands).
 
     Returns
     -------
@@ -150,12 +154,12 @@ def analyze_image(
     # an image mostly at either limit is over-exposed, whichever way the bands go
     at_limit = max(
         float(saturation_mask(region, "light-bands", ceiling, settings.saturation_level).mean()),
-        float(saturation_mask(region, "dark-bands", ceiling).mean()) if ceiling else 0.0,
+        float(saturation_mask(region, "dark-bands", ceiling, None, floor).mean()),
     )
     polarity = settings.polarity
     if polarity == "auto":
         polarity = detect_polarity(region)
-    sat = saturation_mask(region, polarity, ceiling, settings.saturation_level)
+    sat = saturation_mask(region, polarity, ceiling, settings.saturation_level, floor)
     saturated_share = max(float(sat.mean()), at_limit)
     if saturated_share > 0.5:
         raise BlotquantError(
@@ -254,7 +258,9 @@ def _run_file(task: _FileTask) -> _FileOutcome:
                 outcome.hashes[str(m.path)] = image.sha256
                 outcome.warnings.extend(image.warnings)
             image = images[m.channel]
-            analysis = analyze_image(image.pixels, image.ceiling, m, task.membranes[m.membrane])
+            analysis = analyze_image(
+                image.pixels, image.ceiling, m, task.membranes[m.membrane], image.floor
+            )
             outcome.analyses.append(analysis)
             outcome.warnings.extend(analysis.warnings)
         except BlotquantError as exc:

@@ -31,7 +31,13 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
     {'dark-bands', 'light-bands'}
     """
     step = max(1, int(np.sqrt(pixels.size / 250_000)))
-    sample = np.asarray(pixels[::step, ::step], dtype=np.float64)
+    sample = np.asarray(pixels[::step, ::step], dtype=np.float64).ravel()
+    # pixels stuck at the file's limits (padding outside the membrane, clipped
+    # cores) say nothing about which way the bands go
+    if pixels.dtype.kind == "u":
+        inside = sample[(sample > 0) & (sample < np.iinfo(pixels.dtype).max)]
+        if inside.size >= 0.5 * sample.size:
+            sample = inside
     low, median, high = np.percentile(sample, [0.5, 50, 99.5])
     return "dark-bands" if median - low > high - median else "light-bands"
 
@@ -57,6 +63,7 @@ def saturation_mask(
     polarity: Resolved,
     ceiling: float | None,
     level: float | None = None,
+    floor: float | None = 0.0,
 ) -> np.ndarray:
     """Pixels at the detector's limit: ceiling for light bands, floor for dark.
 
@@ -70,13 +77,15 @@ def saturation_mask(
     level : float, optional
         User-set saturation level; overrides the dtype limit. For dark bands
         it is the value at or below which film or detector is saturated.
+    floor : float or None
+        Smallest recordable value (0, or a clipping plateau), None if unknown.
     """
     if polarity == "light-bands":
         limit = level if level is not None else ceiling
         if limit is None:
             return np.zeros(pixels.shape, dtype=bool)
         return pixels >= limit
-    limit = level if level is not None else (0.0 if ceiling is not None else None)
+    limit = level if level is not None else floor
     if limit is None:
         return np.zeros(pixels.shape, dtype=bool)
     return pixels <= limit

@@ -76,7 +76,8 @@ def prepare_output(out: Path) -> None:
 
 
 def _csv_bytes(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False, lineterminator="\n", float_format="%.10g").encode()
+    # shortest round-trip floats: raw - background == net holds exactly in the file
+    return table.to_csv(index=False, lineterminator="\n").encode()
 
 
 def write_results(
@@ -214,7 +215,7 @@ def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
         )
         region = pixels[top:bottom]
         level = a.measurement.analysis.saturation_level
-        sat = saturation_mask(region, a.polarity, image.ceiling, level)
+        sat = saturation_mask(region, a.polarity, image.ceiling, level, image.floor)
         if sat.any():
             ys, xs = np.nonzero(sat)
             rgb[(ys + top) // scale, xs // scale] = _SATURATED_COLOUR

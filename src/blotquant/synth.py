@@ -205,8 +205,11 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
     signal = np.zeros((h, w))
     truths: list[tuple[int, str, int, float, float, float, np.ndarray]] = []
     top = 0
+    last = len(spec.strips) - 1
     for k, strip in enumerate(spec.strips):
-        in_strip = (yr >= top) & (yr < top + strip.height)
+        # the outer strips' membrane reaches the image edges (a tilted membrane
+        # leaves no empty corners inside the imager's field)
+        in_strip = ((yr >= top) | (k == 0)) & ((yr < top + strip.height) | (k == last))
         # background: level, gradient, blotches (only on this strip's membrane)
         bg = strip.background + strip.gradient[0] * xr + strip.gradient[1] * (yr - top)
         for _ in range(strip.blotches):

@@ -1,0 +1,172 @@
+"""End to end through the command line, on the shipped demo."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from blotquant import __version__
+from blotquant.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "configs" / "demo.yaml"
+CHECKER = ROOT.parent / "shared" / "tools" / "check_outputs.py"
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The demo, run once through the CLI (as a user would) for all tests here."""
+    out = tmp_path_factory.mktemp("demo") / "results"
+    inputs_before = _hashes(ROOT / "sample_images")
+    result = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(out), "--quiet"])
+    return out, result, inputs_before
+
+
+def test_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_run_help_names_every_option():
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert result.exit_code == 0
+    for option in ("--out", "--jobs", "--quiet"):
+        assert option in result.output
+
+
+def test_demo_runs_cleanly(demo_run):
+    out, result, _ = demo_run
+    assert result.exit_code == 0, result.output
+    for name in ("bands.csv", "ratios.csv", "summary.csv", "run.json"):
+        assert (out / name).is_file()
+    assert len(list((out / "qc").glob("*.png"))) >= 4
+
+
+def test_demo_meets_the_output_contract(demo_run):
+    out, _, _ = demo_run
+    bands = pd.read_csv(out / "bands.csv", keep_default_na=False)
+    for column in ("membrane", "image", "antibody", "lane", "treatment", "sample", "x_left",
+                   "x_right", "band_top", "band_bottom", "raw_volume", "background_volume",
+                   "net_volume", "saturated_pixels", "flags"):
+        assert column in bands.columns
+    np.testing.assert_allclose(
+        bands.raw_volume - bands.background_volume, bands.net_volume, rtol=1e-9, atol=1e-6
+    )
+    ratios = pd.read_csv(out / "ratios.csv", keep_default_na=False)
+    assert ratios["pair"].str.contains("/").all()
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary["n"] >= 1).all()
+    run = json.loads((out / "run.json").read_text())
+    assert run["blotquant_version"] == __version__
+    assert run["complete"] is True
+    assert all(len(v["sha256"]) == 64 for v in run["inputs"].values())
+    assert run["config"]["analysis"]["background"]
+
+
+@pytest.mark.skipif(not CHECKER.is_file(), reason="../shared/tools/check_outputs.py not present")
+def test_demo_passes_the_shared_contract_checker(demo_run):
+    out, _, _ = demo_run
+    spec = importlib.util.spec_from_file_location("check_outputs", CHECKER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.check(out) == []
+
+
+def test_demo_shows_the_biology(demo_run):
+    """Resistant cells keep AKT phosphorylated under IGF-1R inhibitors; parental do not."""
+    out, _, _ = demo_run
+    summary = pd.read_csv(out / "summary.csv")
+    treated = summary[summary.treatment != "DMSO"]
+    akt = treated[treated.pair == "p-AKT/AKT"]
+    igf = treated[treated.pair == "p-IGF-1R/IGF-1R"]
+    assert (igf.fold_change_mean < 0.8).all()
+    resistant_akt = akt[akt.cell_line == "resistant"].fold_change_mean
+    parental_akt = akt[akt.cell_line == "parental"].fold_change_mean
+    assert resistant_akt.between(0.75, 1.25).all()
+    assert parental_akt.median() < 0.6
+
+
+def test_demo_fold_changes_match_ground_truth(demo_run):
+    out, _, _ = demo_run
+    truth_file = ROOT / "sample_images" / "ground_truth.csv"
+    truth = pd.read_csv(truth_file)
+    ratios = pd.read_csv(out / "ratios.csv", keep_default_na=False)
+    clean = ratios[~ratios["flags"].str.contains("saturated")]
+    true_fc = _true_fold_changes(truth, clean)
+    err = np.abs(clean["fold_change"].to_numpy() - true_fc)
+    assert np.nanmedian(err) < 0.02
+    assert np.nanmax(err) < 0.1
+
+
+def _true_fold_changes(truth: pd.DataFrame, ratios: pd.DataFrame) -> np.ndarray:
+    """The ground-truth fold change for every row of ratios.csv."""
+    column = next(c for c in ("true_fold_change", "fold_change_true") if c in truth.columns)
+    pairs = truth.dropna(subset=[column])
+    key = ["membrane", "lane", "pair"]
+    merged = ratios[key].merge(pairs[[*key, column]], on=key, how="left")
+    return merged[column].to_numpy()
+
+
+def test_inputs_are_never_modified(demo_run):
+    _, _, before = demo_run
+    assert _hashes(ROOT / "sample_images") == before
+
+
+def test_jobs_two_gives_identical_numbers(demo_run, tmp_path):
+    out, _, _ = demo_run
+    result = CliRunner().invoke(
+        main, ["run", str(DEMO), "--out", str(tmp_path / "par"), "--jobs", "2", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("bands.csv", "ratios.csv", "summary.csv"):
+        assert (tmp_path / "par" / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_missing_image_rejects_only_that_image(tmp_path):
+    work = tmp_path / "w"
+    shutil.copytree(ROOT / "sample_images", work / "sample_images")
+    shutil.copytree(ROOT / "configs", work / "configs")
+    victim = sorted((work / "sample_images").glob("*.tif"))[0]
+    victim.unlink()
+    result = CliRunner().invoke(
+        main, ["run", str(work / "configs" / "demo.yaml"), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1
+    assert victim.name in result.output and "not found" in result.output
+    assert "Traceback" not in result.output
+    bands = pd.read_csv(tmp_path / "o" / "bands.csv")
+    assert len(bands) > 0 and victim.name not in set(bands["image"].map(lambda s: Path(s).name))
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["complete"] is False and run["failures"]
+
+
+def test_bad_config_is_reported_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pairs: [\n  - {phospho: p-AKT\n")
+    result = CliRunner().invoke(main, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "Traceback" not in result.output
+
+
+def test_out_pointing_at_a_file_is_refused(tmp_path):
+    target = tmp_path / "results.csv"
+    target.write_text("keep me")
+    result = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(target)])
+    assert result.exit_code == 2 and "existing file" in result.output
+    assert target.read_text() == "keep me"
