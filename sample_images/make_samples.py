@@ -102,8 +102,10 @@ def _lane_geometry(n_lanes: int, pitch: float, rng: np.random.Generator, margin:
 def make_rep1(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]:
     lanes = lane_layout(ladder=True, empty_between=False)
     vols = true_volumes(lanes, rng, 2.2e6)
-    sat_lane = 1 + next(i for i, lane in enumerate(lanes)
-                        if lane.get("treatment") == "BMS-754807" and lane["cell_line"] == "parental")
+    sat_lane = 1 + next(
+        i for i, lane in enumerate(lanes)
+        if lane.get("treatment") == "BMS-754807" and lane["cell_line"] == "parental"
+    )
     vols["AKT"][sat_lane - 1] *= 5.0  # over-exposed on purpose
     roles = [lane.get("role", "sample") for lane in lanes]
     width, geo = _lane_geometry(len(lanes), 58, rng, 50)
