@@ -105,22 +105,24 @@ def run(
 
 
 def _science_warnings(bands: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
-    """Warnings about the numbers themselves (saturation, suspect controls)."""
+    """Warnings about the numbers themselves, one per image and problem."""
     out: list[str] = []
     if len(bands):
+        keys = ["membrane", "antibody", "image"]
         sat = bands[bands["saturated_pixels"] > 0]
-        for row in sat.itertuples():
+        for (membrane, antibody, image), group in sat.groupby(keys, sort=False):
+            lanes = ", ".join(f"{r.lane} ({r.saturated_pixels} px)" for r in group.itertuples())
             out.append(
-                f"Saturated band: {row.membrane} {row.antibody} lane {row.lane} "
-                f"({row.saturated_pixels} pixels at the detector limit in {row.image}); its "
-                "volume is an underestimate and it is left out of summary.csv. Use a shorter "
-                "exposure."
+                f"Saturated {antibody} band(s) on {membrane} ({image}), lane {lanes}: pixels at "
+                "the detector's limit make these volumes underestimates; they are left out of "
+                "summary.csv. Image again with a shorter exposure."
             )
         edge = bands[bands["flags"].str.contains("edge", na=False)]
-        for row in edge.itertuples():
+        for (membrane, antibody, image), group in edge.groupby(keys, sort=False):
+            lanes = ", ".join(str(r.lane) for r in group.itertuples())
             out.append(
-                f"Band at the image edge: {row.membrane} {row.antibody} lane {row.lane} "
-                f"in {row.image}; part of it may be cut off."
+                f"{antibody} band(s) on {membrane} ({image}), lane {lanes}, touch the edge of the "
+                "image or region: part of the band or its background may be cut off."
             )
     if len(ratios):
         suspect = ratios[ratios["flags"].str.contains("control-flagged", na=False)]
