@@ -576,8 +576,22 @@ _MISSING = {
 }
 
 
+_MISPLACED = {
+    ("batch", "antibody"): "a batch reads each file's antibody from the file name through "
+    "`pattern` ({antibody}); to rename one, use antibody_aliases: {pAKT: p-AKT}.",
+    ("batch", "membrane"): "a batch reads each file's membrane from the file name through "
+    "`pattern` ({membrane}).",
+    ("batch", "name"): "a batch reads each file's membrane from the file name through "
+    "`pattern` ({membrane}).",
+    ("batch", "regions"): "a batch cannot have regions; list strip images under `membranes`.",
+    ("batch", "images"): "a batch finds its images with `files` (a glob) and `pattern`.",
+}
+
+
 def _unknown_key(key: str, kind: str) -> str:
     """Message for a key that ``kind`` does not have, with a likely fix."""
+    if (kind, key) in _MISPLACED:
+        return f"`{key}` is not a key of {_KIND_NAMES[kind]}: {_MISPLACED[kind, key]}"
     allowed = list(_KINDS[kind].model_fields)
     guess = _closest(key, allowed)
     if guess is not None:
@@ -1009,7 +1023,10 @@ class _Reader:
                 return None, set(model.model_fields)
         for key in model.required:
             if key not in broken and getattr(result, key, None) is None:
-                self.add(loc + (key,), _MISSING.get(key, f"`{key}` is missing."))
+                message = _MISSING.get(key, f"`{key}` is missing.")
+                if key in clean:  # written, but with no value
+                    message = message.replace("is missing", "has no value", 1)
+                self.add(loc + (key,), message)
                 broken.add(key)
         return result, broken
 
