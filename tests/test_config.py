@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import shutil
@@ -627,6 +628,7 @@ _values = st.recursive(
     max_leaves=25,
 )
 _FOLDER = Path(tempfile.mkdtemp(prefix="blotquant-config-fuzz-"))
+atexit.register(shutil.rmtree, _FOLDER, True)
 for _name in BATCH_FILES:
     (_FOLDER / "exports").mkdir(exist_ok=True)
     (_FOLDER / "exports" / _name).touch()
