@@ -80,6 +80,18 @@ def band_residual(signal: np.ndarray) -> np.ndarray:
     return np.clip(signal - smooth, 0, None)
 
 
+def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
+    """Rows whose mean band content stands out (bands and ladder marks), widened a little."""
+    energy = residual.mean(axis=1)
+    base = float(np.median(energy))
+    top = float(energy.max())
+    if top <= base:
+        return np.ones(len(energy), bool)
+    rows = energy >= base + 0.15 * (top - base)
+    rows = ndimage.binary_dilation(rows, iterations=3)
+    return rows if rows.sum() >= 3 else np.ones(len(energy), bool)
+
+
 def column_profile(residual: np.ndarray, slope: float, ref_row: float) -> np.ndarray:
     """Mean residual per column after undoing a lane drift of ``slope`` px/row."""
     if slope == 0.0:
@@ -188,8 +200,14 @@ def _autocorrelation_pitch(
     ]
     if not peaks:
         return None
-    strongest = max(corr[k] for k in peaks)
-    lag = min(k for k in peaks if corr[k] >= 0.6 * strongest)
+    # a peak counts by its rise above the trough before it: when lanes fill
+    # most of the width the correlation sits on a high pedestal, and wiggles
+    # inside lanes make small peaks on it
+    rise = {k: corr[k] - corr[1 : k + 1].min() for k in peaks}
+    strongest = max(rise.values())
+    if strongest <= 0:
+        return None
+    lag = min(k for k in peaks if rise[k] >= 0.6 * strongest)
     # parabolic interpolation for a sub-pixel pitch
     a, b, c = corr[lag - 1], corr[lag], corr[lag + 1]
     denom = a - 2 * b + c
@@ -343,7 +361,10 @@ def find_lanes(
     min_pitch = min(min_pitch, 0.8 * max_pitch)
 
     best_slope = _estimate_tilt(residual, local_ref, max_pitch) if n_lanes > 1 else 0.0
-    profile = column_profile(residual, best_slope, local_ref)
+    # only rows that hold bands: averaging noise-only rows would bury faint
+    # lanes under the positive part of the noise
+    band_rows_mask = _rows_with_bands(residual)
+    profile = column_profile(residual * band_rows_mask[:, None], best_slope, local_ref)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
 
