@@ -99,8 +99,8 @@ class Experiment:
     measurements: tuple[Measurement, ...]
     #: The config as read, with defaults filled in (for run.json).
     resolved: dict[str, Any] = field(default_factory=dict)
-    #: Problems found while expanding batches that do not stop the run
-    #: (e.g. a file that matches the glob but not the pattern).
+    #: Things worth knowing that do not stop the run (e.g. a membrane group
+    #: without a control lane, an alias no file uses).
     warnings: tuple[str, ...] = ()
 
     def membrane(self, name: str) -> Membrane:
