@@ -89,7 +89,7 @@ def analyze_image(
     ceiling: float | None,
     measurement: Measurement,
     membrane: Membrane,
-    floor: float | None = 0.0,
+    floor: float | None = None,
 ) -> ImageAnalysis:
     """Find lanes and bands in one image (or region) and measure them.
 
@@ -105,13 +105,16 @@ def analyze_image(
     membrane : Membrane
         The membrane's lanes (count, roles).
     floor : float or None
-        The detector's smallest value (saturation of dark bands).
+        The detector's smallest value (saturation of dark bands); by default
+        0 for unsigned-integer images and none for floating-point ones.
 
     Returns
     -------
     ImageAnalysis
     """
     settings = measurement.analysis
+    if floor is None and pixels.dtype.kind == "u":
+        floor = 0.0
     height, width = pixels.shape
     warnings: list[str] = []
     row_offset = 0
