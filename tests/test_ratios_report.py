@@ -152,3 +152,11 @@ def test_rerun_replaces_qc_pictures(tmp_path):
     assert sorted(p.name for p in (tmp_path / "qc").iterdir()) == ["keep.png"]
     assert json.loads((tmp_path / "run.json").read_text()) == {"v": 2}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path):
+    (tmp_path / ".bands.csv.abc123.tmp").write_text("half")
+    (tmp_path / ".qc-xyz").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    prepare_output(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -73,6 +73,13 @@ def prepare_output(out: Path) -> None:
             f"Cannot create the output folder {out}: {exc.strerror or exc}. "
             "Choose another folder with --out."
         ) from exc
+    # leftovers of a run that was killed while writing (never the results themselves)
+    for name in (*RESULT_FILES, "summary_wide.csv"):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    for stale in (*out.glob(".qc-*"),):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _csv_bytes(table: pd.DataFrame) -> bytes:
