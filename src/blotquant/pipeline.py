@@ -139,8 +139,8 @@ def analyze_image(
     if width < n_lanes * MIN_LANE_PITCH:
         raise BlotquantError(
             f"{measurement.image} is {width} pixels wide, too narrow for the {n_lanes} lanes of "
-            f"membrane {membrane.name}{_where(measurement)} (at least {MIN_LANE_PITCH} px per "
-            "lane). Check the `lanes` list and that the right image is named."
+            f"membrane {membrane.name} (at least {MIN_LANE_PITCH} px per lane). Check the `lanes` "
+            f"list and that the right image is named{_where(measurement)}."
         )
     if region.shape[0] < 8:
         raise BlotquantError(
