@@ -81,15 +81,22 @@ def band_residual(signal: np.ndarray) -> np.ndarray:
 
 
 def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
-    """Rows whose mean band content stands out (bands and ladder marks), widened a little."""
-    energy = residual.mean(axis=1)
-    base = float(np.median(energy))
-    top = float(energy.max())
-    if top <= base:
-        return np.ones(len(energy), bool)
-    rows = energy >= base + 0.15 * (top - base)
+    """Rows that hold bands or marks, widened a little.
+
+    Rows are picked on two scores: their mean signal (any band or mark), and
+    the signal most of their width carries (the 70th percentile across
+    columns), so that rows of faint bands running across the membrane are not
+    outshone by a bright ladder mark that sits in a single lane.
+    """
+    step = max(1, residual.shape[1] // 400)
+    rows = np.zeros(residual.shape[0], bool)
+    for energy in (residual.mean(axis=1), np.percentile(residual[:, ::step], 70, axis=1)):
+        base = float(np.median(energy))
+        top = float(energy.max())
+        if top > base:
+            rows |= energy >= base + 0.15 * (top - base)
     rows = ndimage.binary_dilation(rows, iterations=3)
-    return rows if rows.sum() >= 3 else np.ones(len(energy), bool)
+    return rows if rows.sum() >= 3 else np.ones(residual.shape[0], bool)
 
 
 def column_profile(residual: np.ndarray, slope: float, ref_row: float) -> np.ndarray:
@@ -238,13 +245,23 @@ def _measure_lanes(
         # maximum on the window's edge is such a flank, not this lane
         near = np.abs(np.arange(lo, hi) - c) <= 0.3 * pitch
         masked = np.where(near, profile[lo:hi], -np.inf)
-        j = int(np.argmax(masked))
-        inside = near[max(j - 1, 0)] and near[min(j + 1, hi - lo - 1)]
-        if not inside or masked[j] <= 0:
+        # the middle of the maximum's run: a flat-topped lane's first maximum
+        # may sit on the window's edge
+        top = masked.max()
+        at_top = np.flatnonzero(masked >= top - 1e-9 * max(abs(top), 1.0))
+        j = int(at_top[len(at_top) // 2])
+        if masked[j] <= 0:
             continue
-        refined[i], strengths[i], widths[i] = _half_max_center(
-            profile[lo:hi], lo, near.astype(float)
-        )
+        # on the window's edge: a flank if the profile keeps rising outside it
+        segment = profile[lo:hi]
+        for side in (-1, 1):
+            k = j + side
+            if 0 <= k < hi - lo and not near[k] and segment[k] > top + 0.02 * abs(top):
+                break
+        else:
+            refined[i], strengths[i], widths[i] = _half_max_center(
+                segment, lo, near.astype(float)
+            )
     return refined, strengths, widths
 
 

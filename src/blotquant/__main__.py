@@ -1,0 +1,5 @@
+"""``python -m blotquant`` runs the command line."""
+
+from blotquant.cli import main
+
+main()
