@@ -181,7 +181,9 @@ def analyze_image(
             )
         lanes = fixed_lanes(centers, settings.lane_width, (region.shape[0] - 1) / 2.0)
     else:
-        lanes = find_lanes(signal, n_lanes, lane_width=settings.lane_width, rows=band_rows)
+        # lanes from the whole image or region: ladder marks and other bands
+        # outside band_rows help place them (band_rows only limits the band search)
+        lanes = find_lanes(signal, n_lanes, lane_width=settings.lane_width)
     roles = np.array([lane.role == "sample" for lane in membrane.lanes])
     boxes = find_bands(
         signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin
