@@ -1,0 +1,496 @@
+"""Accuracy benchmark: blotquant against ground truth, and against ImageJ.
+
+    python benchmarks/accuracy.py                 # new random membranes every run
+    python benchmarks/accuracy.py --seed 2026     # the committed set (ImageJ rows included)
+    python benchmarks/accuracy.py --seed 2026 --imagej   # re-measure with ImageJ (needs it)
+    python benchmarks/accuracy.py --seed 2026 --write-readme
+
+Generates a varied set of synthetic membranes with blotquant's generator
+(each flaw alone, twice, and everything together), runs the real
+``blotquant run`` CLI on them for every background method, and prints one
+table row per flaw and method. See benchmarks/README.md for the metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+import yaml
+from PIL import Image
+
+from blotquant.synth import BlotSpec, StripSpec, render_blot
+
+HERE = Path(__file__).resolve().parent
+IMAGEJ_DATA = HERE / "data"
+IMAGEJ_SEED = 2026
+METHODS = ("profile-baseline", "lane-edges", "rolling-ball", "none")
+IMAGEJ_RADII = (10, 25, 50, 100)
+TREATMENTS = ["DMSO", "DMSO", "A", "A", "B", "B", "C", "C", "D", "D"]
+#: true phospho/total fold change of each treatment (D: the faint case, 5 %)
+EFFECT = {"DMSO": 1.0, "A": 0.6, "B": 0.25, "C": 1.2, "D": 0.05}
+
+FLAWS: dict[str, dict] = {
+    "clean": {},
+    "dark bands": {"polarity": "dark-bands"},
+    "8-bit": {"bits": 8},
+    "PNG": {"png": True},
+    "rotation +2 deg": {"rotation": 2.0},
+    "rotation -2 deg": {"rotation": -2.0},
+    "smile 10 px": {"smile": 10.0},
+    "gradient": {"gradient": (1.5, -2.0)},
+    "blotches": {"blotches": 5},
+    "smear": {"smear": 0.05},
+    "nonspecific band": {"nonspecific": (22.0, 0.4)},
+    "dust": {"dust": 12},
+    "low noise": {"noise": 0.3},
+    "high noise": {"noise": 4.0},
+    "saturated bands": {"saturate": True},
+    "faint phospho 5%": {"faint": True},
+    "ladder + empty lanes": {"ladder": True},
+    "two-channel": {"two_channel": True},
+    "strips (regions)": {"strips": True},
+    "pitch 35 px": {"pitch": 35.0},
+    "pitch 120 px": {"pitch": 120.0},
+    "thin bands": {"sigma": 2.0},
+    "fat bands": {"sigma": 9.0},
+}
+EVERYTHING = {
+    "polarity": "light-bands", "rotation": 1.2, "smile": 6.0, "gradient": (1.0, 1.0),
+    "blotches": 4, "smear": 0.03, "nonspecific": (24.0, 0.3), "dust": 8, "noise": 1.5,
+    "saturate": True, "faint": True, "ladder": True, "strips": True,
+}
+
+
+@dataclass
+class Membrane:
+    name: str
+    flaw: str
+    config: dict
+    truth: list[dict] = field(default_factory=list)  # one row per image/antibody/lane
+    rectangles: list[dict] = field(default_factory=list)  # for ImageJ
+
+
+def _write_image(folder: Path, name: str, image: np.ndarray) -> None:
+    if name.endswith(".png"):
+        Image.fromarray(image).save(folder / name)
+    else:
+        tifffile.imwrite(folder / name, image, compression="zlib")
+
+
+def make_membrane(name: str, flaw: str, flaws: dict, rng: np.random.Generator,
+                  folder: Path) -> Membrane:
+    """One membrane: phospho and total images with known volumes, and its config."""
+    ladder = flaws.get("ladder", False)
+    roles = (["ladder"] if ladder else []) + ["sample"] * len(TREATMENTS)
+    if ladder:
+        roles.insert(6, "empty")
+    treatments = iter(TREATMENTS)
+    lanes = [{"role": r} if r != "sample" else {"treatment": next(treatments)} for r in roles]
+    n_lanes = len(lanes)
+    pitch = flaws.get("pitch", float(rng.uniform(50, 75)))
+    sigma = flaws.get("sigma", float(rng.uniform(3.5, 6.0)))
+    bits = flaws.get("bits", 16)
+    # an 8-bit export is stretched by the imager: bands reach about 100 of 255
+    scale = 1.0 if bits == 16 else 1 / 50
+    total = rng.uniform(0.8, 1.2, n_lanes) * 2.2e6 * (pitch / 60) * (sigma / 5) * scale
+    fold = np.array([EFFECT[lane.get("treatment", "DMSO")] for lane in lanes])
+    fold = fold * rng.lognormal(0, 0.05, n_lanes)
+    if not flaws.get("faint"):
+        fold = np.where(fold < 0.1, 0.15 * rng.lognormal(0, 0.05, n_lanes), fold)
+    phospho = total * 0.6 * fold
+    sample = np.array([r == "sample" for r in roles])
+    total, phospho = np.where(sample, total, 0.0), np.where(sample, phospho, 0.0)
+    if flaws.get("saturate"):
+        # one treated lane's total band far over the detector's range
+        hot = [i for i, lane in enumerate(lanes) if lane.get("treatment") == "C"][0]
+        total[hot] *= 10.0
+    jitter = list(rng.uniform(-2.5, 2.5, n_lanes))
+    margin = max(40.0, 0.8 * pitch)
+    width = int(round(2 * margin + pitch * (n_lanes - 1)))
+    height = 240 if sigma < 7 else 300
+    noise = flaws.get("noise", 1.0)
+    common = dict(width=width, n_lanes=n_lanes, pitch=pitch, first_lane=margin,
+                  lane_jitter=jitter, roles=roles, polarity=flaws.get("polarity", "light-bands"),
+                  bit_depth=bits, rotation_deg=flaws.get("rotation", 0.0),
+                  smile=flaws.get("smile", 0.0), read_noise=15 * noise * scale,
+                  shot_noise=0.8 * noise * scale, dust=flaws.get("dust", 0),
+                  white=(50000 if bits == 16 else 230),
+                  # saturation: a camera whose full well ends at 30 000 counts, the hot
+                  # band about 1.4 x over it
+                  ceiling=(30000.0 if flaws.get("saturate") and bits == 16 else None))
+
+    def strip(antibody: str, volumes: np.ndarray) -> StripSpec:
+        return StripSpec(antibody, height, height / 2, list(volumes), sigma=sigma,
+                         background=1400 * scale,
+                         gradient=tuple(g * scale for g in flaws.get("gradient", (0.0, 0.0))),
+                         blotches=flaws.get("blotches", 0), smear=flaws.get("smear", 0.0),
+                         nonspecific=flaws.get("nonspecific"),
+                         ladder_rows=[0.2 * height, 0.35 * height, 0.75 * height],
+                         ladder_volume=float(np.max(total)) * 0.5)
+
+    membrane = Membrane(name, flaw, {"name": name, "lanes": lanes, "images": []})
+    ext = ".png" if flaws.get("png") else ".tif"
+    band_window = None
+    if flaws.get("nonspecific"):
+        offset = flaws["nonspecific"][0]
+        band_window = (height / 2 - 0.55 * offset, height / 2 + 0.55 * offset)
+
+    # a user's band_rows cover the band in every lane: tilt moves it both ways,
+    # a smile only down
+    tilt = abs(np.tan(np.radians(common["rotation_deg"]))) * width / 2
+
+    def window(row_offset: int) -> list[int]:
+        assert band_window is not None
+        return [max(int(row_offset + band_window[0] - tilt - 2), row_offset),
+                int(row_offset + band_window[1] + tilt + common["smile"] + 2)]
+
+    def record(file: str, antibody: str, truth, row_offset: int = 0,
+               image_entry: dict | None = None, rows: tuple[int, int] | None = None) -> None:
+        entry = dict(image_entry or {"file": file, "antibody": antibody})
+        if band_window is not None:
+            entry["band_rows"] = window(row_offset)
+        if image_entry is None:
+            membrane.config["images"].append(entry)
+        for t in truth:
+            membrane.truth.append({"membrane": name, "flaw": flaw, "file": file,
+                                   "antibody": antibody, "lane": t.lane,
+                                   "true_volume": t.true_volume, "band_row": t.band_row,
+                                   "lane_x": t.lane_x, "saturated": t.saturated,
+                                   "pitch": pitch, "sigma": sigma})
+            half_w = 0.36 * pitch + 3
+            half_h = 3.2 * sigma
+            membrane.rectangles.append({
+                "file": file, "antibody": antibody, "lane": t.lane,
+                "channel": (image_entry or {}).get("channel", 0),
+                "x": int(round(t.lane_x - half_w)), "y": int(round(t.band_row - half_h)),
+                "w": int(round(2 * half_w)), "h": int(round(2 * half_h)),
+                "dark": common["polarity"] == "dark-bands"})
+
+    if flaws.get("strips"):
+        for kind, (top_ab, bottom_ab) in (("phospho", ("p-X", "p-Y")), ("total", ("X", "Y"))):
+            vols = {"p-X": phospho, "p-Y": phospho * rng.lognormal(0, 0.05, n_lanes),
+                    "X": total, "Y": total}
+            spec = BlotSpec(strips=[strip(top_ab, vols[top_ab]), strip(bottom_ab, vols[bottom_ab])],
+                            **common)
+            image, truth = render_blot(spec, rng)
+            file = f"{name}_{kind}{ext}"
+            _write_image(folder, file, image)
+            regions = []
+            for k, ab in enumerate((top_ab, bottom_ab)):
+                region = {"antibody": ab, "rows": [k * height, (k + 1) * height]}
+                if band_window is not None:
+                    region["band_rows"] = window(k * height)
+                regions.append(region)
+                for t in [t for t in truth if t.strip == k]:
+                    record(file, ab, [t], image_entry={"file": file, "regions": regions})
+            membrane.config["images"].append({"file": file, "regions": regions})
+        return membrane
+    if flaws.get("two_channel"):
+        chans = []
+        for channel, (ab, vols) in enumerate((("X", total), ("p-X", phospho))):
+            spec = BlotSpec(strips=[strip(ab, vols)], **common)
+            image, truth = render_blot(spec, rng)
+            chans.append(image)
+            file = f"{name}_2ch.tif"
+            entry = {"file": file, "channel": channel, "antibody": ab}
+            membrane.config["images"].append(entry)
+            record(file, ab, truth, image_entry=entry)
+        tifffile.imwrite(folder / f"{name}_2ch.tif", np.stack(chans), compression="zlib")
+        return membrane
+    for ab, vols in (("p-X", phospho), ("X", total)):
+        spec = BlotSpec(strips=[strip(ab, vols)], **common)
+        image, truth = render_blot(spec, rng)
+        file = f"{name}_{ab}{ext}"
+        _write_image(folder, file, image)
+        record(file, ab, truth)
+    return membrane
+
+
+def build_set(seed: int, folder: Path) -> list[Membrane]:
+    rng = np.random.default_rng(seed)
+    membranes = []
+    for flaw, flaws in FLAWS.items():
+        for copy in (1, 2):
+            name = f"{flaw.replace(' ', '_').replace('%', 'pct').replace('+', 'p')}_{copy}"
+            membranes.append(make_membrane(name, flaw, flaws, rng, folder))
+    for copy in range(1, 7):
+        flaws = dict(EVERYTHING)
+        flaws["polarity"] = "dark-bands" if copy % 2 else "light-bands"
+        flaws["rotation"] = float(rng.uniform(-2, 2))
+        membranes.append(make_membrane(f"everything_{copy}", "everything together", flaws, rng,
+                                       folder))
+    return membranes
+
+
+def run_blotquant(membranes: list[Membrane], folder: Path, method: str) -> dict[str, pd.DataFrame]:
+    config = {
+        "experiment": f"accuracy benchmark ({method})",
+        "analysis": {"background": method, "rolling_ball_radius": 50},
+        "pairs": [{"phospho": "p-X", "total": "X"}, {"phospho": "p-Y", "total": "Y"}],
+        "control": {"treatment": "DMSO"},
+        "summary_by": ["treatment"],
+        "membranes": [m.config for m in membranes],
+    }
+    path = folder / f"config_{method}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = folder / f"out_{method}"
+    result = subprocess.run([sys.executable, "-m", "blotquant", "run", str(path), "--out",
+                             str(out), "--quiet", "--jobs", "2"], capture_output=True, text=True)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"blotquant failed ({method}): {result.stderr[-2000:]}")
+    return {name: pd.read_csv(out / f"{name}.csv", keep_default_na=False)
+            for name in ("bands", "ratios")}
+
+
+def _pairs_of(antibody: str) -> str:
+    return {"p-X": "p-X/X", "X": "p-X/X", "p-Y": "p-Y/Y", "Y": "p-Y/Y"}[antibody]
+
+
+def truth_fold_changes(truth: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (membrane, pair), group in truth.groupby(["membrane", truth["antibody"].map(_pairs_of)]):
+        phospho, total = pair.split("/")
+        p = group[group.antibody == phospho].set_index("lane")
+        t = group[group.antibody == total].set_index("lane")
+        ratio = p["true_volume"] / t["true_volume"]
+        saturated = p["saturated"] | t["saturated"]
+        lanes = ratio.index
+        rows.append(pd.DataFrame({"membrane": membrane, "pair": pair, "lane": lanes,
+                                  "true_ratio": ratio.values, "saturated": saturated.values,
+                                  "flaw": group["flaw"].iloc[0]}))
+    out = pd.concat(rows, ignore_index=True)
+    return out
+
+
+def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
+            lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per flaw (and 'all'): the benchmark's metrics."""
+    fc_truth = truth_fold_changes(truth)
+    control = fc_truth.apply(
+        lambda r: lanes_meta[r.membrane][r.lane - 1].get("treatment") == "DMSO", axis=1)
+    fc_truth["control"] = control
+    # control of a membrane and pair: mean of the unsaturated control ratios
+    ref = (fc_truth[fc_truth.control & ~fc_truth.saturated]
+           .groupby(["membrane", "pair"])["true_ratio"].mean().rename("ref"))
+    ctrl_sat = (fc_truth[fc_truth.control].groupby(["membrane", "pair"])["saturated"].any()
+                .rename("control_saturated"))
+    fc_truth = fc_truth.join(ref, on=["membrane", "pair"]).join(ctrl_sat, on=["membrane", "pair"])
+    fc_truth["true_fc"] = fc_truth["true_ratio"] / fc_truth["ref"]
+    merged = fc_truth.merge(ratios[["membrane", "pair", "lane", "fold_change"]],
+                            on=["membrane", "pair", "lane"], how="left")
+    use = ~merged.saturated & ~merged.control_saturated.fillna(False)
+    merged["fc_error"] = (pd.to_numeric(merged.fold_change, errors="coerce")
+                          - merged.true_fc).abs()
+    # volumes after one scale per image and antibody
+    b = truth.merge(bands[["membrane", "antibody", "lane", "net_volume", "flags", "lane_center",
+                           "band_row"]].rename(columns={"band_row": "found_row"}),
+                    on=["membrane", "antibody", "lane"], how="left")
+    b["ratio"] = pd.to_numeric(b.net_volume, errors="coerce") / b.true_volume
+    vol_rows = []
+    for _, g in b.groupby(["membrane", "file", "antibody"]):
+        g = g[~g.saturated]
+        strong = g[g.true_volume >= 0.25 * g.true_volume.max()]
+        if len(strong):
+            scale = strong.ratio.median()
+            vol_rows.append(strong.assign(vol_error=(strong.ratio / scale - 1).abs()))
+    volumes = pd.concat(vol_rows, ignore_index=True)
+    b["flagged_sat"] = b["flags"].astype(str).str.contains("saturated")
+    lane_off = (pd.to_numeric(b.lane_center, errors="coerce") - b.lane_x).abs()
+    row_off = (pd.to_numeric(b.found_row, errors="coerce") - b.band_row).abs()
+    b["lane_found"] = lane_off <= b.pitch / 4
+    b["band_found"] = row_off <= np.maximum(2.0, b.sigma)
+
+    def row(flaw: str, m: pd.DataFrame, v: pd.DataFrame, bb: pd.DataFrame) -> dict:
+        e = m.loc[use.loc[m.index], "fc_error"].dropna()
+        sat = bb[bb.saturated]
+        return {
+            "flaw": flaw,
+            "fc_median": e.median(), "fc_p95": e.quantile(0.95), "fc_worst": e.max(),
+            "vol_median_pct": 100 * v.vol_error.median(),
+            "vol_p95_pct": 100 * v.vol_error.quantile(0.95),
+            "sat_recall": (sat.flagged_sat.mean() if len(sat) else np.nan),
+            "sat_false": int((bb.flagged_sat & ~bb.saturated).sum()),
+            "lanes_found": bb.lane_found.mean(), "bands_found": bb.band_found.mean(),
+        }
+
+    out = [row(flaw, merged[merged.flaw == flaw], volumes[volumes.flaw == flaw], b[b.flaw == flaw])
+           for flaw in [*FLAWS, "everything together"] if (merged.flaw == flaw).any()]
+    out.append(row("all membranes", merged, volumes, b))
+    return pd.DataFrame(out)
+
+
+# --- ImageJ ------------------------------------------------------------------------------------
+
+
+def imagej_macro(membranes: list[Membrane], folder: Path, results: Path) -> str:
+    """Per image: Subtract Background at each radius + RawIntDen of each rectangle, and the
+    Gel Analyzer way (vertical profile of each rectangle, straight baseline top to bottom)."""
+    lines = ["setBatchMode(true);", f'f = File.open("{results}");',
+             'print(f, "file,channel,antibody,lane,method,volume");']
+    by_image: dict[tuple[str, int], list[dict]] = {}
+    for m in membranes:
+        for r in m.rectangles:
+            by_image.setdefault((r["file"], r["channel"]), []).append(r)
+    for (file, channel), rects in by_image.items():
+        opener = [f'open("{folder / file}");']
+        if channel:
+            opener.append(f"setSlice({channel + 1}); run(\"Duplicate...\", \"title=ch\");")
+        if rects[0]["dark"]:
+            opener.append('run("Invert");')  # a careful user makes bands bright first
+        for method in [f"rb{r}" for r in IMAGEJ_RADII] + ["gel"]:
+            lines += opener
+            if method.startswith("rb"):
+                lines.append(f'run("Subtract Background...", "rolling={method[2:]}");')
+            for r in rects:
+                lines.append(f'makeRectangle({r["x"]}, {r["y"]}, {r["w"]}, {r["h"]});')
+                if method == "gel":
+                    lines += ['setKeyDown("alt"); p = getProfile(); setKeyDown("none");',
+                              "n = p.length; s = 0;",
+                              "for (i = 0; i < n; i++)",
+                              "  s += p[i] - (p[0] + (p[n-1] - p[0]) * i / (n-1));",
+                              f'v = s * {r["w"]};']
+                else:
+                    lines.append('v = getValue("RawIntDen");')
+                lines.append(f'print(f, "{file},{channel},{r["antibody"]},{r["lane"]},{method},"'
+                             ' + d2s(v, 3));')
+            lines.append('run("Close All");')
+    lines += ["File.close(f);", 'print("done");']
+    return "\n".join(lines) + "\n"
+
+
+def run_imagej(membranes: list[Membrane], folder: Path) -> pd.DataFrame:
+    results = folder / "imagej_results.csv"
+    macro = folder / "accuracy.ijm"
+    macro.write_text(imagej_macro(membranes, folder, results))
+    proc = subprocess.run(["xvfb-run", "-a", "java", "-jar", "/usr/share/java/ij.jar", "-batch",
+                           str(macro)], capture_output=True, text=True, timeout=3000)
+    if "done" not in proc.stdout or not results.exists():
+        raise SystemExit(f"ImageJ failed: {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
+    return pd.read_csv(results)
+
+
+def imagej_metrics(truth: pd.DataFrame, imagej: pd.DataFrame,
+                   lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+    rows = []
+    file_to_membrane = truth.drop_duplicates("file").set_index("file")["membrane"].to_dict()
+    for method, g in imagej.groupby("method"):
+        bands = g.assign(membrane=g.file.map(file_to_membrane), net_volume=g.volume,
+                         flags="", lane_center=np.nan, band_row=np.nan)
+        ratios = []
+        for (membrane, pair), _ in truth.groupby(["membrane", truth.antibody.map(_pairs_of)]):
+            phospho, total = pair.split("/")
+            p = bands[(bands.membrane == membrane) & (bands.antibody == phospho)].set_index("lane")
+            t = bands[(bands.membrane == membrane) & (bands.antibody == total)].set_index("lane")
+            ratio = p.net_volume / t.net_volume
+            ctrl = [lane for lane in ratio.index
+                    if lanes_meta[membrane][lane - 1].get("treatment") == "DMSO"]
+            ratios.append(pd.DataFrame({"membrane": membrane, "pair": pair, "lane": ratio.index,
+                                        "fold_change": (ratio / ratio[ctrl].mean()).values}))
+        table = metrics(truth, bands, pd.concat(ratios), lanes_meta)
+        label = {"gel": "ImageJ Gel Analyzer (baseline top-bottom)"}.get(
+            method, f"ImageJ rolling ball r={method[2:]}")
+        # ImageJ is handed the true boxes: finding lanes, bands and saturation is not its part
+        table[["sat_recall", "sat_false", "lanes_found", "bands_found"]] = np.nan
+        rows.append(table.assign(method=label))
+    return pd.concat(rows, ignore_index=True)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    cols = ["method", "flaw", "fc_median", "fc_p95", "fc_worst", "vol_median_pct", "vol_p95_pct",
+            "sat_recall", "sat_false", "lanes_found", "bands_found"]
+    head = ("| method | flaw | FC median | FC p95 | FC worst | vol median % | vol p95 % | "
+            "sat recall | false sat | lanes found | bands found |")
+    lines = [head, "|" + "---|" * len(cols)]
+    for r in table[cols].itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, r, strict=True):
+            if isinstance(v, str):
+                cells.append(v)
+            elif pd.isna(v):
+                cells.append("-")
+            elif c in ("sat_false",):
+                cells.append(str(int(v)))
+            elif c in ("sat_recall", "lanes_found", "bands_found"):
+                cells.append(f"{100 * v:.0f}%")
+            elif c.startswith("vol"):
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(f"{v:.4f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"fix the membranes (ImageJ numbers are committed for {IMAGEJ_SEED})")
+    parser.add_argument("--imagej", action="store_true", help="measure with ImageJ (installed)")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--keep", type=Path, default=None, help="keep the images in this folder")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="put the table into benchmarks/README.md")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 10**6)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="blotquant-accuracy-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    membranes = build_set(seed, folder)
+    truth = pd.DataFrame([row for m in membranes for row in m.truth])
+    lanes_meta = {m.name: m.config["lanes"] for m in membranes}
+    n_images = truth.file.nunique()
+    print(f"seed {seed}: {len(membranes)} membranes, {n_images} image files, "
+          f"{len(truth)} bands ({time.time() - t0:.0f} s to draw)", flush=True)
+    tables = []
+    for method in args.methods.split(","):
+        t1 = time.time()
+        out = run_blotquant(membranes, folder, method)
+        label = f"blotquant {method}" + (" (default)" if method == "profile-baseline" else "")
+        tables.append(metrics(truth, out["bands"], out["ratios"], lanes_meta).assign(method=label))
+        print(f"  blotquant {method}: {time.time() - t1:.0f} s", flush=True)
+    committed = IMAGEJ_DATA / f"imagej_seed{IMAGEJ_SEED}.csv"
+    imagej = None
+    if args.imagej:
+        imagej = run_imagej(membranes, folder)
+        if seed == IMAGEJ_SEED:
+            IMAGEJ_DATA.mkdir(exist_ok=True)
+            imagej.to_csv(committed, index=False)
+            shutil.copy(folder / "accuracy.ijm", IMAGEJ_DATA / "accuracy.ijm")
+    elif seed == IMAGEJ_SEED and committed.exists():
+        imagej = pd.read_csv(committed)
+    if imagej is not None:
+        tables.append(imagej_metrics(truth, imagej, lanes_meta))
+    else:
+        print(f"(ImageJ rows: run with --seed {IMAGEJ_SEED}, or --imagej with ImageJ installed)")
+    table = pd.concat(tables, ignore_index=True)
+    text = format_table(table)
+    summary = format_table(table[table.flaw.isin(["everything together", "all membranes"])])
+    print(text)
+    print("\nEverything together / all membranes:\n" + summary)
+    (folder / "accuracy.json").write_text(table.to_json(orient="records", indent=1))
+    if args.write_readme:
+        readme = HERE / "README.md"
+        body = readme.read_text()
+        start, end = "<!-- accuracy-table -->", "<!-- /accuracy-table -->"
+        block = (f"{start}\nSeed {seed}, {len(membranes)} membranes, {n_images} image files, "
+                 f"{len(truth)} bands.\n\n{text}\n{end}")
+        if start in body:
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+        else:
+            body += "\n" + block + "\n"
+        readme.write_text(body)
+    print(f"\n{time.time() - t0:.0f} s in all; images in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
