@@ -194,6 +194,9 @@ def analyze_image(
 
         background_image = rolling_ball_background(signal, settings.rolling_ball_radius)
     noise = noise_sigma(signal)
+    if pixels.dtype.kind in "ui":
+        # rounding to whole counts adds noise of 1/sqrt(12) count, whatever the image shows
+        noise = max(noise, 1.0 / np.sqrt(12.0))
     bands = tuple(
         measure_band(
             signal,
