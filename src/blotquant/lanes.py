@@ -248,7 +248,7 @@ def _measure_lanes(
         # the middle of the maximum's run: a flat-topped lane's first maximum
         # may sit on the window's edge
         top = masked.max()
-        at_top = np.flatnonzero(masked >= top - 1e-9 * max(abs(top), 1.0))
+        at_top = np.flatnonzero(masked >= top - 1e-9 * abs(top))
         j = int(at_top[len(at_top) // 2])
         if masked[j] <= 0:
             continue
@@ -400,15 +400,17 @@ def find_lanes(
         refined, strengths, widths = _measure_lanes(light, centers, pitch)
         found = _strong(strengths)
         use = found.copy()
-        if use.sum() < 3:
+        if use.sum() < 2:
             break
-        for _ in range(2):
+        for _ in range(2 if use.sum() >= 3 else 0):
             coef = np.polyfit(idx[use], refined[use], 1)
             resid = np.abs(refined - np.polyval(coef, idx))
             keep = found & (resid <= max(0.15 * pitch, 2.0))
             if keep.sum() < 3 or np.array_equal(keep, use):
                 break
             use = keep
+        if use.sum() == 2:  # two lanes of their own fix pitch and offset exactly
+            coef = np.polyfit(idx[use], refined[use], 1)
         new_pitch = float(coef[0])
         if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
             break
