@@ -285,7 +285,7 @@ def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
         _profile_panel(draw, a, colour_of, canvas.width,
                        canvas.height + y0 + panel * panel_h, panel_h, font)
     buffer = _io.BytesIO()
-    full.save(buffer, format="PNG", optimize=False, compress_level=3)
+    full.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
 
 

@@ -142,6 +142,37 @@ def rolling_ball_background(
     return -background if light_background else background
 
 
+def rolling_ball_rows(
+    image: np.ndarray,
+    radius: float,
+    rows: tuple[int, int],
+    *,
+    light_background: bool = False,
+    smoothing: bool = True,
+) -> np.ndarray:
+    """The rolling-ball background of ``image[rows[0]:rows[1]]`` only, computed fast.
+
+    The background at a pixel depends only on pixels within the ball's reach,
+    so it is computed on a crop of rows padded by that reach, aligned to
+    ImageJ's shrink blocks: inside ``rows`` the result equals the whole
+    image's background (up to floating-point rounding).
+    """
+    height = image.shape[0]
+    top, bottom = max(0, int(rows[0])), min(height, int(rows[1]))
+    shrink, patch = ball_for_radius(radius)
+    # opening (2 x half-width) + interpolation and smoothing (a block and a pixel)
+    reach = (2 * (patch.shape[0] // 2) + 2) * shrink + 2
+    start = max(0, (top - reach) // shrink * shrink)
+    stop = min(height, bottom + reach)
+    if start == 0 and stop == height:
+        full = rolling_ball_background(image, radius, light_background=light_background,
+                                       smoothing=smoothing)
+        return full[top:bottom]
+    crop = rolling_ball_background(image[start:stop], radius,
+                                   light_background=light_background, smoothing=smoothing)
+    return crop[top - start : bottom - start]
+
+
 def subtract_background(image: np.ndarray, radius: float, **kwargs: bool) -> np.ndarray:
     """``image`` minus its rolling-ball background, in floating point (not clipped)."""
     return np.asarray(image, dtype=np.float64) - rolling_ball_background(image, radius, **kwargs)
