@@ -475,6 +475,8 @@ class BatchModel(_ImageKeysModel):
     pattern: Text | None = None
     antibody_aliases: dict[Text, Text] | None = None
     lanes: Items | None = None
+    #: strips of every file, each with its antibody (the pattern then needs no {antibody})
+    regions: Items | None = None
 
 
 class MembraneModel(_Model):
@@ -583,7 +585,6 @@ _MISPLACED = {
     "`pattern` ({membrane}).",
     ("batch", "name"): "a batch reads each file's membrane from the file name through "
     "`pattern` ({membrane}).",
-    ("batch", "regions"): "a batch cannot have regions; list strip images under `membranes`.",
     ("batch", "images"): "a batch finds its images with `files` (a glob) and `pattern`.",
 }
 
@@ -1363,7 +1364,19 @@ class _Reader:
         if {"files", "pattern", "antibody_aliases"} & broken:
             self.measures_known = self.lanes_known = False
             return resolved
-        compiled = self._pattern(model.pattern, (*loc, "pattern"))
+        regions: list[tuple[int, Any, dict[str, Any]]] | None = None
+        if isinstance(raw, dict) and raw.get("regions") is not None and "regions" not in broken:
+            regions = []
+            for k, item in enumerate(model.regions or []):
+                rloc = (*loc, "regions", k)
+                region, bad = self.validate(RegionModel, item, rloc, _ITEM_EXAMPLES["regions"])
+                if region is None or {"antibody", "rows"} & bad:
+                    self.measures_known = False
+                    continue
+                regions.append((k, region, _overrides(region, bad, _OVERRIDE_KEYS)))
+            resolved["regions"] = [{"antibody": r.antibody, "rows": list(r.rows),
+                                    **_json_values(mine)} for _, r, mine in regions]
+        compiled = self._pattern(model.pattern, (*loc, "pattern"), regions is not None)
         files = self._glob(model.files, (*loc, "files"))
         if compiled is None or not files:
             self.measures_known = self.lanes_known = False
@@ -1380,6 +1393,9 @@ class _Reader:
                 unmatched.append(rel)
                 continue
             membrane = match.group(groups["membrane"])
+            if regions is not None:
+                self._batch_regions(i, model, rel, membrane, templates, regions, own, found)
+                continue
             raw_antibody = match.group(groups["antibody"])
             antibody = aliases.get(raw_antibody, raw_antibody)
             if raw_antibody in aliases:
@@ -1433,15 +1449,59 @@ class _Reader:
         if unmatched:
             self.measures_known = False
         for alias in aliases:
-            if alias not in used_aliases and not unmatched:
+            if alias not in used_aliases and not unmatched and regions is None:
                 self.warnings.append(
                     f"batches[{i}].antibody_aliases: no file of the batch names the antibody "
                     f"`{alias}`; check the spelling (case matters)."
                 )
         return resolved
 
+    def _batch_regions(
+        self,
+        i: int,
+        model: BatchModel,
+        rel: str,
+        membrane: str,
+        templates: Any,
+        regions: list[tuple[int, Any, dict[str, Any]]],
+        own: dict[str, Any],
+        found: dict[tuple[str, str], str],
+    ) -> None:
+        """One file of a batch with `regions`: one measurement per strip."""
+        loc: tuple[str | int, ...] = ("batches", i)
+        if membrane not in self.membranes:
+            lanes = _lanes(templates, membrane) if templates is not None else None
+            self.membranes[membrane] = _MembraneInfo(membrane, lanes, f"batches[{i}]", templates)
+        elif self.membranes[membrane].origin != f"batches[{i}]":
+            self.add((*loc, "files"), f"{rel} gives membrane `{membrane}`, which "
+                     f"{self.membranes[membrane].origin} also makes; rename the files.")
+            return
+        for k, region, mine in regions:
+            antibody = region.antibody
+            if (membrane, antibody) in found:
+                self.add((*loc, "files"),
+                         f"{found[membrane, antibody]} and {rel} both give membrane `{membrane}`"
+                         f", antibody `{antibody}`; each antibody is measured once per membrane.")
+                continue
+            found[membrane, antibody] = rel
+            keys = {**own, **mine}
+            self.measured.append(_Measured(membrane, antibody, (*loc, "regions", k),
+                                           f"file {rel}", None))
+            self.measurements.append(Measurement(
+                membrane=membrane,
+                image=rel,
+                path=self._path(rel),
+                antibody=antibody,
+                channel=keys.get("channel", 0),
+                rows=tuple(region.rows),
+                band_rows=keys.get("band_rows"),
+                lane_centers=keys.get("lane_centers"),
+                analysis=_settings({**self.global_analysis, **keys}),
+                source=f"batches[{i}] ({model.files}) > {rel} > regions[{k}]",
+            ))
+
     def _pattern(
-        self, pattern: str, loc: tuple[str | int, ...]
+        self, pattern: str, loc: tuple[str | int, ...], with_regions: bool = False
     ) -> tuple[re.Pattern[str], dict[str, str]] | None:
         """The pattern as a regular expression, and its group name for each field."""
         try:
@@ -1467,7 +1527,13 @@ class _Reader:
             else:
                 groups[field] = f"f{len(groups)}"
                 regex += f"(?P<{groups[field]}>[^/]+?)"
-        missing = [f for f in ("membrane", "antibody") if f not in groups]
+        if with_regions and "antibody" in groups:
+            self.add(loc, f"`{pattern}` has an {{antibody}} field, but the batch's `regions` "
+                     "name the antibodies of every file; drop {antibody} from the pattern, "
+                     'e.g. "{membrane}.tif".')
+            return None
+        needed = ("membrane",) if with_regions else ("membrane", "antibody")
+        missing = [f for f in needed if f not in groups]
         if missing:
             fields = " and ".join("{" + f + "}" for f in missing)
             self.add(loc, f"`{pattern}` has no {fields} field; the pattern must say where the "
