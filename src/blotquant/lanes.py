@@ -191,7 +191,7 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
 
 
 def _autocorrelation_pitch(
-    profile: np.ndarray, min_pitch: float, max_pitch: float
+    profile: np.ndarray, min_pitch: float, max_pitch: float, share: float = 0.6
 ) -> float | None:
     """Lane spacing from the autocorrelation of a lane-presence profile.
 
@@ -219,7 +219,7 @@ def _autocorrelation_pitch(
     strongest = max(rise.values())
     if strongest <= 0:
         return None
-    lag = min(k for k in peaks if rise[k] >= 0.6 * strongest)
+    lag = min(k for k in peaks if rise[k] >= share * strongest)
     # parabolic interpolation for a sub-pixel pitch
     a, b, c = corr[lag - 1], corr[lag], corr[lag + 1]
     denom = a - 2 * b + c

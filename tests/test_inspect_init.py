@@ -1,0 +1,98 @@
+"""`blotquant inspect` and `blotquant init`, through the command line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from blotquant.cli import main
+from blotquant.inspection import antibody_name, guess_naming, pairs_from
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "real-blots" / "krause_westernBlot"
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-blots not present")
+
+
+def test_naming_guesses():
+    guess = guess_naming(["rep1_pAKT.tif", "rep1_AKT.tif", "rep2_pAKT.tif", "rep2_AKT.tif"])
+    assert guess.pattern == "{membrane}_{antibody}.tif"
+    assert guess.membranes == ["rep1", "rep2"] and guess.antibodies == ["AKT", "pAKT"]
+    guess = guess_naming(["pAKT-blot 7.png", "AKT-blot 7.png", "pAKT-blot 8.png", "AKT-blot 8.png"])
+    assert guess.pattern == "{antibody}-blot {membrane}.png"
+    assert guess_naming(["a.tif", "b_c.tif"]) is None
+    assert antibody_name("pAKT") == "p-AKT" and antibody_name("pIGF1R") == "p-IGF-1R"
+    assert pairs_from(["p-AKT", "AKT", "GAPDH"]) == [{"phospho": "p-AKT", "total": "AKT"}]
+
+
+def test_inspect_on_the_demo(tmp_path):
+    out = tmp_path / "qc.png"
+    result = CliRunner().invoke(main, ["inspect", str(ROOT / "sample_images" / "rep3_AKT.png"),
+                                       "--lanes", "14", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "dark-bands" in result.output and "lanes: 14" in result.output
+    assert "config snippet" in result.output and "band_rows" in result.output
+    assert out.stat().st_size > 1000
+
+
+def test_inspect_missing_file_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "none.tif")])
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+@needs_real
+def test_inspect_on_a_real_chemidoc_export(tmp_path):
+    image = REAL / "2019-03-01-WB0-pAKT4060.decoded16.tif"
+    result = CliRunner().invoke(main, ["inspect", str(image), "--lanes", "10",
+                                       "--out", str(tmp_path / "q.png")])
+    assert result.exit_code == 0, result.output
+    rows = [float(line.split()[2]) for line in result.output.splitlines()
+            if line[:4].strip().isdigit()]
+    assert len(rows) == 10 and all(190 < r < 215 for r in rows)  # the pAKT band row
+
+
+def _run_init_then_run(folder: Path) -> str:
+    result = CliRunner().invoke(main, ["init", str(folder)])
+    assert result.exit_code == 0, result.output
+    config = folder / "blotquant.yaml"
+    run = CliRunner().invoke(main, ["run", str(config), "--out", str(folder / "out"), "--quiet"])
+    assert run.exit_code == 0, run.output
+    return config.read_text()
+
+
+def test_init_on_another_imagers_naming_scheme(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    # an imager that writes "<date>_<blot>_<antibody>.tif"
+    for rep in (1, 2, 3):
+        for antibody in ("pAKT", "AKT"):
+            shutil.copy(ROOT / "sample_images" / f"rep3_{antibody}.png",
+                        folder / f"2024-05-0{rep}_WB{rep}_{antibody}.png")
+    text = _run_init_then_run(folder)
+    config = yaml.safe_load(text)
+    batch = config["batches"][0]
+    assert batch["pattern"] == "2024-05-{part1}_{membrane}_{antibody}.png"
+    assert batch["antibody_aliases"] == {"pAKT": "p-AKT"}
+    assert config["pairs"] == [{"phospho": "p-AKT", "total": "AKT"}]
+    assert 12 <= len(batch["lanes"]) <= 16  # 14 lanes on these membranes
+
+
+@needs_real
+def test_init_on_real_exports(tmp_path):
+    folder = tmp_path / "chemidoc"
+    folder.mkdir()
+    shutil.copy(REAL / "2019-03-01-WB0-pAKT4060.decoded16.tif", folder / "WB0_pAKT.tif")
+    shutil.copy(REAL / "05-03-2019-WB0-AKTAK9272_2.decoded16.tif", folder / "WB0_AKT.tif")
+    text = _run_init_then_run(folder)
+    assert "pattern" in text or "membranes" in text
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    (tmp_path / "blotquant.yaml").write_text("keep")
+    shutil.copy(ROOT / "sample_images" / "rep3_AKT.png", tmp_path / "a.png")
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+    assert result.exit_code == 2 and "exists already" in result.output
+    assert (tmp_path / "blotquant.yaml").read_text() == "keep"
