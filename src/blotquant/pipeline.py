@@ -250,20 +250,11 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
     ]
 
 
-@dataclass
-class _FileOutcome:
-    analyses: list[ImageAnalysis] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    hashes: dict[str, str] = field(default_factory=dict)
-    qc_pictures: dict[str, bytes] = field(default_factory=dict)
-
-
-def _run_file(task: _FileTask) -> _FileOutcome:
+def _run_file(task: _FileTask) -> RunResult:
     """Read one file once and analyse every measurement on it."""
     from blotquant.report import qc_name, render_qc
 
-    outcome = _FileOutcome()
+    outcome = RunResult()
     images: dict[int, BlotImage] = {}
     for m in task.measurements:
         try:
@@ -293,11 +284,11 @@ def _run_file(task: _FileTask) -> _FileOutcome:
     return outcome
 
 
-def _run_file_safely(task: _FileTask) -> _FileOutcome:
+def _run_file_safely(task: _FileTask) -> RunResult:
     try:
         return _run_file(task)
     except Exception as exc:  # a bug must not cost the user the other images
-        outcome = _FileOutcome()
+        outcome = RunResult()
         outcome.failures.append(
             (
                 str(task.path.name),
@@ -337,7 +328,7 @@ def run_experiment(
         tasks = [_FileTask(t.path, t.measurements, t.membranes, False) for t in tasks]
     result = RunResult(warnings=list(experiment.warnings))
     total = len(tasks)
-    outcomes: Iterable[_FileOutcome]
+    outcomes: Iterable[RunResult]
     if jobs > 1 and total > 1:
         workers = min(jobs, total, os.cpu_count() or jobs)
         pool = ProcessPoolExecutor(max_workers=workers)
