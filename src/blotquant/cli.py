@@ -182,8 +182,10 @@ def init(folder: Path, config_name: str, force: bool) -> None:
         files = image_files(folder)
         if not files:
             raise BlotquantError(f"{folder} holds no TIFF, PNG or JPEG images.")
-        counts = [estimate_lane_count(read_image(f).pixels, read_image(f).ceiling)
-                  for f in files[:3]]
+        counts = []
+        for file in files[:3]:
+            picture = read_image(file)
+            counts.append(estimate_lane_count(picture.pixels, picture.ceiling))
     except BlotquantError as exc:
         _echo_error(str(exc))
         sys.exit(2)
