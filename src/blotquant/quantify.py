@@ -147,8 +147,9 @@ def measure_band(
     n_sat = 0
     if saturated is not None:
         sat_patch, _ = band_patch(saturated, box, margin)
-        # every clipped pixel counts, a clipped speck included: saturation is never hidden
-        n_sat = int(sat_patch[:, margin : margin + height].sum())
+        # clipped pixels of the band itself; a clipped speck of dust was replaced
+        # by its neighbours (and the band is flagged `dust`), so it does not count
+        n_sat = int((sat_patch & ~specks)[:, margin : margin + height].sum())
     n_pixels = inside.size
     noise = np.hypot(
         pixel_noise * np.sqrt(n_pixels),

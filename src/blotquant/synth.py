@@ -246,26 +246,31 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
             x_img, y_img = _to_image(spec, cx, row + float(_smile_offset(spec, cx)))
             truths.append((k, strip.antibody, lane, volume, y_img, x_img, band))
         top += strip.height
+    dust = np.zeros_like(signal)
     for _ in range(spec.dust):
         # dust specks: tiny, sharp and bright in the signal
         dx, dy = rng.uniform(0, w), rng.uniform(0, h)
         radius = rng.uniform(0.7, 2.0)
-        level = rng.uniform(0.3, 1.0) * float(np.percentile(signal, 99.9))
-        signal += level * np.exp(-0.5 * ((xr - dx) ** 2 + (yr - dy) ** 2) / radius**2)
+        level = rng.uniform(0.3, 1.0) * float(np.percentile(signal + dust, 99.9))
+        dust += level * np.exp(-0.5 * ((xr - dx) ** 2 + (yr - dy) ** 2) / radius**2)
 
     top_value = 255.0 if spec.bit_depth == 8 else 65535.0
     ceiling = spec.ceiling if spec.ceiling is not None else top_value
-    noisy = signal + rng.normal(0.0, 1.0, signal.shape) * np.sqrt(
-        spec.read_noise**2 + spec.shot_noise * np.clip(signal, 0, None)
+    noise = rng.normal(0.0, 1.0, signal.shape) * np.sqrt(
+        spec.read_noise**2 + spec.shot_noise * np.clip(signal + dust, 0, None)
     )
+    noisy = signal + dust + noise
+    # a band is saturated when its own signal is clipped; a speck of dust that
+    # clips on top of it is the speck's saturation, not the band's
+    without_dust = signal + noise
     if spec.polarity == "dark-bands":
         white = spec.white or 0.9 * top_value
         pixels = white - noisy
-        clipped = pixels <= 0
+        clipped = white - without_dust <= 0
         pixels = np.clip(pixels, 0, top_value)
     else:
         pixels = noisy
-        clipped = pixels >= ceiling
+        clipped = without_dust >= ceiling
         pixels = np.clip(pixels, 0, ceiling)
     dtype = np.uint8 if spec.bit_depth == 8 else np.uint16
     image = np.rint(pixels).astype(dtype)
