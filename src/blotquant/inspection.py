@@ -31,7 +31,7 @@ def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
     signal = to_signal(pixels, detect_polarity(pixels), ceiling)
     residual = band_residual(signal)
     rows = _rows_with_bands(residual)
-    profile = column_profile(residual * rows[:, None], 0.0, 0.0)
+    profile = column_profile(residual, 0.0, 0.0, rows=rows)
     width = len(profile)
     profile = np.clip(profile - lower_baseline(profile, width / 4), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, 2.0)

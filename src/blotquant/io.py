@@ -109,8 +109,10 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
     digest = hashlib.sha256(data).hexdigest()
     if data[:4] in _TIFF_MAGIC:
         stack, warnings = _read_tiff(data, path)
+        del data
     elif data[:8] == _PNG_MAGIC or data[:3] == _JPEG_MAGIC:
         stack, warnings = _read_pillow(data, path, is_jpeg=data[:3] == _JPEG_MAGIC)
+        del data
     elif not data:
         raise BlotquantError(
             f"Image file {path} is empty (0 bytes). It may still be copying; "
@@ -185,8 +187,9 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
     import tifffile
 
     warnings: list[str] = []
+    handle = _io.BytesIO(data)
     try:
-        with tifffile.TiffFile(_io.BytesIO(data)) as tif:
+        with tifffile.TiffFile(handle) as tif:
             series = tif.series[0]
             _check_size(series.shape, np.dtype(series.dtype).itemsize, path)
             array = series.asarray()
@@ -203,6 +206,8 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
             f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
             "be truncated or damaged (still copying?). Export it again from the imager."
         ) from exc
+    finally:
+        handle.close()  # tifffile may keep the handle: let go of the file's bytes
     array = np.squeeze(array)
     is_rgb = photometric is not None and int(photometric) == 2 and array.shape[-1] in (3, 4)
     if is_rgb or (axes.endswith("S") and array.ndim >= 3 and array.shape[-1] in (3, 4)):

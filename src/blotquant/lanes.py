@@ -80,9 +80,13 @@ def band_residual(signal: np.ndarray) -> np.ndarray:
     # (single precision is plenty for finding lanes, and twice as fast)
     work = np.asarray(signal, dtype=np.float32)
     smooth = ndimage.uniform_filter1d(work, width, axis=0, mode="nearest")
-    smooth = ndimage.uniform_filter1d(smooth, width, axis=0, mode="nearest")
-    np.subtract(work, smooth, out=smooth)
-    return np.maximum(smooth, 0, out=smooth).astype(np.float64, copy=False)
+    if work is signal:
+        work = np.empty_like(smooth)
+    ndimage.uniform_filter1d(smooth, width, axis=0, mode="nearest", output=work)
+    del smooth
+    # the residual is written over the smoothing: two image-sized arrays at most
+    np.subtract(signal, work, out=work, casting="unsafe")
+    return np.maximum(work, 0, out=work)
 
 
 def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
@@ -104,21 +108,32 @@ def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
     return rows if rows.sum() >= 3 else np.ones(residual.shape[0], bool)
 
 
-def column_profile(residual: np.ndarray, slope: float, ref_row: float) -> np.ndarray:
-    """Mean residual per column after undoing a lane drift of ``slope`` px/row."""
-    if slope == 0.0:
-        return residual.mean(axis=0)
+def column_profile(
+    residual: np.ndarray, slope: float, ref_row: float, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean residual per column after undoing a lane drift of ``slope`` px/row.
+
+    ``rows`` (a boolean mask) limits the sum to some rows; the mean is still
+    taken over all rows, so profiles of different masks compare.
+    """
     height, width = residual.shape
-    shifts = np.rint(slope * (np.arange(height) - ref_row)).astype(int)
+    if rows is not None:
+        index = np.flatnonzero(rows)
+        residual = residual[index]
+    else:
+        index = np.arange(height)
+    if slope == 0.0:
+        return residual.sum(axis=0, dtype=np.float64) / height
+    shifts = np.rint(slope * (index - ref_row)).astype(int)
     profile = np.zeros(width)
     counts = np.zeros(width)
     for shift in np.unique(shifts):
-        rows = residual[shifts == shift]
-        summed = rows.sum(axis=0)
+        group = residual[shifts == shift]
+        summed = group.sum(axis=0, dtype=np.float64)
         # column x of a row drifted by `shift` belongs to lane position x - shift
         lo, hi = max(0, shift), min(width, width + shift)
         profile[lo - shift : hi - shift] += summed[lo:hi]
-        counts[lo - shift : hi - shift] += len(rows)
+        counts[lo - shift : hi - shift] += height / max(len(index), 1) * len(group)
     return profile / np.maximum(counts, 1)
 
 
@@ -387,7 +402,7 @@ def find_lanes(
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise
     band_rows_mask = _rows_with_bands(residual)
-    profile = column_profile(residual * band_rows_mask[:, None], best_slope, local_ref)
+    profile = column_profile(residual, best_slope, local_ref, rows=band_rows_mask)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
 

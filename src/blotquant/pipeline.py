@@ -189,6 +189,7 @@ def analyze_image(
         signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin
     )
     background_image = None
+    first = 0
     if settings.background == "rolling-ball" and boxes:
         from blotquant.rollingball import rolling_ball_rows
 
@@ -196,10 +197,7 @@ def analyze_image(
         tops = [int(b.column_tops()[1].min()) - b.margin for b in boxes]
         bottoms = [int(b.column_tops()[1].max()) + b.height + b.margin for b in boxes]
         first, last = max(0, min(tops)), min(signal.shape[0], max(bottoms) + 1)
-        background_image = np.zeros_like(signal)
-        background_image[first:last] = rolling_ball_rows(
-            signal, settings.rolling_ball_radius, (first, last)
-        )
+        background_image = rolling_ball_rows(signal, settings.rolling_ball_radius, (first, last))
     noise = noise_sigma(signal)
     if pixels.dtype.kind in "ui":
         # rounding to whole counts adds noise of 1/sqrt(12) count, whatever the image shows
@@ -212,6 +210,7 @@ def analyze_image(
             saturated=sat,
             background_image=background_image,
             pixel_noise=noise,
+            background_row_offset=first,
         )
         for box in boxes
     )

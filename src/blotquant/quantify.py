@@ -37,7 +37,7 @@ class BandMeasurement:
 
 
 def band_patch(
-    image: np.ndarray, box: BandBox, margin: int
+    image: np.ndarray, box: BandBox, margin: int, row_offset: int = 0
 ) -> tuple[np.ndarray, bool]:
     """The band box straightened along the band, with ``margin`` rows each side.
 
@@ -47,10 +47,13 @@ def band_patch(
     clipped : bool
         True if the box or its margins ran past the image's edge (edge rows
         are repeated there).
+
+    ``row_offset`` is the row of the full image that ``image[0]`` holds, for
+    arrays that keep only some rows (a background computed where needed).
     """
     cols, tops = box.column_tops()
     offsets = np.arange(-margin, box.height + margin)
-    rows = tops[:, None] + offsets[None, :]
+    rows = tops[:, None] + offsets[None, :] - row_offset
     height, width = image.shape[:2]
     clipped = bool(rows.min() < 0 or rows.max() >= height or box.x_left <= 0)
     clipped = clipped or box.x_right >= width
@@ -91,9 +94,11 @@ def noise_sigma(signal: np.ndarray) -> float:
     Differences cancel smooth background and bands (which are wide), leaving
     mostly noise; the median absolute deviation ignores the band edges.
     """
-    # about 100 000 differences are plenty for a robust estimate
-    step = max(1, int(signal.size / 100_000))
-    diffs = np.diff(signal, axis=1).ravel()[::step]
+    # about 100 000 differences are plenty for a robust estimate; rows are
+    # sampled before differencing, so no image-sized copy is made
+    height, width = signal.shape
+    row_step = max(1, int(height * width / 100_000))
+    diffs = np.diff(signal[::row_step], axis=1).ravel()
     if diffs.size == 0:
         return 0.0
     mad = np.median(np.abs(diffs - np.median(diffs)))
@@ -109,6 +114,7 @@ def measure_band(
     saturated: np.ndarray | None = None,
     background_image: np.ndarray | None = None,
     pixel_noise: float = 0.0,
+    background_row_offset: int = 0,
 ) -> BandMeasurement:
     """Measure one band.
 
@@ -126,7 +132,8 @@ def measure_band(
     saturated : ndarray of bool, optional
         Saturated pixels of the image.
     background_image : ndarray, optional
-        Background image for ``rolling-ball``.
+        Background image for ``rolling-ball`` (possibly only some rows, starting
+        at ``background_row_offset``).
     pixel_noise : float
         Noise standard deviation of one pixel, for the signal-to-noise ratio.
     """
@@ -140,7 +147,7 @@ def measure_band(
     raw = float(inside.sum())
     bg_patch = None
     if background_image is not None:
-        bg_patch, _ = band_patch(background_image, box, margin)
+        bg_patch, _ = band_patch(background_image, box, margin, background_row_offset)
     bg_rows = background_profile(method, patch, margin, height, bg_patch)
     background = float(bg_rows.sum())
     net = raw - background
