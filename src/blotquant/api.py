@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from blotquant.config import load_config
 from blotquant.models import Experiment
 from blotquant.pipeline import RunResult, bands_table, run_experiment
 from blotquant.ratios import ratios_table, summary_table
-from blotquant.report import now, prepare_output, run_json, write_results
+from blotquant.report import new_qc_staging, now, prepare_output, run_json, write_results
 
 
 @dataclass
@@ -75,7 +76,12 @@ def run(
     output = Path(out) if out is not None else experiment.output
     prepare_output(output)
     started = now()
-    result = run_experiment(experiment, jobs=jobs, qc=qc, progress=progress)
+    staging = new_qc_staging(output)
+    try:
+        result = run_experiment(experiment, jobs=jobs, qc=qc, progress=progress, qc_dir=staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     bands = bands_table(experiment, result.analyses)
     ratios = ratios_table(experiment, bands)
     summary = summary_table(experiment, ratios)
@@ -100,6 +106,7 @@ def run(
         {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary},
         info,
         result.qc_pictures,
+        qc_staging=staging,
     )
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
 

@@ -64,8 +64,10 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     #: SHA-256 of every input file read.
     hashes: dict[str, str] = field(default_factory=dict)
-    #: QC picture name -> PNG bytes.
+    #: QC picture name -> PNG bytes (empty when they were written to ``qc_dir``).
     qc_pictures: dict[str, bytes] = field(default_factory=dict)
+    #: Names of the QC pictures written to ``qc_dir`` as they came.
+    qc_written: list[str] = field(default_factory=list)
 
 
 def _where(measurement: Measurement) -> str:
@@ -304,6 +306,7 @@ def run_experiment(
     jobs: int = 1,
     qc: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    qc_dir: Path | None = None,
 ) -> RunResult:
     """Analyse every image of an experiment.
 
@@ -317,6 +320,9 @@ def run_experiment(
         Render QC pictures.
     progress : callable, optional
         Called with (done, total) after each image file.
+    qc_dir : Path, optional
+        Write each QC picture there as soon as it is drawn, instead of keeping
+        them all in memory (a folder of hundreds of exports).
 
     Returns
     -------
@@ -340,7 +346,12 @@ def run_experiment(
             result.analyses.extend(outcome.analyses)
             result.failures.extend(outcome.failures)
             result.hashes.update(outcome.hashes)
-            result.qc_pictures.update(outcome.qc_pictures)
+            if qc_dir is not None:
+                for name, data in outcome.qc_pictures.items():
+                    (qc_dir / name).write_bytes(data)
+                    result.qc_written.append(name)
+            else:
+                result.qc_pictures.update(outcome.qc_pictures)
             for w in outcome.warnings:
                 if w not in result.warnings:
                     result.warnings.append(w)

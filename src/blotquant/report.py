@@ -59,8 +59,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def prepare_output(out: Path) -> None:
-    """Make the output folder, refusing a path that is an existing file."""
+def prepare_output(out: Path, keep: Path | None = None) -> None:
+    """Make the output folder, refusing a path that is an existing file.
+
+    Leftovers of a killed run are removed, except the staging folder ``keep``.
+    """
     if out.exists() and not out.is_dir():
         raise BlotquantError(
             f"The output path {out} is an existing file, not a folder. Nothing was written. "
@@ -78,7 +81,7 @@ def prepare_output(out: Path) -> None:
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
     for stale in (*out.glob(".qc-*"),):
-        if stale.is_dir():
+        if stale.is_dir() and stale != keep:
             shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -93,14 +96,17 @@ def write_results(
     run_info: dict[str, Any],
     qc_pictures: dict[str, bytes],
     extra_files: dict[str, bytes] | None = None,
+    qc_staging: Path | None = None,
 ) -> None:
     """Write the whole result set into ``out``, replacing any earlier run's files.
 
     QC pictures go to a fresh folder that replaces ``out/qc`` in one rename, so
     pictures of images that are no longer in the config do not linger.
+    ``qc_staging`` is such a folder already holding pictures (see
+    :func:`new_qc_staging`).
     """
-    prepare_output(out)
-    staging = Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
+    prepare_output(out, keep=qc_staging)
+    staging = qc_staging or new_qc_staging(out)
     try:
         for name, data in qc_pictures.items():
             (staging / name).write_bytes(data)
@@ -122,6 +128,11 @@ def write_results(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def new_qc_staging(out: Path) -> Path:
+    """A fresh hidden folder in ``out`` to collect QC pictures in before they replace ``qc/``."""
+    return Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
 
 
 def _json_default(value: Any) -> Any:
