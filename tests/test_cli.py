@@ -53,7 +53,7 @@ def test_run_help_names_every_option():
 def test_demo_runs_cleanly(demo_run):
     out, result, _ = demo_run
     assert result.exit_code == 0, result.output
-    for name in ("bands.csv", "ratios.csv", "summary.csv", "run.json"):
+    for name in ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv", "run.json"):
         assert (out / name).is_file()
     assert len(list((out / "qc").glob("*.png"))) >= 4
 

@@ -11,7 +11,7 @@ import pytest
 
 from blotquant.errors import BlotquantError
 from blotquant.models import Experiment, Lane, Membrane, Pair
-from blotquant.ratios import ratios_table, summary_table
+from blotquant.ratios import ratios_table, summary_table, summary_wide_table
 from blotquant.report import prepare_output, write_atomic, write_results
 
 
@@ -160,3 +160,17 @@ def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     prepare_output(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_summary_wide_for_prism():
+    values = _simple_bands("m1", flags={("p-AKT", 3): "saturated"})
+    values.update(_simple_bands("m2", phospho=(10, 10, 4, 0, 8, 8)))
+    exp = _experiment()
+    ratios = ratios_table(exp, _bands(values))
+    wide = summary_wide_table(exp, ratios)
+    assert list(wide.columns) == ["pair", "replicate", "P | DMSO", "P | lin", "R | DMSO", "R | lin"]
+    # two DMSO lanes per membrane for P: four replicates; the saturated lin lane is left out
+    assert len(wide) == 4 and list(wide["replicate"]) == [1, 2, 3, 4]
+    assert wide["P | lin"].notna().sum() == 1
+    assert wide["P | lin"].iloc[0] == pytest.approx(0.04 / 0.10)
+    assert wide["R | DMSO"].tolist()[:2] == [1.0, 1.0]

@@ -18,7 +18,7 @@ from blotquant import __version__
 from blotquant.config import load_config
 from blotquant.models import Experiment
 from blotquant.pipeline import RunResult, bands_table, run_experiment
-from blotquant.ratios import ratios_table, summary_table
+from blotquant.ratios import ratios_table, summary_table, summary_wide_table
 from blotquant.report import new_qc_staging, now, prepare_output, run_json, write_results
 
 
@@ -103,7 +103,8 @@ def run(
     )
     write_results(
         output,
-        {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary},
+        {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary,
+         "summary_wide.csv": summary_wide_table(experiment, ratios)},
         info,
         result.qc_pictures,
         qc_staging=staging,

@@ -160,3 +160,38 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
     rows.sort(key=lambda r: r.pop("_order"))
     table = pd.DataFrame(rows, columns=columns)
     return table[table["n"] >= 1].reset_index(drop=True) if len(table) else table
+
+
+def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
+    """Fold changes laid out for a Prism grouped table (``summary_wide.csv``).
+
+    One column per ``summary_by`` group (its values joined by `` | ``, e.g.
+    ``parental | linsitinib | 100``), one block of rows per pair, and in each
+    block one row per replicate lane (row 1 = the first lane of that group in
+    the config, ...). Columns ``pair`` and ``replicate`` come first. Lanes left
+    out of summary.csv (saturated, no total band) are left out here too, so
+    the means Prism computes match summary.csv. Copy the group columns of one
+    pair's rows into a Prism "Grouped" or "Column" table.
+    """
+    keys = [k for k in experiment.summary_by if k in ratios.columns]
+    if ratios.empty:
+        return pd.DataFrame(columns=["pair", "replicate"])
+    usable = ratios[_usable(ratios["flags"]) & ratios["fold_change"].notna()]
+
+    def label(row: pd.Series) -> str:
+        return " | ".join("" if row[k] is None else str(row[k]) for k in keys) or "all"
+
+    groups = list(dict.fromkeys(label(r) for _, r in ratios.iterrows()))
+    blocks = []
+    for pair in [p.name for p in experiment.pairs]:
+        part = usable[usable["pair"] == pair]
+        columns = {g: [] for g in groups}
+        for _, row in part.iterrows():
+            columns[label(row)].append(float(row["fold_change"]))
+        depth = max((len(v) for v in columns.values()), default=0)
+        for i in range(depth):
+            entry: dict[str, object] = {"pair": pair, "replicate": i + 1}
+            for g, values in columns.items():
+                entry[g] = values[i] if i < len(values) else np.nan
+            blocks.append(entry)
+    return pd.DataFrame(blocks, columns=["pair", "replicate", *groups])

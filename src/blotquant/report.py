@@ -26,7 +26,7 @@ from blotquant.io import BlotImage
 from blotquant.models import Measurement
 
 #: Files a run owns in its output folder; a rerun replaces all of them.
-RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "run.json")
+RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv", "run.json")
 QC_DIR = "qc"
 
 _FLAG_COLOURS = {
@@ -77,7 +77,7 @@ def prepare_output(out: Path, keep: Path | None = None) -> None:
             "Choose another folder with --out."
         ) from exc
     # leftovers of a run that was killed while writing (never the results themselves)
-    for name in (*RESULT_FILES, "summary_wide.csv"):
+    for name in RESULT_FILES:
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
     for stale in (*out.glob(".qc-*"),):
