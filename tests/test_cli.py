@@ -102,6 +102,18 @@ def test_demo_shows_the_biology(demo_run):
     assert parental_akt.median() < 0.6
 
 
+def test_demo_dose_response(demo_run):
+    """Linsitinib blocks AKT phosphorylation in parental cells, not in resistant ones."""
+    out, _, _ = demo_run
+    dr = pd.read_csv(out / "dose_response.csv")
+    lin = dr[(dr.treatment == "linsitinib") & (dr.pair == "p-AKT/AKT")].set_index("cell_line")
+    assert 5 < lin.loc["parental", "ic50"] < 200
+    assert lin.loc["parental", "ic50_ci_low"] < lin.loc["parental", "ic50"]
+    assert np.isnan(lin.loc["resistant", "ic50"]) and "no inhibition" in lin.loc["resistant", "note"]
+    single = dr[dr.treatment == "BMS-754807"]
+    assert single["ic50"].isna().all() and single["note"].str.contains("at least 3").all()
+
+
 def test_demo_fold_changes_match_ground_truth(demo_run):
     out, _, _ = demo_run
     truth_file = ROOT / "sample_images" / "ground_truth.csv"

@@ -85,6 +85,14 @@ def run(
     bands = bands_table(experiment, result.analyses)
     ratios = ratios_table(experiment, bands)
     summary = summary_table(experiment, ratios)
+    tables = {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary,
+              "summary_wide.csv": summary_wide_table(experiment, ratios)}
+    if "dose_nM" in ratios.columns:
+        from blotquant.doseresponse import fit_dose_response
+
+        tables["dose_response.csv"] = fit_dose_response(
+            ratios, dose_key="dose_nM", group_keys=experiment.normalize_within,
+            control=experiment.control)
     warnings = list(result.warnings)
     for text in _science_warnings(bands, ratios):
         if text not in warnings:
@@ -103,8 +111,7 @@ def run(
     )
     write_results(
         output,
-        {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary,
-         "summary_wide.csv": summary_wide_table(experiment, ratios)},
+        tables,
         info,
         result.qc_pictures,
         qc_staging=staging,

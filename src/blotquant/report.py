@@ -26,7 +26,8 @@ from blotquant.io import BlotImage
 from blotquant.models import Measurement
 
 #: Files a run owns in its output folder; a rerun replaces all of them.
-RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv", "run.json")
+RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv",
+                "dose_response.csv", "run.json")
 QC_DIR = "qc"
 
 _FLAG_COLOURS = {
