@@ -116,6 +116,18 @@ def run(
         result.qc_pictures,
         qc_staging=staging,
     )
+    if qc:
+        from blotquant.report import write_atomic
+        from blotquant.report_html import render_report
+
+        page = render_report(
+            experiment_name=experiment.experiment, pairs=[p.name for p in experiment.pairs],
+            ratios=ratios, summary=summary, bands=bands, qc_dir=output / "qc", run_info=info,
+            warnings=warnings, failures=result.failures,
+            normalize_within=experiment.normalize_within,
+            dose_response=tables.get("dose_response.csv"),
+        )
+        write_atomic(output / "report.html", page)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
 
 

@@ -27,7 +27,7 @@ from blotquant.models import Measurement
 
 #: Files a run owns in its output folder; a rerun replaces all of them.
 RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv",
-                "dose_response.csv", "run.json")
+                "dose_response.csv", "run.json", "report.html")
 QC_DIR = "qc"
 
 _FLAG_COLOURS = {
@@ -54,10 +54,18 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes files private (0600); results are for the whole lab
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def prepare_output(out: Path, keep: Path | None = None) -> None:
@@ -133,7 +141,9 @@ def write_results(
 
 def new_qc_staging(out: Path) -> Path:
     """A fresh hidden folder in ``out`` to collect QC pictures in before they replace ``qc/``."""
-    return Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; it becomes qc/
+    return staging
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,155 @@
+"""``report.html``: one self-contained page per run (plots and QC pictures embedded)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{margin-bottom:0}h2{margin-top:32px;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f3f3f3;position:sticky;top:0}td.t{text-align:left}
+.ok{color:#080}.bad{color:#b00}.warn{color:#a60}img{max-width:100%;border:1px solid #ccc}
+figure{margin:16px 0}figcaption{font-size:13px;color:#555}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _png(figure: Any) -> str:
+    buffer = _io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _img(data: bytes | str, alt: str) -> str:
+    encoded = data if isinstance(data, str) else base64.b64encode(data).decode()
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _table(frame: pd.DataFrame, digits: int = 4) -> str:
+    if frame.empty:
+        return "<p>(none)</p>"
+    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                text = "" if np.isnan(value) else f"{value:.{digits}g}"
+                cells.append(f"<td>{text}</td>")
+            else:
+                cells.append(f'<td class="t">{_esc(value)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
+    """Dot-and-bar plot of fold change per treatment, one panel per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = ratios[ratios["pair"] == pair].copy()
+    dose = data["dose_nM"].map(lambda d: "" if d in (None, "") else f" {d:g}"
+                               if isinstance(d, (int, float)) else f" {d}") \
+        if "dose_nM" in data else ""
+    data["label"] = data["treatment"].astype(str) + (dose if isinstance(dose, pd.Series) else "")
+    keys = [g for g in groups if g in data.columns]
+    panels = list(data.groupby(keys, sort=False)) if keys else [("all", data)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, (name, part) in zip(axes[0], panels, strict=True):
+        labels = list(dict.fromkeys(part["label"]))
+        for k, label in enumerate(labels):
+            lanes = part[part["label"] == label]
+            fc = pd.to_numeric(lanes["fold_change"], errors="coerce")
+            flagged = lanes["flags"].astype(str) != ""
+            clean = fc[~flagged]
+            if clean.notna().any():
+                ax.bar(k, clean.mean(), color="#9ec5e8", width=0.7)
+            x = k + rng.uniform(-0.2, 0.2, len(fc))
+            ax.scatter(x[~flagged.to_numpy()], fc[~flagged], color="#1f4e79", s=16, zorder=3)
+            if flagged.any():
+                ax.scatter(x[flagged.to_numpy()], fc[flagged], facecolors="none",
+                           edgecolors="#c00", s=24, zorder=3, label="flagged lane")
+        ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+        ax.set_title(name if isinstance(name, str) else " | ".join(map(str, name)), fontsize=10)
+        ax.set_ylabel(f"{pair} fold change")
+        handles, names = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles[:1], names[:1], fontsize=8)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
+
+
+def render_report(
+    *,
+    experiment_name: str,
+    pairs: Sequence[str],
+    ratios: pd.DataFrame,
+    summary: pd.DataFrame,
+    bands: pd.DataFrame,
+    qc_dir: Path,
+    run_info: Mapping[str, Any],
+    warnings: Sequence[str],
+    failures: Sequence[tuple[str, str]],
+    normalize_within: Sequence[str] = (),
+    dose_response: pd.DataFrame | None = None,
+) -> bytes:
+    """The run as one HTML page that opens offline (UTF-8 bytes)."""
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
+             f"{_esc(experiment_name)}</title><style>{_STYLE}</style></head><body>",
+             f"<h1>{_esc(experiment_name)}</h1>",
+             f"<p>blotquant {_esc(run_info.get('blotquant_version'))}, "
+             f"{_esc(run_info.get('finished'))}</p>"]
+    if failures:
+        parts.append(f"<p class='bad'>{len(failures)} input(s) rejected; their lanes are missing "
+                     "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for _, m in failures)
+                     + "</ul>")
+    else:
+        parts.append("<p class='ok'>Every image was quantified.</p>")
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>{_esc(w)}</li>"
+                                                      for w in warnings) + "</ul>")
+    parts.append("<h2>Fold change per treatment</h2><p>Bars: mean of the lanes that are not "
+                 "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>")
+    for pair in pairs:
+        if (ratios["pair"] == pair).any():
+            parts.append(f"<figure>{_img(_pair_plot(ratios, pair, normalize_within), pair)}"
+                         f"<figcaption>{_esc(pair)}</figcaption></figure>")
+    if dose_response is not None and not dose_response.empty:
+        parts.append("<h2>Dose-response (four-parameter logistic)</h2>"
+                     + _table(dose_response))
+    parts.append("<h2>Summary</h2>" + _table(summary))
+    parts.append("<h2>QC pictures</h2>")
+    for picture in sorted(qc_dir.glob("*.png")) if qc_dir.is_dir() else []:
+        membrane, _, stem = picture.stem.partition("__")
+        mine = bands[(bands["membrane"].astype(str) == membrane)
+                     & bands["image"].map(lambda p, s=stem: s.startswith(Path(str(p)).stem))]
+        flagged = mine[mine["flags"].astype(str) != ""]
+        caption = ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}"
+                            for r in flagged.itertuples()) or "no flags"
+        parts.append(f"<figure>{_img(picture.read_bytes(), picture.name)}<figcaption>"
+                     f"{_esc(picture.name)}: {_esc(caption)}</figcaption></figure>")
+    inputs = run_info.get("inputs", {})
+    parts.append("<h2>Provenance</h2><p>Config: " + _esc(run_info.get("config_file"))
+                 + "</p>" + _table(pd.DataFrame(
+                     [{"input": k, "sha256": v.get("sha256")} for k, v in inputs.items()]))
+                 + "</body></html>")
+    return "\n".join(parts).encode("utf-8")
