@@ -98,6 +98,45 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
     return encoded
 
 
+def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
+               groups: Sequence[str]) -> str | None:
+    """Fold change against dose (log) with the fitted curves, one panel per group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fitted = fits[(fits["pair"] == pair) & fits["ic50"].notna()]
+    if fitted.empty or "dose_nM" not in ratios:
+        return None
+    keys = [g for g in groups if g in fitted.columns]
+    panels = list(fitted.groupby(keys, sort=False)) if keys else [("all", fitted)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
+    data = ratios[ratios["pair"] == pair]
+    for ax, (name, part) in zip(axes[0], panels, strict=True):
+        name = name if isinstance(name, tuple) else (name,)
+        for k, fit in enumerate(part.itertuples()):
+            lanes = data[data["treatment"] == fit.treatment]
+            for key, value in zip(keys, name, strict=True):
+                lanes = lanes[lanes[key].astype(str) == str(value)]
+            dose = pd.to_numeric(lanes["dose_nM"], errors="coerce")
+            colour = f"C{k}"
+            ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14)
+            x = np.logspace(np.log10(dose[dose > 0].min()) - 0.5,
+                            np.log10(dose.max()) + 0.5, 100)
+            y = fit.bottom + (fit.top - fit.bottom) / (1 + (x / fit.ic50) ** fit.hill)
+            ax.plot(x, y, color=colour, label=f"{fit.treatment}: IC50 {fit.ic50:.3g} nM")
+        ax.set_xscale("log")
+        ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
+        ax.set_xlabel("dose (nM)")
+        ax.set_ylabel(f"{pair} fold change")
+        ax.set_title(" | ".join(map(str, name)), fontsize=10)
+        ax.legend(fontsize=8)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
+
+
 def render_report(
     *,
     experiment_name: str,
@@ -134,8 +173,13 @@ def render_report(
             parts.append(f"<figure>{_img(_pair_plot(ratios, pair, normalize_within), pair)}"
                          f"<figcaption>{_esc(pair)}</figcaption></figure>")
     if dose_response is not None and not dose_response.empty:
-        parts.append("<h2>Dose-response (four-parameter logistic)</h2>"
-                     + _table(dose_response))
+        parts.append("<h2>Dose-response (four-parameter logistic)</h2>")
+        for pair in pairs:
+            plot = _dose_plot(ratios, dose_response, pair, normalize_within)
+            if plot is not None:
+                parts.append(f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
+                             f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>")
+        parts.append(_table(dose_response))
     parts.append("<h2>Summary</h2>" + _table(summary))
     parts.append("<h2>QC pictures</h2>")
     for picture in sorted(qc_dir.glob("*.png")) if qc_dir.is_dir() else []:
