@@ -52,3 +52,34 @@ def test_saturated_lanes_are_left_out():
     ratios = _ratios()
     ratios.loc[5, "flags"] = "saturated"
     assert _fit(ratios).iloc[0].n_points == 23
+
+
+def test_dose_key_names_the_dose_column(tmp_path):
+    from pathlib import Path
+
+    import pytest
+    import yaml
+
+    from blotquant.api import run
+    from blotquant.errors import BlotquantError
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "configs" / "demo.yaml").read_text())
+    for membrane in config["membranes"]:
+        for lane in membrane["lanes"]:
+            if "dose_nM" in lane:
+                lane["conc"] = lane.pop("dose_nM")
+        for image in membrane["images"]:
+            image["file"] = str((root / "configs" / image["file"]).resolve())
+    config["summary_by"] = ["cell_line", "treatment", "conc"]
+    config["dose_key"] = "conc"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    outcome = run(tmp_path / "c.yaml", out=tmp_path / "out", qc=False)
+    fits = pd.read_csv(tmp_path / "out" / "dose_response.csv")
+    lin = fits[(fits.treatment == "linsitinib") & (fits.pair == "p-AKT/AKT")]
+    assert lin.set_index("cell_line").loc["parental", "ic50"] > 0
+    assert outcome.experiment.resolved["dose_key"] == "conc"
+    config["dose_key"] = "dose"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(BlotquantError, match="dose_key"):
+        run(tmp_path / "c.yaml", out=tmp_path / "out2")

@@ -87,11 +87,11 @@ def run(
     summary = summary_table(experiment, ratios)
     tables = {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary,
               "summary_wide.csv": summary_wide_table(experiment, ratios)}
-    if "dose_nM" in ratios.columns:
+    if experiment.dose_key in ratios.columns:
         from blotquant.doseresponse import fit_dose_response
 
         tables["dose_response.csv"] = fit_dose_response(
-            ratios, dose_key="dose_nM", group_keys=experiment.normalize_within,
+            ratios, dose_key=experiment.dose_key, group_keys=experiment.normalize_within,
             control=experiment.control)
     warnings = list(result.warnings)
     for text in _science_warnings(bands, ratios):
@@ -125,7 +125,7 @@ def run(
             ratios=ratios, summary=summary, bands=bands, qc_dir=output / "qc", run_info=info,
             warnings=warnings, failures=result.failures,
             normalize_within=experiment.normalize_within,
-            dose_response=tables.get("dose_response.csv"),
+            dose_response=tables.get("dose_response.csv"), dose_key=experiment.dose_key,
         )
         write_atomic(output / "report.html", page)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)

@@ -518,6 +518,7 @@ class TopModel(_Model):
     control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
     normalize_within: KeyList | None = None
     summary_by: KeyList | None = None
+    dose_key: Text | None = None
     membranes: list[Any] | None = None
     batches: list[Any] | None = None
 
@@ -1078,6 +1079,9 @@ class _Reader:
             self._check_control(control, control_given, normalize)
         self._check_lane_keys("normalize_within", normalize, ("membrane",))
         self._check_lane_keys("summary_by", summary, ("membrane", "lane"))
+        dose_key = top.dose_key if ok("dose_key") and top.dose_key else "dose_nM"
+        if top.dose_key:
+            self._check_lane_keys("dose_key", [dose_key], ())
 
         if top.output is not None and ok("output"):
             out_path = self._path(top.output)
@@ -1100,6 +1104,7 @@ class _Reader:
             "control": control,
             "normalize_within": normalize,
             "summary_by": summary,
+            "dose_key": dose_key,
             "membranes": resolved_membranes,
             "batches": resolved_batches,
         }
@@ -1112,6 +1117,7 @@ class _Reader:
             control=control,
             normalize_within=tuple(normalize or ()),
             summary_by=tuple(summary or ()),
+            dose_key=dose_key,
             membranes=tuple(
                 Membrane(info.name, info.lanes or ()) for info in self.membranes.values()
             ),

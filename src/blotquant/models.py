@@ -99,6 +99,8 @@ class Experiment:
     measurements: tuple[Measurement, ...]
     #: The config as read, with defaults filled in (for run.json).
     resolved: dict[str, Any] = field(default_factory=dict)
+    #: Lane key holding the dose, for dose-response fits.
+    dose_key: str = "dose_nM"
     #: Things worth knowing that do not stop the run (e.g. a membrane group
     #: without a control lane, an alias no file uses).
     warnings: tuple[str, ...] = ()

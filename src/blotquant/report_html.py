@@ -55,7 +55,8 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
+def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str],
+               dose_key: str = "dose_nM") -> str:
     """Dot-and-bar plot of fold change per treatment, one panel per group."""
     import matplotlib
 
@@ -63,9 +64,9 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
     import matplotlib.pyplot as plt
 
     data = ratios[ratios["pair"] == pair].copy()
-    dose = data["dose_nM"].map(lambda d: "" if d in (None, "") else f" {d:g}"
-                               if isinstance(d, (int, float)) else f" {d}") \
-        if "dose_nM" in data else ""
+    dose = data[dose_key].map(lambda d: "" if d in (None, "") else f" {d:g}"
+                              if isinstance(d, (int, float)) else f" {d}") \
+        if dose_key in data else ""
     data["label"] = data["treatment"].astype(str) + (dose if isinstance(dose, pd.Series) else "")
     keys = [g for g in groups if g in data.columns]
     panels = list(data.groupby(keys, sort=False)) if keys else [("all", data)]
@@ -99,7 +100,7 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
 
 
 def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
-               groups: Sequence[str]) -> str | None:
+               groups: Sequence[str], dose_key: str = "dose_nM") -> str | None:
     """Fold change against dose (log) with the fitted curves, one panel per group."""
     import matplotlib
 
@@ -107,7 +108,7 @@ def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
     import matplotlib.pyplot as plt
 
     fitted = fits[(fits["pair"] == pair) & fits["ic50"].notna()]
-    if fitted.empty or "dose_nM" not in ratios:
+    if fitted.empty or dose_key not in ratios:
         return None
     keys = [g for g in groups if g in fitted.columns]
     panels = list(fitted.groupby(keys, sort=False)) if keys else [("all", fitted)]
@@ -119,7 +120,7 @@ def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
             lanes = data[data["treatment"] == fit.treatment]
             for key, value in zip(keys, name, strict=True):
                 lanes = lanes[lanes[key].astype(str) == str(value)]
-            dose = pd.to_numeric(lanes["dose_nM"], errors="coerce")
+            dose = pd.to_numeric(lanes[dose_key], errors="coerce")
             colour = f"C{k}"
             ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14)
             x = np.logspace(np.log10(dose[dose > 0].min()) - 0.5,
@@ -128,7 +129,7 @@ def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
             ax.plot(x, y, color=colour, label=f"{fit.treatment}: IC50 {fit.ic50:.3g} nM")
         ax.set_xscale("log")
         ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
-        ax.set_xlabel("dose (nM)")
+        ax.set_xlabel(dose_key)
         ax.set_ylabel(f"{pair} fold change")
         ax.set_title(" | ".join(map(str, name)), fontsize=10)
         ax.legend(fontsize=8)
@@ -150,6 +151,7 @@ def render_report(
     failures: Sequence[tuple[str, str]],
     normalize_within: Sequence[str] = (),
     dose_response: pd.DataFrame | None = None,
+    dose_key: str = "dose_nM",
 ) -> bytes:
     """The run as one HTML page that opens offline (UTF-8 bytes)."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
@@ -170,12 +172,13 @@ def render_report(
                  "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>")
     for pair in pairs:
         if (ratios["pair"] == pair).any():
-            parts.append(f"<figure>{_img(_pair_plot(ratios, pair, normalize_within), pair)}"
+            plot = _pair_plot(ratios, pair, normalize_within, dose_key)
+            parts.append(f"<figure>{_img(plot, pair)}"
                          f"<figcaption>{_esc(pair)}</figcaption></figure>")
     if dose_response is not None and not dose_response.empty:
         parts.append("<h2>Dose-response (four-parameter logistic)</h2>")
         for pair in pairs:
-            plot = _dose_plot(ratios, dose_response, pair, normalize_within)
+            plot = _dose_plot(ratios, dose_response, pair, normalize_within, dose_key)
             if plot is not None:
                 parts.append(f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
                              f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>")
