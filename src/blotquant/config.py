@@ -77,7 +77,8 @@ RESERVED_LANE_KEYS = frozenset(
     "ratio_sd fold_change_mean fold_change_sd fold_change_sem".split()
 )
 #: Keys of an image that a region (or every file of a batch) may also set.
-IMAGE_KEYS = ("channel", "band_rows", "lane_centers")
+IMAGE_KEYS = ("channel", "band_rows", "lane_centers", "ladder", "band_kda",
+              "band_kda_tolerance")
 ANALYSIS_KEYS = tuple(AnalysisSettings.__dataclass_fields__)
 
 # Guards against YAML anchors that refer to themselves or expand enormously.
@@ -329,6 +330,37 @@ def _rows(value: Any) -> tuple[int, int]:
     return top, bottom
 
 
+def _ladder(value: Any) -> dict[str, Any]:
+    example = "e.g. {lane: 1, kda: [250, 150, 100, 75, 50, 37]}"
+    if not isinstance(value, dict) or set(value) != {"lane", "kda"}:
+        raise _fail(f"expected the ladder's lane and its marks in kDa ({example}); "
+                    f"got {_show(value)}.")
+    lane = _as_whole(value["lane"])
+    sizes = value["kda"]
+    if lane is None or lane < 1:
+        raise _fail(f"`lane` must be the ladder's lane number, 1 or more ({example}).")
+    numbers = [_as_number(v) for v in sizes] if isinstance(sizes, list | tuple) else [None]
+    if len(numbers) < 2 or any(n is None or n <= 0 for n in numbers):
+        raise _fail(f"`kda` must list at least two mark sizes in kDa ({example}).")
+    if any(a <= b for a, b in zip(numbers, numbers[1:], strict=False)):
+        raise _fail("`kda` must run from the largest mark (top of the membrane) to the smallest.")
+    return {"lane": lane, "kda": [float(n) for n in numbers]}
+
+
+def _positive(value: Any) -> float:
+    number = _as_number(value)
+    if number is None or number <= 0:
+        raise _fail(f"expected a positive number; got {_show(value)}.")
+    return number
+
+
+def _fraction(value: Any) -> float:
+    number = _as_number(value)
+    if number is None or not 0 < number < 1:
+        raise _fail(f"expected a fraction between 0 and 1 (e.g. 0.15); got {_show(value)}.")
+    return number
+
+
 def _centers(value: Any) -> tuple[float, ...]:
     example = "one centre per lane in image columns, left to right, e.g. [40, 95, 150]"
     if not isinstance(value, list | tuple) or not value:
@@ -445,6 +477,9 @@ class _ImageKeysModel(AnalysisModel):
     channel: Channel | None = None
     band_rows: Rows | None = None
     lane_centers: Centers | None = None
+    ladder: Annotated[dict[str, Any], PlainValidator(_ladder)] | None = None
+    band_kda: Annotated[float, PlainValidator(_positive)] | None = None
+    band_kda_tolerance: Annotated[float, PlainValidator(_fraction)] | None = None
 
 
 class RegionModel(_ImageKeysModel):
@@ -1335,6 +1370,7 @@ class _Reader:
             lane_centers=centers,
             analysis=_settings({**self.global_analysis, **keys}),
             source=source,
+            **_ladder_fields(keys),
         ))
 
     # -- batches
@@ -1442,6 +1478,7 @@ class _Reader:
                 lane_centers=centers,
                 analysis=_settings({**self.global_analysis, **own}),
                 source=f"batches[{i}] ({model.files}) > {rel}",
+                **_ladder_fields(own),
             ))
         for rel in unmatched[:_MAX_LISTED]:
             self.add((*loc, "pattern"),
@@ -1504,6 +1541,7 @@ class _Reader:
                 lane_centers=keys.get("lane_centers"),
                 analysis=_settings({**self.global_analysis, **keys}),
                 source=f"batches[{i}] ({model.files}) > {rel} > regions[{k}]",
+                **_ladder_fields(keys),
             ))
 
     def _pattern(
@@ -1764,6 +1802,17 @@ def _settings_dict(settings: AnalysisSettings) -> dict[str, Any]:
         if out[key] is None:
             out[key] = "auto"
     return out
+
+
+def _ladder_fields(keys: Mapping[str, Any]) -> dict[str, Any]:
+    """Measurement fields for the molecular-weight ladder and band_kda."""
+    ladder = keys.get("ladder")
+    fields: dict[str, Any] = {"band_kda": keys.get("band_kda")}
+    if ladder is not None:
+        fields.update(ladder_lane=ladder["lane"], ladder_kda=tuple(ladder["kda"]))
+    if keys.get("band_kda_tolerance") is not None:
+        fields["band_kda_tolerance"] = keys["band_kda_tolerance"]
+    return fields
 
 
 def _json_values(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,13 @@ class Measurement:
     #: Lane centres in image columns; None = find lanes automatically.
     lane_centers: tuple[float, ...] | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    #: Molecular-weight ladder: its lane number and its marks' sizes (kDa), top to bottom.
+    ladder_lane: int | None = None
+    ladder_kda: tuple[float, ...] | None = None
+    #: Look for the band at this size (kDa) instead of in band_rows, within a
+    #: relative tolerance (0.15 = 15 %).
+    band_kda: float | None = None
+    band_kda_tolerance: float = 0.15
     #: Where in the config this came from, e.g. "membranes[0].images[2].regions[1]".
     source: str = ""
 

@@ -52,6 +52,8 @@ class ImageAnalysis:
     bands: tuple[BandMeasurement, ...]
     pixel_noise: float
     warnings: tuple[str, ...] = ()
+    #: The molecular-weight ladder's fit, when the image names its ladder.
+    ladder: Any = None
 
 
 @dataclass
@@ -187,6 +189,31 @@ def analyze_image(
         # outside band_rows help place them (band_rows only limits the band search)
         lanes = find_lanes(signal, n_lanes, lane_width=settings.lane_width)
     roles = np.array([lane.role == "sample" for lane in membrane.lanes])
+    ladder = None
+    if measurement.ladder_lane is not None:
+        from blotquant.bands import lane_profiles
+        from blotquant.ladder import fit_ladder
+
+        if not 1 <= measurement.ladder_lane <= n_lanes:
+            raise BlotquantError(
+                f"{measurement.image}: `ladder: {{lane: {measurement.ladder_lane}}}` but membrane "
+                f"{membrane.name} has {n_lanes} lanes{_where(measurement)}.")
+        profile = lane_profiles(signal, lanes)[measurement.ladder_lane - 1]
+        ladder = fit_ladder(profile, measurement.ladder_kda or ())
+        if ladder is None:
+            warnings.append(
+                f"{measurement.image}: the ladder's {len(measurement.ladder_kda or ())} marks were "
+                f"not found in lane {measurement.ladder_lane}{_where(measurement)}; no kDa.")
+    if measurement.band_kda is not None:
+        if ladder is None:
+            raise BlotquantError(
+                f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "
+                f"marks are found{_where(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
+                "or use band_rows instead.")
+        tol = measurement.band_kda_tolerance
+        top = ladder.row_at(measurement.band_kda * (1 + tol))
+        bottom = ladder.row_at(measurement.band_kda * (1 - tol))
+        band_rows = (max(0, int(np.floor(top))), min(region.shape[0], int(np.ceil(bottom)) + 1))
     boxes = find_bands(
         signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin
     )
@@ -225,6 +252,7 @@ def analyze_image(
         bands=bands,
         pixel_noise=noise,
         warnings=tuple(warnings),
+        ladder=ladder,
     )
 
 
@@ -392,6 +420,7 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
                 flags=band.flag_text,
                 snr=round(band.snr, 2) if np.isfinite(band.snr) else band.snr,
                 band_row=round(box.center_row + a.row_offset, 2),
+                kda=round(a.ladder.kda_at(box.center_row), 2) if a.ladder else np.nan,
                 lane_center=round(box.lane_x, 2),
                 channel=m.channel,
                 polarity=a.polarity,
@@ -401,7 +430,7 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
     columns = (
         ["membrane", "image", "antibody", "lane", *meta_keys]
         + ["x_left", "x_right", "band_top", "band_bottom", "raw_volume", "background_volume"]
-        + ["net_volume", "saturated_pixels", "flags", "snr", "band_row", "lane_center"]
+        + ["net_volume", "saturated_pixels", "flags", "snr", "band_row", "kda", "lane_center"]
         + ["channel", "polarity", "background"]
     )
     return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,61 @@
+"""Molecular weight from a ladder lane, and band_kda instead of band_rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from blotquant.api import run
+from blotquant.config import parse_config
+from blotquant.errors import BlotquantError
+from blotquant.synth import BlotSpec, StripSpec, render_blot
+
+MARKS = [150.0, 100.0, 50.0, 25.0]
+
+
+def _row(kda: float) -> float:
+    # migration linear in log size: 150 kDa at row 52, 25 kDa at row 130
+    return 250.0 - 100.0 * np.log10(kda) + 20.0
+
+
+def _project(tmp_path, **image_keys):
+    volumes = [0.0] + [1e6] * 6
+    strip = StripSpec("X", 220, _row(60), volumes, sigma=3.5, background=800,
+                      nonspecific=(_row(40) - _row(60), 1.6),  # a stronger band at 40 kDa
+                      ladder_rows=[_row(k) for k in MARKS], ladder_volume=1.5e6)
+    spec = BlotSpec(width=420, strips=[strip], n_lanes=7, pitch=55, first_lane=45,
+                    roles=["ladder"] + ["sample"] * 6, read_noise=10)
+    image, _ = render_blot(spec, np.random.default_rng(4))
+    tifffile.imwrite(tmp_path / "blot.tif", image)
+    lanes = [{"role": "ladder"}] + [{"treatment": "DMSO" if i < 2 else "x"} for i in range(6)]
+    config = {"pairs": [{"phospho": "X", "total": "Y"}], "control": {"treatment": "DMSO"},
+              "membranes": [{"name": "m", "lanes": lanes, "images": [
+                  {"file": "blot.tif", "antibody": "X", **image_keys},
+                  {"file": "blot.tif", "antibody": "Y", **image_keys}]}]}
+    return parse_config(config, config_path=tmp_path / "c.yaml")
+
+
+def test_band_kda_finds_the_band_of_that_size_and_reports_kda(tmp_path):
+    experiment = _project(tmp_path, ladder={"lane": 1, "kda": MARKS}, band_kda=60)
+    bands = run(experiment, out=tmp_path / "out", qc=False).bands
+    assert len(bands) == 12
+    assert np.all(np.abs(bands["band_row"] - _row(60)) < 1.5)
+    assert np.all(np.abs(bands["kda"] / 60 - 1) < 0.06)
+
+
+def test_without_band_kda_the_stronger_band_wins_but_sizes_are_reported(tmp_path):
+    experiment = _project(tmp_path, ladder={"lane": 1, "kda": MARKS})
+    bands = run(experiment, out=tmp_path / "out", qc=False).bands
+    assert np.all(np.abs(bands["kda"] / 40 - 1) < 0.06)
+
+
+def test_band_kda_without_a_ladder_is_refused(tmp_path):
+    experiment = _project(tmp_path, band_kda=60)
+    outcome = run(experiment, out=tmp_path / "out", qc=False)
+    assert outcome.failures and "needs a ladder" in outcome.failures[0][1]
+
+
+def test_ladder_sizes_must_fall(tmp_path):
+    with pytest.raises(BlotquantError, match="largest mark"):
+        _project(tmp_path, ladder={"lane": 1, "kda": [25, 50, 100]})
