@@ -272,9 +272,9 @@ def truth_fold_changes(truth: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
-            lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
-    """One row per flaw (and 'all'): the benchmark's metrics."""
+def fold_change_errors(truth: pd.DataFrame, ratios: pd.DataFrame,
+                       lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per membrane, pair and lane: true and measured fold change, and whether it counts."""
     fc_truth = truth_fold_changes(truth)
     control = fc_truth.apply(
         lambda r: lanes_meta[r.membrane][r.lane - 1].get("treatment") == "DMSO", axis=1)
@@ -291,6 +291,15 @@ def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
     use = ~merged.saturated & ~merged.control_saturated.fillna(False)
     merged["fc_error"] = (pd.to_numeric(merged.fold_change, errors="coerce")
                           - merged.true_fc).abs()
+    merged["counted"] = use
+    return merged
+
+
+def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
+            lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per flaw (and 'all'): the benchmark's metrics."""
+    merged = fold_change_errors(truth, ratios, lanes_meta)
+    use = merged["counted"]
     # volumes after one scale per image and antibody
     b = truth.merge(bands[["membrane", "antibody", "lane", "net_volume", "flags", "lane_center",
                            "band_row"]].rename(columns={"band_row": "found_row"}),

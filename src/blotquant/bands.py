@@ -71,23 +71,27 @@ class BandBox:
 def lane_profiles(
     signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5
 ) -> np.ndarray:
-    """Mean of the central ``fraction`` of each lane's width, per row.
+    """Median of the central ``fraction`` of each lane's width, per row.
+
+    The median, not the mean: a dust speck covers a few of the lane's columns
+    and must not make a band (or move one) in the profile.
 
     Returns an array of shape (n_lanes, n_rows).
     """
     height, width = signal.shape
     half = max(1.0, fraction * lanes.width / 2.0)
+    n_cols = int(np.ceil(2 * half)) + 1
     out = np.zeros((len(lanes.centers), height))
     rows = np.arange(height)
+    offsets = np.arange(n_cols)
     for i in range(len(lanes.centers)):
         centre = lanes.centers[i] + lanes.slope * (rows - lanes.ref_row)
-        lo = np.clip(np.floor(centre - half).astype(int), 0, width - 1)
-        hi = np.clip(np.ceil(centre + half).astype(int) + 1, 1, width)
-        if lanes.slope == 0.0 or np.all(lo == lo[0]):
-            out[i] = signal[:, lo[0] : hi[0]].mean(axis=1)
+        first = np.clip(np.floor(centre - half).astype(int), 0, max(0, width - n_cols))
+        if lanes.slope == 0.0 or np.all(first == first[0]):
+            strip = signal[:, first[0] : first[0] + n_cols]
         else:
-            csum = np.concatenate([np.zeros((height, 1)), np.cumsum(signal, axis=1)], axis=1)
-            out[i] = (csum[rows, hi] - csum[rows, lo]) / np.maximum(hi - lo, 1)
+            strip = signal[rows[:, None], np.minimum(first[:, None] + offsets, width - 1)]
+        out[i] = np.median(strip, axis=1)
     return out
 
 

@@ -18,6 +18,9 @@ from blotquant.profiles import lower_baseline
 
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
 MAX_TILT_DEG = 3.0
+#: Running-median width (columns) that erases dust specks (up to 4 px across)
+#: from the column profile; lanes are at least 8 px wide (12 px pitch).
+DUST_COLUMNS = 9
 
 
 @dataclass(frozen=True)
@@ -279,10 +282,48 @@ def _measure_lanes(
             if 0 <= k < hi - lo and not near[k] and segment[k] > top + 0.02 * abs(top):
                 break
         else:
-            refined[i], strengths[i], widths[i] = _half_max_center(
-                segment, lo, near.astype(float)
-            )
+            refined[i], _, widths[i] = _half_max_center(segment, lo, near.astype(float))
+            # a lane's height is what its middle carries, not its highest
+            # column: a dust speck is a narrow spike that can outshine a faint
+            # lane (or stand in for an empty one)
+            middle = np.abs(np.arange(lo, hi) - c) <= 0.2 * pitch
+            strengths[i] = max(float(np.median(segment[middle])), 0.0)
+            # (touching lanes have no valley below half height: keep the above)
+            centre = _edge_center(profile, c, pitch, 0.5 * strengths[i])
+            if centre is not None:
+                refined[i] = centre
     return refined, strengths, widths
+
+
+def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> float | None:
+    """Midpoint of a lane's outer edges, where it rises through ``level``.
+
+    Each edge is found by walking from the valley on that side (the lowest
+    point between this lane and its neighbour) towards the lane, so dips
+    inside the lane (a dust speck, a bubble, a lane that splits) cannot end
+    the lane early, and a brighter neighbour's flank beyond the valley cannot
+    widen it.
+    """
+    n = len(profile)
+    edges = []
+    for side in (-1, 1):
+        near = int(round(c + side * 0.15 * pitch))
+        far = int(round(c + side * 0.8 * pitch))
+        lo, hi = sorted((near, far))
+        lo, hi = max(0, lo), min(n, hi + 1)
+        if hi - lo < 2:
+            return None
+        valley = lo + int(np.argmin(profile[lo:hi]))
+        j = valley
+        end = int(round(c))
+        while j != end and 0 <= j - side < n and profile[j] < level:
+            j -= side
+        if profile[j] < level or j == valley:
+            return None
+        # sub-pixel crossing between j + side (below) and j (at or above)
+        a, b = float(profile[j + side]), float(profile[j])
+        edges.append(j + side * (b - level) / (b - a) if b != a else float(j))
+    return 0.5 * (edges[0] + edges[1])
 
 
 def _half_max_center(
@@ -412,7 +453,11 @@ def find_lanes(
         pitch, start = _comb_fit(smooth, n_lanes, min_pitch, max_pitch)
     centers = start + pitch * np.arange(n_lanes)
 
-    light = ndimage.gaussian_filter1d(profile, 1.0)
+    # a dust speck in a band row is a spike a few columns wide that would set
+    # its lane's height; a running median narrower than any lane erases it
+    light = ndimage.gaussian_filter1d(
+        ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
+    )
     idx = np.arange(n_lanes)
     # the comb's pitch is only roughly right on wide, flat lanes: fit a
     # straight line to the lanes' own centres (lane number -> column) a few

@@ -61,31 +61,55 @@ def band_patch(
     return image[rows, cols[:, None]], clipped
 
 
+#: Noise standard deviations (and share of the local signal) by which a
+#: pixel must stand out from the band to start a speck.
+SPECK_CORE_SD = 8.0
+SPECK_CORE_SHARE = 0.3
+#: A speck's skirt: pixels joined to its core that still stand out by this
+#: many noise standard deviations (a bright speck's skirt is wide).
+SPECK_SKIRT_SD = 3.0
+
+
 def despeckle(patch: np.ndarray, pixel_noise: float) -> tuple[np.ndarray, np.ndarray]:
     """Replace specks (dust, hot pixels) in a band patch by their neighbours' median.
 
-    The median runs along the band (7 columns, ``patch`` axis 0): across a lane
-    a band's profile only rises and falls, so the median follows it, even at
-    the band's corners, while a speck of 1 to 4 pixels stands out. A pixel is
-    a speck if it departs from that median by more than 6 noise standard
-    deviations and by more than a quarter of the local signal.
+    The median runs along the band (``patch`` axis 0) over half the box's
+    width: across a lane a band's profile only rises and falls, so the median
+    follows it, even at the band's corners, while a speck, round and smaller
+    than half a lane, stands out. A speck starts where a pixel departs from
+    that median by more than ``SPECK_CORE_SD`` noise standard deviations and
+    by more than ``SPECK_CORE_SHARE`` of the local signal, and takes in the
+    pixels joined to it that still depart by ``SPECK_SKIRT_SD`` (hysteresis,
+    as in edge detection): a bright speck's skirt is faint pixel by pixel but
+    adds up. Speck and skirt, one pixel wider, are replaced by the median.
 
     Returns
     -------
     clean : ndarray
     specks : ndarray of bool
+        The pixels that started a speck.
     """
     from scipy import ndimage
 
-    if patch.shape[0] < 7:
+    size = min(31, patch.shape[0] // 2) | 1
+    if size < 5:
         return patch, np.zeros(patch.shape, bool)
-    median = ndimage.median_filter(patch, size=(7, 1), mode="nearest")
+    median = ndimage.median_filter(patch, size=(size, 1), mode="nearest")
     floor = float(np.percentile(median, 5))
     deviation = np.abs(patch - median)
-    specks = (deviation > 8.0 * pixel_noise) & (deviation > 0.3 * np.abs(median - floor))
+    # shot noise grows with the signal: on a bright band the noise is larger
+    # than the image's (mostly background) pixel noise, so each row along the
+    # band gets its own robust noise level
+    noise = np.maximum(pixel_noise, 1.4826 * np.median(deviation, axis=0))[None, :]
+    specks = (deviation > SPECK_CORE_SD * noise) & (
+        deviation > SPECK_CORE_SHARE * np.abs(median - floor)
+    )
     if not specks.any():
         return patch, specks
-    return np.where(specks, median, patch), specks
+    labels, _ = ndimage.label(specks | (deviation > SPECK_SKIRT_SD * noise))
+    hit = np.unique(labels[specks])
+    replace = ndimage.binary_dilation(np.isin(labels, hit[hit > 0]))
+    return np.where(replace, median, patch), specks
 
 
 def noise_sigma(signal: np.ndarray) -> float:
