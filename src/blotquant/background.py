@@ -49,26 +49,18 @@ def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
     ndarray, shape (height,)
         Background of each box row, summed across the lane.
     """
-    # each margin row's level is its interquartile mean across the lane (times
-    # the lane's width): a dust speck in the margin cannot drag it, a linear
-    # gradient across the lane keeps its mean, and unlike a median it is not
-    # stuck on whole counts in 8-bit data
-    n_columns = patch.shape[0]
-    above = _interquartile_mean(patch[:, :margin]) * n_columns
-    below = _interquartile_mean(patch[:, margin + height :]) * n_columns
+    # each margin's level is the mean of its rows summed across the lane, as
+    # the profile under the band is a sum across the lane: a trimmed mean
+    # would be biased wherever the margin is not flat across the lane (the
+    # tail of a nonspecific band, a blotch). Dust in the margins was replaced
+    # beforehand (see blotquant.quantify.despeckle).
+    above = float(patch[:, :margin].sum(axis=0).mean())
+    below = float(patch[:, margin + height :].sum(axis=0).mean())
     # the margins' means sit at their centre rows; the line runs between them
     x_above = (margin - 1) / 2.0
     x_below = margin + height + (margin - 1) / 2.0
     rows = np.arange(margin, margin + height)
     return above + (below - above) * (rows - x_above) / (x_below - x_above)
-
-
-def _interquartile_mean(rows: np.ndarray) -> float:
-    """Mean over margin rows of each row's mean of its middle half of values."""
-    ordered = np.sort(rows, axis=0)
-    n = ordered.shape[0]
-    lo, hi = n // 4, max(n - n // 4, n // 4 + 1)
-    return float(ordered[lo:hi].mean())
 
 
 def lane_edges(patch: np.ndarray, margin: int, height: int) -> np.ndarray:

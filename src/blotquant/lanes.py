@@ -306,6 +306,8 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
     """
     n = len(profile)
     edges = []
+    above = profile >= level
+    run = np.arange(max(2, int(round(pitch / 5))))
     for side in (-1, 1):
         near = int(round(c + side * 0.15 * pitch))
         far = int(round(c + side * 0.8 * pitch))
@@ -315,10 +317,12 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
             return None
         valley = lo + int(np.argmin(profile[lo:hi]))
         j = valley
-        end = int(round(c))
-        while j != end and 0 <= j - side < n and profile[j] < level:
+        end = int(np.clip(round(c), 0, n - 1))
+        # the edge leads into a run above the level at least a fifth of a
+        # pitch long: a speck of dust in the valley is a shorter spike
+        while j != end and not above[np.clip(j - side * run, 0, n - 1)].all():
             j -= side
-        if profile[j] < level or j == valley:
+        if j == valley or not above[j]:
             return None
         # sub-pixel crossing between j + side (below) and j (at or above)
         a, b = float(profile[j + side]), float(profile[j])

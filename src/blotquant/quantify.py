@@ -70,7 +70,9 @@ SPECK_CORE_SHARE = 0.3
 SPECK_SKIRT_SD = 3.0
 
 
-def despeckle(patch: np.ndarray, pixel_noise: float) -> tuple[np.ndarray, np.ndarray]:
+def despeckle(
+    patch: np.ndarray, pixel_noise: float, size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Replace specks (dust, hot pixels) in a band patch by their neighbours' median.
 
     The median runs along the band (``patch`` axis 0) over half the box's
@@ -83,6 +85,16 @@ def despeckle(patch: np.ndarray, pixel_noise: float) -> tuple[np.ndarray, np.nda
     as in edge detection): a bright speck's skirt is faint pixel by pixel but
     adds up. Speck and skirt, one pixel wider, are replaced by the median.
 
+    Parameters
+    ----------
+    patch : ndarray
+        Band patch, columns along axis 0 (see :func:`band_patch`).
+    pixel_noise : float
+        The image's pixel noise (standard deviation).
+    size : int, optional
+        Columns of the running median; by default half the patch's columns
+        (at most 31).
+
     Returns
     -------
     clean : ndarray
@@ -91,7 +103,7 @@ def despeckle(patch: np.ndarray, pixel_noise: float) -> tuple[np.ndarray, np.nda
     """
     from scipy import ndimage
 
-    size = min(31, patch.shape[0] // 2) | 1
+    size = min(31, patch.shape[0] // 2 if size is None else size) | 1
     if size < 5:
         return patch, np.zeros(patch.shape, bool)
     median = ndimage.median_filter(patch, size=(size, 1), mode="nearest")
