@@ -50,15 +50,16 @@ def test_background_stays_under_the_image_without_smoothing():
     # enlargement may rise slightly above the image, and so does ours)
     image = np.random.default_rng(1).normal(500, 30, (80, 90))
     background = rolling_ball_background(image, 8, smoothing=False)
-    assert np.all(background <= image + 1e-9)
+    # (in single precision, as ImageJ)
+    assert np.all(background <= image + 1e-4)
     light = rolling_ball_background(image, 8, smoothing=False, light_background=True)
-    assert np.all(light >= image - 1e-9)
+    assert np.all(light >= image - 1e-4)
 
 
 def test_offset_moves_the_background_by_the_same_amount():
     image = np.random.default_rng(2).normal(500, 30, (60, 70))
     np.testing.assert_allclose(rolling_ball_background(image + 1000, 20),
-                               rolling_ball_background(image, 20) + 1000, atol=1e-9)
+                               rolling_ball_background(image, 20) + 1000, rtol=1e-6)
 
 
 def test_narrow_band_is_removed_and_a_wide_plateau_kept():

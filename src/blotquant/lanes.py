@@ -306,8 +306,10 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
     """
     n = len(profile)
     edges = []
-    above = profile >= level
-    run = np.arange(max(2, int(round(pitch / 5))))
+    run = max(2, int(round(pitch / 5)))
+    # runs above the level, from prefix sums: count(j..k) = ends[k+1] - ends[j]
+    ends = np.concatenate([[0], np.cumsum(profile >= level)])
+    end = int(np.clip(round(c), 0, n - 1))
     for side in (-1, 1):
         near = int(round(c + side * 0.15 * pitch))
         far = int(round(c + side * 0.8 * pitch))
@@ -316,13 +318,18 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
         if hi - lo < 2:
             return None
         valley = lo + int(np.argmin(profile[lo:hi]))
-        j = valley
-        end = int(np.clip(round(c), 0, n - 1))
-        # the edge leads into a run above the level at least a fifth of a
-        # pitch long: a speck of dust in the valley is a shorter spike
-        while j != end and not above[np.clip(j - side * run, 0, n - 1)].all():
-            j -= side
-        if j == valley or not above[j]:
+        # walk from the valley towards the centre; the edge leads into a run
+        # above the level at least a fifth of a pitch long: a speck of dust in
+        # the valley is a shorter spike
+        path = np.arange(valley, end, -side)
+        if side == -1:
+            stop = np.minimum(path + run, n)
+            ok = ends[stop] - ends[path] == stop - path
+        else:
+            start = np.maximum(path - run + 1, 0)
+            ok = ends[path + 1] - ends[start] == path + 1 - start
+        j = int(path[np.argmax(ok)]) if ok.any() else end
+        if j == valley or profile[j] < level:
             return None
         # sub-pixel crossing between j + side (below) and j (at or above)
         a, b = float(profile[j + side]), float(profile[j])

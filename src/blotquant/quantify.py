@@ -74,6 +74,31 @@ SPECK_SKIRT_SD = 3.0
 SPECK_MAX_PX = 12
 
 
+def running_median(patch: np.ndarray, size: int) -> np.ndarray:
+    """Running median along axis 0 (edge values repeated), on every third column or so.
+
+    Along a band the median changes slowly, so it is taken exactly at every
+    ``size // 8``-th position and interpolated linearly between them: the
+    same answer on the band's plateau and its straight flanks, for a few
+    times less work.
+    """
+    n = patch.shape[0]
+    half = size // 2
+    padded = np.pad(patch, ((half, half), (0, 0)), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=0)
+    stride = max(1, size // 8)
+    at = np.arange(0, n, stride)
+    if at[-1] != n - 1:
+        at = np.append(at, n - 1)
+    sampled = np.partition(windows[at], half, axis=-1)[..., half]
+    if len(at) == n:
+        return sampled
+    pos = np.arange(n)
+    j = np.clip(np.searchsorted(at, pos, side="right") - 1, 0, len(at) - 2)
+    w = ((pos - at[j]) / (at[j + 1] - at[j]))[:, None]
+    return sampled[j] * (1.0 - w) + sampled[j + 1] * w
+
+
 def despeckle(
     patch: np.ndarray, pixel_noise: float, size: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +135,7 @@ def despeckle(
     size = min(31, patch.shape[0] // 2 if size is None else size) | 1
     if size < 5:
         return patch, np.zeros(patch.shape, bool)
-    median = ndimage.median_filter(patch, size=(size, 1), mode="nearest")
+    median = running_median(patch, size)
     floor = float(np.percentile(median, 5))
     deviation = np.abs(patch - median)
     # shot noise grows with the signal: on a bright band the noise is larger
