@@ -80,7 +80,7 @@ def lane_profiles(
     """
     height, width = signal.shape
     half = max(1.0, fraction * lanes.width / 2.0)
-    n_cols = int(np.ceil(2 * half)) + 1
+    n_cols = (int(np.ceil(2 * half)) + 1) | 1  # odd: the median is one value
     out = np.zeros((len(lanes.centers), height))
     rows = np.arange(height)
     offsets = np.arange(n_cols)
@@ -91,7 +91,7 @@ def lane_profiles(
             strip = signal[:, first[0] : first[0] + n_cols]
         else:
             strip = signal[rows[:, None], np.minimum(first[:, None] + offsets, width - 1)]
-        out[i] = np.median(strip, axis=1)
+        out[i] = np.partition(strip, n_cols // 2, axis=1)[:, n_cols // 2]
     return out
 
 
