@@ -59,8 +59,13 @@ def _lower_line(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray
     for _ in range(iterations):
         if use.sum() < 2:
             break
-        coef = np.polyfit(x[use], y[use], 1)
-        line = np.polyval(coef, x)
+        # least-squares line, in closed form (polyfit's general solver is slow
+        # for this, and it runs for every lane profile)
+        xu, yu = x[use], y[use]
+        x_mean, y_mean = xu.mean(), yu.mean()
+        spread = float(((xu - x_mean) ** 2).sum())
+        slope = float(((xu - x_mean) * (yu - y_mean)).sum()) / spread if spread > 0 else 0.0
+        line = y_mean + slope * (x - x_mean)
         below = y <= line
         if below.sum() < 2 or np.array_equal(below, use):
             break

@@ -65,9 +65,13 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     """Minimum of each factor x factor block (blocks at the far edges may be smaller)."""
     h, w = image.shape
     sh, sw = -(-h // factor), -(-w // factor)
-    padded = np.full((sh * factor, sw * factor), np.inf, dtype=image.dtype)
-    padded[:h, :w] = image
-    return padded.reshape(sh, factor, sw, factor).min(axis=(1, 3))
+    if (sh * factor, sw * factor) == (h, w):
+        padded = image
+    else:
+        padded = np.full((sh * factor, sw * factor), np.inf, dtype=image.dtype)
+        padded[:h, :w] = image
+    # (the minimum along rows first, over contiguous memory, is the fast order)
+    return padded.reshape(sh * factor, sw, factor).min(axis=2).reshape(sh, factor, sw).min(axis=1)
 
 
 def _roll(image: np.ndarray, patch: np.ndarray) -> np.ndarray:
