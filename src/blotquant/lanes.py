@@ -92,6 +92,14 @@ def band_residual(signal: np.ndarray) -> np.ndarray:
     return np.maximum(work, 0, out=work)
 
 
+def _row_quantiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[np.ndarray]:
+    """Quantiles of each row (nearest rank), with one partial sort for all of them."""
+    n = values.shape[1]
+    ranks = [int(round(q * (n - 1))) for q in quantiles]
+    parted = np.partition(values, sorted(set(ranks)), axis=1)
+    return [parted[:, k] for k in ranks]
+
+
 def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
     """Rows that hold bands or marks, widened a little.
 
@@ -102,7 +110,8 @@ def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
     """
     step = max(1, residual.shape[1] // 400)
     rows = np.zeros(residual.shape[0], bool)
-    for energy in (residual.mean(axis=1), np.percentile(residual[:, ::step], 70, axis=1)):
+    (wide,) = _row_quantiles(residual[:, ::step], (0.70,))
+    for energy in (residual.mean(axis=1), wide):
         base = float(np.median(energy))
         top = float(energy.max())
         if top > base:
@@ -384,9 +393,8 @@ def _estimate_tilt(residual: np.ndarray, ref_row: float, max_pitch: float) -> fl
     if height < 8:
         return 0.0
     step = max(1, residual.shape[1] // 400)
-    spread = np.percentile(residual[:, ::step], 95, axis=1) - np.median(
-        residual[:, ::step], axis=1
-    )
+    typical, high = _row_quantiles(residual[:, ::step], (0.5, 0.95))
+    spread = high - typical
     rows = np.flatnonzero(spread >= 0.25 * spread.max()) if spread.max() > 0 else []
     if len(rows) < 2 or rows[-1] - rows[0] < 20:
         return 0.0

@@ -70,8 +70,15 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     else:
         padded = np.full((sh * factor, sw * factor), np.inf, dtype=image.dtype)
         padded[:h, :w] = image
-    # (the minimum along rows first, over contiguous memory, is the fast order)
-    return padded.reshape(sh * factor, sw, factor).min(axis=2).reshape(sh, factor, sw).min(axis=1)
+    # (element-wise minima of strided slices: much faster than a reduction
+    # over a short axis)
+    columns = padded[:, 0::factor].copy()
+    for k in range(1, factor):
+        np.minimum(columns, padded[:, k::factor], out=columns)
+    small = columns[0::factor].copy()
+    for k in range(1, factor):
+        np.minimum(small, columns[k::factor], out=small)
+    return small
 
 
 def _roll(image: np.ndarray, patch: np.ndarray) -> np.ndarray:
