@@ -220,11 +220,15 @@ def qc_name(measurement: Measurement, with_channel: bool) -> str:
 
 def _display(pixels: np.ndarray, scale: int) -> np.ndarray:
     """8-bit view of the image as exported, contrast-stretched, shrunk by ``scale``."""
-    small = pixels[::scale, ::scale].astype(np.float64)
-    lo, hi = np.percentile(small, [0.5, 99.8])
+    small = pixels[::scale, ::scale].astype(np.float32)
+    # the contrast limits from about 100 000 pixels are the same as from all
+    step = max(1, int(np.sqrt(small.size / 100_000)))
+    lo, hi = (float(v) for v in np.percentile(small[::step, ::step], [0.5, 99.8]))
     if hi <= lo:
         hi = lo + 1.0
-    return (np.clip((small - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+    small -= lo
+    small *= 255.0 / (hi - lo)
+    return np.clip(small, 0, 255, out=small).astype(np.uint8)
 
 
 def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:

@@ -84,31 +84,47 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
 def _roll(image: np.ndarray, patch: np.ndarray) -> np.ndarray:
     """Opening with the ball, which may hang over the edges by its half-width.
 
-    Erosion then dilation, each the minimum (maximum) over the ball's offsets
-    of the shifted image minus (plus) the ball's height there: one pass over
-    the image per offset, in the image's own precision. The ball is
-    symmetric, so the dilation needs no mirroring.
+    Erosion then dilation by the ball's heights (a non-flat structuring
+    element), each done in two steps: along rows with each of the ball's
+    distinct row profiles, then down columns over the ball's rows. Every
+    step is one vectorised pass per offset, in the image's own precision.
+    The ball is symmetric, so the dilation needs no mirroring.
     """
     half = patch.shape[0] // 2
     if half == 0:
         return image.copy()
     height, width = image.shape
-    size = patch.shape[0]
     # the ball hangs over the edges by up to its half-width, where nothing
     # holds it up; its lowest positions are found there too
     padded = np.pad(image, 2 * half, mode="constant", constant_values=np.inf)
-    lowest = np.full((height + 2 * half, width + 2 * half), np.inf, dtype=image.dtype)
-    big_h, big_w = lowest.shape
-    for dy in range(size):
+    lowest = _two_step(padded, patch, height + 2 * half, width + 2 * half, np.minimum, -1.0)
+    return _two_step(lowest, patch, height, width, np.maximum, 1.0)
+
+
+def _two_step(
+    image: np.ndarray, patch: np.ndarray, out_h: int, out_w: int, pick: np.ufunc, sign: float
+) -> np.ndarray:
+    """``pick`` over the ball's offsets of ``image`` shifted, plus ``sign`` x height.
+
+    ``image`` is the output grown by the ball's half-width on every side.
+    The ball's rows above and below its centre are the same, so each distinct
+    row is applied along the rows once and the results are then combined
+    down the columns.
+    """
+    size = patch.shape[0]
+    half = size // 2
+    fill = np.inf if pick is np.minimum else -np.inf
+    by_row: dict[int, np.ndarray] = {}
+    for dy in range(half + 1):
+        row = patch[half + dy]
+        acc = np.full((image.shape[0], out_w), fill, dtype=image.dtype)
         for dx in range(size):
-            np.minimum(lowest, padded[dy : dy + big_h, dx : dx + big_w] - patch[dy, dx],
-                       out=lowest)
-    hull = np.full((height, width), -np.inf, dtype=image.dtype)
-    for dy in range(size):
-        for dx in range(size):
-            np.maximum(hull, lowest[dy : dy + height, dx : dx + width] + patch[dy, dx],
-                       out=hull)
-    return hull
+            pick(acc, image[:, dx : dx + out_w] + sign * row[dx], out=acc)
+        by_row[dy] = acc
+    out = np.full((out_h, out_w), fill, dtype=image.dtype)
+    for dy in range(-half, half + 1):
+        pick(out, by_row[abs(dy)][half + dy : half + dy + out_h], out=out)
+    return out
 
 
 def _interpolation(length: int, small_length: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
