@@ -30,7 +30,7 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
     -------
     {'dark-bands', 'light-bands'}
     """
-    step = max(1, int(np.sqrt(pixels.size / 250_000)))
+    step = max(1, int(np.sqrt(pixels.size / 100_000)))
     sample = np.asarray(pixels[::step, ::step], dtype=np.float64).ravel()
     # pixels stuck at the file's limits (padding outside the membrane, clipped
     # cores) say nothing about which way the bands go
