@@ -30,8 +30,14 @@ def test_report_is_self_contained(demo_report):
     # nothing is loaded from the network: every picture is embedded
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)
     images = re.findall(r"<img[^>]*src=\"([^\"]+)\"", text)
-    # 2 pair plots, 2 dose-response plots, 10 QC pictures
-    assert len(images) >= 14 and all(src.startswith("data:image/png;base64,") for src in images)
+    # 2 pair plots, 2 dose-response plots, 10 QC thumbnails
+    assert len(images) >= 14
+    assert all(src.startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
+               for src in images)
+    # each thumbnail links to its full-size QC picture beside the page
+    links = re.findall(r"<a href=\"([^\"]+)\"", text)
+    assert len(links) == len(list((demo_report.parent / "qc").glob("*.png"))) > 0
+    assert all((demo_report.parent / link).is_file() for link in links)
     assert text.count("fitted curves over every lane") == 2  # both pairs have a linsitinib fit
     for pair in ("p-IGF-1R/IGF-1R", "p-AKT/AKT"):
         assert pair in text

@@ -126,6 +126,7 @@ def run(
             warnings=warnings, failures=result.failures,
             normalize_within=experiment.normalize_within,
             dose_response=tables.get("dose_response.csv"), dose_key=experiment.dose_key,
+            thumbnails=result.qc_thumbnails,
         )
         write_atomic(output / "report.html", page)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)

@@ -70,6 +70,8 @@ class RunResult:
     qc_pictures: dict[str, bytes] = field(default_factory=dict)
     #: Names of the QC pictures written to ``qc_dir`` as they came.
     qc_written: list[str] = field(default_factory=list)
+    #: QC picture name -> small JPEG of it, for report.html (kept in memory).
+    qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
 
 
 def _where(measurement: Measurement) -> str:
@@ -283,7 +285,7 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
 
 def _run_file(task: _FileTask) -> RunResult:
     """Read one file once and analyse every measurement on it."""
-    from blotquant.report import qc_name, render_qc
+    from blotquant.report import qc_name, render_qc_and_thumbnail
 
     outcome = RunResult()
     images: dict[int, BlotImage] = {}
@@ -311,7 +313,10 @@ def _run_file(task: _FileTask) -> RunResult:
             by_channel.setdefault(a.measurement.channel, []).append(a)
         for channel, analyses in by_channel.items():
             name = qc_name(analyses[0].measurement, len(images) > 1 or channel != 0)
-            outcome.qc_pictures[name] = render_qc(images[channel], analyses)
+            picture, thumbnail = render_qc_and_thumbnail(images[channel], analyses)
+            outcome.qc_pictures[name] = picture
+            if thumbnail is not None:
+                outcome.qc_thumbnails[name] = thumbnail
     return outcome
 
 
@@ -382,6 +387,7 @@ def run_experiment(
                     result.qc_written.append(name)
             else:
                 result.qc_pictures.update(outcome.qc_pictures)
+            result.qc_thumbnails.update(outcome.qc_thumbnails)
             for w in outcome.warnings:
                 if w not in result.warnings:
                     result.warnings.append(w)

@@ -231,8 +231,22 @@ def _display(pixels: np.ndarray, scale: int) -> np.ndarray:
     return np.clip(small, 0, 255, out=small).astype(np.uint8)
 
 
+#: Width (px) of the QC thumbnails embedded in report.html.
+THUMBNAIL_WIDTH = 640
+
+
 def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
     """Draw what blotquant found on one image; return a PNG.
+
+    See :func:`render_qc_and_thumbnail`.
+    """
+    return render_qc_and_thumbnail(image, analyses, thumbnail=False)[0]
+
+
+def render_qc_and_thumbnail(
+    image: BlotImage, analyses: Sequence[Any], thumbnail: bool = True
+) -> tuple[bytes, bytes | None]:
+    """Draw what blotquant found on one image: a PNG, and a small JPEG of it.
 
     Top: the image as exported (contrast-stretched) with lanes (blue lines and
     numbers), band boxes that follow the band (green, or the colour of their
@@ -324,6 +338,19 @@ def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
                        canvas.height + y0 + panel * panel_h, panel_h, font)
     buffer = _io.BytesIO()
     full.save(buffer, format="PNG", optimize=False, compress_level=1)
+    return buffer.getvalue(), (qc_thumbnail(full) if thumbnail else None)
+
+
+def qc_thumbnail(picture: Any) -> bytes:
+    """A QC picture (a PIL image) shrunk to ``THUMBNAIL_WIDTH`` as a JPEG, for report.html."""
+    from PIL import Image
+
+    rgb = picture.convert("RGB")
+    if rgb.width > THUMBNAIL_WIDTH:
+        height = max(1, round(rgb.height * THUMBNAIL_WIDTH / rgb.width))
+        rgb = rgb.resize((THUMBNAIL_WIDTH, height), Image.BILINEAR, reducing_gap=2.0)
+    buffer = _io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
 
 

@@ -1,4 +1,9 @@
-"""``report.html``: one self-contained page per run (plots and QC pictures embedded)."""
+"""``report.html``: one self-contained page per run.
+
+Plots and QC thumbnails are embedded, so the page opens offline and stays a
+few megabytes even for hundreds of images; each thumbnail links to its
+full-size picture in ``qc/`` beside the page.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,18 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _img(data: bytes | str, alt: str) -> str:
+def _img(data: bytes | str, alt: str, kind: str = "png") -> str:
     encoded = data if isinstance(data, str) else base64.b64encode(data).decode()
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{encoded}">'
+    return f'<img alt="{_esc(alt)}" src="data:image/{kind};base64,{encoded}">'
+
+
+def _thumbnail_of(picture: Path) -> bytes:
+    from PIL import Image
+
+    from blotquant.report import qc_thumbnail
+
+    with Image.open(picture) as image:
+        return qc_thumbnail(image)
 
 
 def _table(frame: pd.DataFrame, digits: int = 4) -> str:
@@ -152,8 +166,13 @@ def render_report(
     normalize_within: Sequence[str] = (),
     dose_response: pd.DataFrame | None = None,
     dose_key: str = "dose_nM",
+    thumbnails: Mapping[str, bytes] | None = None,
 ) -> bytes:
-    """The run as one HTML page that opens offline (UTF-8 bytes)."""
+    """The run as one HTML page that opens offline (UTF-8 bytes).
+
+    ``thumbnails`` maps QC picture names to JPEG thumbnails already drawn;
+    the others are made from the pictures in ``qc_dir``.
+    """
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
              f"{_esc(experiment_name)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>{_esc(experiment_name)}</h1>",
@@ -184,7 +203,8 @@ def render_report(
                              f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>")
         parts.append(_table(dose_response))
     parts.append("<h2>Summary</h2>" + _table(summary))
-    parts.append("<h2>QC pictures</h2>")
+    parts.append("<h2>QC pictures</h2><p>Click a picture for the full-size one in "
+                 f"<code>{_esc(qc_dir.name)}/</code>.</p>")
     for picture in sorted(qc_dir.glob("*.png")) if qc_dir.is_dir() else []:
         membrane, _, stem = picture.stem.partition("__")
         mine = bands[(bands["membrane"].astype(str) == membrane)
@@ -192,8 +212,11 @@ def render_report(
         flagged = mine[mine["flags"].astype(str) != ""]
         caption = ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}"
                             for r in flagged.itertuples()) or "no flags"
-        parts.append(f"<figure>{_img(picture.read_bytes(), picture.name)}<figcaption>"
-                     f"{_esc(picture.name)}: {_esc(caption)}</figcaption></figure>")
+        small = (thumbnails or {}).get(picture.name) or _thumbnail_of(picture)
+        link = f"{qc_dir.name}/{picture.name}"
+        parts.append(f"<figure><a href=\"{_esc(link)}\">{_img(small, picture.name, 'jpeg')}</a>"
+                     f"<figcaption>{_esc(picture.name)}: {_esc(caption)} (click for the full "
+                     "picture)</figcaption></figure>")
     inputs = run_info.get("inputs", {})
     parts.append("<h2>Provenance</h2><p>Config: " + _esc(run_info.get("config_file"))
                  + "</p>" + _table(pd.DataFrame(
