@@ -205,11 +205,13 @@ def render_report(
     parts.append("<h2>Summary</h2>" + _table(summary))
     parts.append("<h2>QC pictures</h2><p>Click a picture for the full-size one in "
                  f"<code>{_esc(qc_dir.name)}/</code>.</p>")
+    # only flagged bands make captions: find them once, not once per picture
+    flagged_all = bands[bands["flags"].astype(str) != ""] if "flags" in bands else bands
+    stems = flagged_all["image"].map(lambda p: Path(str(p)).stem)
     for picture in sorted(qc_dir.glob("*.png")) if qc_dir.is_dir() else []:
         membrane, _, stem = picture.stem.partition("__")
-        mine = bands[(bands["membrane"].astype(str) == membrane)
-                     & bands["image"].map(lambda p, s=stem: s.startswith(Path(str(p)).stem))]
-        flagged = mine[mine["flags"].astype(str) != ""]
+        flagged = flagged_all[(flagged_all["membrane"].astype(str) == membrane)
+                              & stems.map(lambda s, picture_stem=stem: picture_stem.startswith(s))]
         caption = ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}"
                             for r in flagged.itertuples()) or "no flags"
         small = (thumbnails or {}).get(picture.name) or _thumbnail_of(picture)
