@@ -207,11 +207,12 @@ def render_report(
                  f"<code>{_esc(qc_dir.name)}/</code>.</p>")
     # only flagged bands make captions: find them once, not once per picture
     flagged_all = bands[bands["flags"].astype(str) != ""] if "flags" in bands else bands
-    stems = flagged_all["image"].map(lambda p: Path(str(p)).stem)
+    stems = [Path(str(p)).stem for p in flagged_all["image"]]
+    membranes = flagged_all["membrane"].astype(str).to_numpy()
     for picture in sorted(qc_dir.glob("*.png")) if qc_dir.is_dir() else []:
         membrane, _, stem = picture.stem.partition("__")
-        flagged = flagged_all[(flagged_all["membrane"].astype(str) == membrane)
-                              & stems.map(lambda s, picture_stem=stem: picture_stem.startswith(s))]
+        mine = (membranes == membrane) & np.array([stem.startswith(s) for s in stems], bool)
+        flagged = flagged_all[mine]
         caption = ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}"
                             for r in flagged.itertuples()) or "no flags"
         small = (thumbnails or {}).get(picture.name) or _thumbnail_of(picture)
