@@ -35,6 +35,8 @@ import yaml
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
 HERE = Path(__file__).resolve().parent
+#: image counts of the two runs per size (their difference gives the marginal cost)
+SIZE_RUNS = (4, 12)
 LANES = [{"treatment": t} for t in ["DMSO", "DMSO"] + [f"drug{i}" for i in range(14)]]
 
 
@@ -132,6 +134,49 @@ def run_imagej(files: list[Path], bands: pd.DataFrame, folder: Path) -> float | 
     return seconds
 
 
+RADII = (10, 25, 50, 100, 200)
+
+
+def radius_sweep(image_path: Path, folder: Path, imagej: bool) -> list[tuple[int, float, float]]:
+    """Rolling-ball background of one whole 2000 x 1500 export at several radii.
+
+    Returns (radius, blotquant seconds, ImageJ seconds or nan), each the
+    median of 5 repeats; ImageJ's are timed inside its JVM (getTime()).
+    """
+    from blotquant.rollingball import rolling_ball_background
+
+    image = tifffile.imread(image_path)
+    ours = {}
+    for radius in RADII:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            rolling_ball_background(image, radius)
+            times.append(time.perf_counter() - start)
+        ours[radius] = float(np.median(times))
+    theirs: dict[int, float] = {}
+    jar = Path("/usr/share/java/ij.jar")
+    if imagej and jar.exists() and shutil.which("xvfb-run"):
+        lines = ["setBatchMode(true);", f'open("{image_path}");', "id = getImageID();"]
+        for radius in RADII:
+            lines += ["times = newArray(5);", "for (k = 0; k < 5; k++) {",
+                      "  selectImage(id); run(\"Duplicate...\", \"title=copy\");",
+                      "  t = getTime();",
+                      f'  run("Subtract Background...", "rolling={radius} create");',
+                      "  times[k] = getTime() - t; close(); }",
+                      "Array.sort(times);", f'print("radius,{radius}," + times[2]);']
+        lines.append('print("done");')
+        macro = folder / "radii.ijm"
+        macro.write_text("\n".join(lines) + "\n")
+        proc = subprocess.run(["xvfb-run", "-a", "java", "-jar", str(jar), "-batch", str(macro)],
+                              capture_output=True, text=True, timeout=600)
+        for line in proc.stdout.splitlines():
+            if line.startswith("radius,"):
+                _, radius, ms = line.split(",")
+                theirs[int(radius)] = float(ms) / 1000
+    return [(r, ours[r], theirs.get(r, float("nan"))) for r in RADII]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=200, help="2000 x 1500 exports")
@@ -150,10 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {}
     for w, h in ((1000, 750), (2000, 1500), (4000, 3000)):
         folder = work / f"size{w}"
-        write_exports(folder / "exports", base_blots(w, h, 1, rng), 8, "z", rng)
-        sizes[(w, h)] = config_for(folder, h)
-    print(f"drew {args.n} + {args.scans} + 24 exports in {time.perf_counter() - t0:.0f} s "
-          f"({work})", flush=True)
+        paths = write_exports(folder / "exports", base_blots(w, h, 1, rng), SIZE_RUNS[1], "z",
+                              rng)
+        few = work / f"size{w}_few"
+        (few / "exports").mkdir(parents=True, exist_ok=True)
+        for path in paths[: SIZE_RUNS[0]]:
+            if not (few / "exports" / path.name).exists():
+                (few / "exports" / path.name).symlink_to(path)
+        sizes[(w, h)] = (config_for(few, h), config_for(folder, h))
+    print(f"drew {args.n} + {args.scans} + {3 * SIZE_RUNS[1]} exports in "
+          f"{time.perf_counter() - t0:.0f} s ({work})", flush=True)
     cores = os.cpu_count() or 1
     rows = []
     config = config_for(batch, 1500)
@@ -176,9 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("4000x3000 scans, --jobs 1", args.scans, ts, ts / args.scans,
                  args.scans / ts, peaks))
     per_size = {}
-    for (w, h), cfg in sizes.items():
-        tz, _ = run_blotquant(cfg, work / f"outz{w}", 1)
-        per_size[(w, h)] = tz / 8
+    for (w, h), (cfg_few, cfg_all) in sizes.items():
+        t_few, _ = run_blotquant(cfg_few, work / f"outz{w}_few", 1)
+        t_all, _ = run_blotquant(cfg_all, work / f"outz{w}", 1)
+        # the cost of one more image: start-up and the report cancel out
+        per_size[(w, h)] = (t_all / SIZE_RUNS[1], (t_all - t_few) / (SIZE_RUNS[1] - SIZE_RUNS[0]))
     imagej = None
     if not args.no_imagej:
         bands = pd.read_csv(work / "out1" / "bands.csv")
@@ -191,16 +244,30 @@ def main(argv: list[str] | None = None) -> int:
              "background (radius 50), volumes, QC pictures, CSVs; process start included.", "",
              *table, "",
              f"--jobs 2 is {t1 / t2:.2f} x faster than --jobs 1.", "",
-             "Cost per image by size (--jobs 1, 8 images each, process start included):", "",
-             "| size | pixels | s / image | s per megapixel |", "|---|---|---|---|"]
-    for (w, h), per in per_size.items():
-        lines.append(f"| {w}x{h} | {w * h / 1e6:.2f} M | {per:.3f} | {per / (w * h / 1e6):.3f} |")
+             f"Cost per image by size (--jobs 1): runs of {SIZE_RUNS[0]} and {SIZE_RUNS[1]} "
+             "images; the marginal cost is their difference per extra image (process start "
+             "and report cancel out):", "",
+             f"| size | pixels | s / image ({SIZE_RUNS[1]} images, all included) | "
+             "marginal s / image | marginal s per megapixel |", "|---|---|---|---|---|"]
+    for (w, h), (per, marginal) in per_size.items():
+        mpx = w * h / 1e6
+        lines.append(f"| {w}x{h} | {mpx:.2f} M | {per:.3f} | {marginal:.3f} | "
+                     f"{marginal / mpx:.3f} |")
     if imagej is not None:
         lines += ["", f"ImageJ 1.53t, one JVM over the same {args.n} exports (Subtract "
                   f"Background rolling=50, the same boxes measured): {imagej:.1f} s, "
                   f"{imagej / args.n:.3f} s / image. blotquant --jobs 1 takes "
                   f"{t1 / imagej:.2f} x ImageJ's time ({imagej / t1:.1f} x faster); --jobs 2 "
                   f"{t2 / imagej:.2f} x ({imagej / t2:.1f} x faster)."]
+    sweep = radius_sweep(files[0], work, imagej=not args.no_imagej)
+    lines += ["", "Rolling ball alone on one whole 2000 x 1500 export (median of 5; ImageJ "
+              "timed inside its JVM, Subtract Background with 'create'):", "",
+              "| radius | shrink | blotquant s | ImageJ s |", "|---|---|---|---|"]
+    from blotquant.rollingball import ball_for_radius
+
+    for radius, ours, theirs in sweep:
+        theirs_text = "-" if np.isnan(theirs) else f"{theirs:.3f}"
+        lines.append(f"| {radius} | {ball_for_radius(radius)[0]} | {ours:.3f} | {theirs_text} |")
     text = "\n".join(lines)
     print(text)
     if args.write_readme:

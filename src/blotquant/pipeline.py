@@ -178,7 +178,9 @@ def analyze_image(
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
             "membrane again with a shorter exposure."
         )
-    signal = to_signal(region, polarity, ceiling)
+    # 8- and 16-bit counts are exact in single precision; sums are taken in double
+    exact32 = region.dtype.kind in "ui" and region.dtype.itemsize <= 2
+    signal = to_signal(region, polarity, ceiling, np.float32 if exact32 else np.float64)
 
     if measurement.lane_centers is not None:
         centers = np.asarray(measurement.lane_centers, dtype=float)

@@ -43,15 +43,20 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
 
 
 def to_signal(
-    pixels: np.ndarray, polarity: Resolved, ceiling: float | None
+    pixels: np.ndarray,
+    polarity: Resolved,
+    ceiling: float | None,
+    dtype: type[np.floating] | np.dtype = np.float64,
 ) -> np.ndarray:
-    """Image as float64 signal in which bands are bright.
+    """Image as a floating-point signal in which bands are bright.
 
     Dark bands are inverted about the detector ceiling (or the image maximum
     for floating-point data), as ImageJ's "Invert" does, so differences of
-    intensity, and hence net volumes, are unchanged in size.
+    intensity, and hence net volumes, are unchanged in size. ``float32``
+    holds 8- and 16-bit images (and their inversion) exactly, in half the
+    memory.
     """
-    signal = np.asarray(pixels, dtype=np.float64)
+    signal = np.asarray(pixels, dtype=dtype)
     if polarity == "dark-bands":
         top = ceiling if ceiling is not None else float(signal.max())
         signal = top - signal

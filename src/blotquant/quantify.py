@@ -247,6 +247,7 @@ def measure_band(
     """
     margin = box.margin if margin is None else margin
     patch, clipped = band_patch(signal, box, margin)
+    patch = patch.astype(np.float64, copy=False)  # (volumes are sums: double precision)
     specks = np.zeros(patch.shape, bool)
     if pixel_noise > 0:
         patch, specks = despeckle(patch, pixel_noise)
@@ -256,6 +257,7 @@ def measure_band(
     bg_patch = None
     if background_image is not None:
         bg_patch, _ = band_patch(background_image, box, margin, background_row_offset)
+        bg_patch = bg_patch.astype(np.float64, copy=False)
     bg_rows = background_profile(method, patch, margin, height, bg_patch)
     background = float(bg_rows.sum())
     net = raw - background
