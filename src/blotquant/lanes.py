@@ -100,7 +100,16 @@ def _row_quantiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[np.
     return [parted[:, k] for k in ranks]
 
 
-def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
+def _across_quantiles(residual: np.ndarray) -> dict[float, np.ndarray]:
+    """Each row's median, 70th and 95th percentile across the columns (a sample of 400)."""
+    step = max(1, residual.shape[1] // 400)
+    levels = (0.5, 0.7, 0.95)
+    return dict(zip(levels, _row_quantiles(residual[:, ::step], levels), strict=True))
+
+
+def _rows_with_bands(
+    residual: np.ndarray, quantiles: dict[float, np.ndarray] | None = None
+) -> np.ndarray:
     """Rows that hold bands or marks, widened a little.
 
     Rows are picked on two scores: their mean signal (any band or mark), and
@@ -108,10 +117,9 @@ def _rows_with_bands(residual: np.ndarray) -> np.ndarray:
     columns), so that rows of faint bands running across the membrane are not
     outshone by a bright ladder mark that sits in a single lane.
     """
-    step = max(1, residual.shape[1] // 400)
+    quantiles = quantiles if quantiles is not None else _across_quantiles(residual)
     rows = np.zeros(residual.shape[0], bool)
-    (wide,) = _row_quantiles(residual[:, ::step], (0.70,))
-    for energy in (residual.mean(axis=1), wide):
+    for energy in (residual.mean(axis=1), quantiles[0.7]):
         base = float(np.median(energy))
         top = float(energy.max())
         if top > base:
@@ -392,7 +400,12 @@ def _half_max_center(
     return offset + 0.5 * (left + right), peak, float(right10 - left10 + 1)
 
 
-def _estimate_tilt(residual: np.ndarray, ref_row: float, max_pitch: float) -> float:
+def _estimate_tilt(
+    residual: np.ndarray,
+    ref_row: float,
+    max_pitch: float,
+    quantiles: dict[float, np.ndarray] | None = None,
+) -> float:
     """Lane drift (columns per row) that makes the lanes sharpest.
 
     Only rows that hold bands take part: blank rows carry no lane
@@ -403,9 +416,8 @@ def _estimate_tilt(residual: np.ndarray, ref_row: float, max_pitch: float) -> fl
     height = residual.shape[0]
     if height < 8:
         return 0.0
-    step = max(1, residual.shape[1] // 400)
-    typical, high = _row_quantiles(residual[:, ::step], (0.5, 0.95))
-    spread = high - typical
+    quantiles = quantiles if quantiles is not None else _across_quantiles(residual)
+    spread = quantiles[0.95] - quantiles[0.5]
     rows = np.flatnonzero(spread >= 0.25 * spread.max()) if spread.max() > 0 else []
     if len(rows) < 2 or rows[-1] - rows[0] < 20:
         return 0.0
@@ -469,10 +481,11 @@ def find_lanes(
     max_pitch = min(width / max(n_lanes - 0.5, 0.5), width)
     min_pitch = min(min_pitch, 0.8 * max_pitch)
 
-    best_slope = _estimate_tilt(residual, local_ref, max_pitch) if n_lanes > 1 else 0.0
+    quantiles = _across_quantiles(residual)
+    best_slope = _estimate_tilt(residual, local_ref, max_pitch, quantiles) if n_lanes > 1 else 0.0
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise
-    band_rows_mask = _rows_with_bands(residual)
+    band_rows_mask = _rows_with_bands(residual, quantiles)
     profile = column_profile(residual, best_slope, local_ref, rows=band_rows_mask)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
