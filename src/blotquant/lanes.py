@@ -315,7 +315,9 @@ def _measure_lanes(
             # column: a dust speck is a narrow spike that can outshine a faint
             # lane (or stand in for an empty one)
             middle = np.abs(np.arange(lo, hi) - c) <= 0.2 * pitch
-            strengths[i] = max(float(np.median(segment[middle])), 0.0)
+            values = segment[middle]
+            strengths[i] = max(float(np.partition(values, len(values) // 2)[len(values) // 2]),
+                               0.0)
             # (touching lanes have no valley below half height: keep the above)
             centre = _edge_center(profile, c, pitch, 0.5 * strengths[i])
             if centre is not None:

@@ -202,15 +202,18 @@ def noise_sigma(signal: np.ndarray) -> float:
     Differences cancel smooth background and bands (which are wide), leaving
     mostly noise; the median absolute deviation ignores the band edges.
     """
-    # about 100 000 differences are plenty for a robust estimate; rows are
-    # sampled before differencing, so no image-sized copy is made
+    # about 50 000 differences give the noise to within 1 %; rows are sampled
+    # before differencing, so no image-sized copy is made
     height, width = signal.shape
-    row_step = max(1, int(height * width / 100_000))
-    diffs = np.diff(signal[::row_step], axis=1).ravel()
+    row_step = max(1, int(height * width / 50_000))
+    diffs = np.diff(signal[::row_step], axis=1).ravel().astype(np.float64)
     if diffs.size == 0:
         return 0.0
-    mad = np.median(np.abs(diffs - np.median(diffs)))
-    return float(1.4826 * mad / np.sqrt(2.0))
+    middle = diffs.size // 2
+    diffs.partition(middle)
+    deviations = np.abs(diffs - diffs[middle])
+    deviations.partition(middle)
+    return float(1.4826 * deviations[middle] / np.sqrt(2.0))
 
 
 def measure_band(
