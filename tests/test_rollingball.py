@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 import tifffile
 
-from blotquant.rollingball import ball_for_radius, rolling_ball_background, subtract_background
+from blotquant.rollingball import (
+    ball_for_radius,
+    rolling_ball_background,
+    rolling_ball_rows,
+    subtract_background,
+)
 
 DATA = Path(__file__).parent / "data" / "imagej"
 RUNS = json.loads((DATA / "manifest.json").read_text())["runs"]
@@ -76,3 +81,18 @@ def test_input_is_not_modified():
     before = image.copy()
     rolling_ball_background(image, 10, light_background=True)
     np.testing.assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize("radius", [5, 20, 50, 150])
+def test_rows_only_equal_the_whole_background(radius):
+    # the fast path measures only the rows the boxes read; inside them it must
+    # give exactly the whole image's background
+    rng = np.random.default_rng(3)
+    image = (rng.normal(1000, 40, (400, 300)) + np.linspace(0, 800, 300)[None, :])
+    image = image.astype(np.uint16)
+    image[150:160, 50:250] += 3000
+    for light in (False, True):
+        whole = rolling_ball_background(image, radius, light_background=light)
+        for rows in ((100, 200), (0, 50), (350, 400), (0, 400)):
+            part = rolling_ball_rows(image, radius, rows, light_background=light)
+            np.testing.assert_array_equal(part, whole[rows[0] : rows[1]])

@@ -81,70 +81,94 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     return small
 
 
-def _roll(image: np.ndarray, patch: np.ndarray) -> np.ndarray:
+def _roll(
+    image: np.ndarray, patch: np.ndarray, rows: tuple[int, int] | None = None
+) -> np.ndarray:
     """Opening with the ball, which may hang over the edges by its half-width.
 
     Erosion then dilation by the ball's heights (a non-flat structuring
     element), each done in two steps: along rows with each of the ball's
     distinct row profiles, then down columns over the ball's rows. Every
     step is one vectorised pass per offset, in the image's own precision.
-    The ball is symmetric, so the dilation needs no mirroring.
+    The ball is symmetric, so the dilation needs no mirroring. ``rows``
+    limits the result to those rows (the erosion still sees every row).
     """
     half = patch.shape[0] // 2
-    if half == 0:
-        return image.copy()
     height, width = image.shape
+    first, last = rows if rows is not None else (0, height)
+    if half == 0:
+        return image[first:last].copy()
     # the ball hangs over the edges by up to its half-width, where nothing
     # holds it up; its lowest positions are found there too
     padded = np.pad(image, 2 * half, mode="constant", constant_values=np.inf)
-    lowest = _two_step(padded, patch, height + 2 * half, width + 2 * half, np.minimum, -1.0)
-    return _two_step(lowest, patch, height, width, np.maximum, 1.0)
+    lowest = _two_step(padded, patch, first, last + 2 * half, width + 2 * half, np.minimum, -1.0)
+    return _two_step(lowest, patch, 0, last - first, width, np.maximum, 1.0)
 
 
 def _two_step(
-    image: np.ndarray, patch: np.ndarray, out_h: int, out_w: int, pick: np.ufunc, sign: float
+    image: np.ndarray, patch: np.ndarray, first: int, last: int, out_w: int, pick: np.ufunc,
+    sign: float,
 ) -> np.ndarray:
     """``pick`` over the ball's offsets of ``image`` shifted, plus ``sign`` x height.
 
-    ``image`` is the output grown by the ball's half-width on every side.
-    The ball's rows above and below its centre are the same, so each distinct
-    row is applied along the rows once and the results are then combined
-    down the columns.
+    ``image`` is the output grown by the ball's half-width on every side;
+    output rows ``first`` to ``last`` are computed. The ball's rows above and
+    below its centre are the same, so each distinct row is applied along the
+    rows once and the results are then combined down the columns.
     """
     size = patch.shape[0]
     half = size // 2
     fill = np.inf if pick is np.minimum else -np.inf
+    source = image[first : last + 2 * half]
     by_row: dict[int, np.ndarray] = {}
     for dy in range(half + 1):
         row = patch[half + dy]
-        acc = np.full((image.shape[0], out_w), fill, dtype=image.dtype)
+        acc = np.full((source.shape[0], out_w), fill, dtype=image.dtype)
         for dx in range(size):
-            pick(acc, image[:, dx : dx + out_w] + sign * row[dx], out=acc)
+            pick(acc, source[:, dx : dx + out_w] + sign * row[dx], out=acc)
         by_row[dy] = acc
+    out_h = last - first
     out = np.full((out_h, out_w), fill, dtype=image.dtype)
     for dy in range(-half, half + 1):
         pick(out, by_row[abs(dy)][half + dy : half + dy + out_h], out=out)
     return out
 
 
-def _interpolation(length: int, small_length: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
-    """ImageJ's indices and weights for enlarging one axis."""
-    i = np.arange(length)
+def _interpolation(
+    index_of: np.ndarray, small_length: int, factor: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """ImageJ's indices and weights for enlarging one axis, at positions ``index_of``."""
+    i = index_of
     index = np.trunc((i - factor // 2) / factor).astype(int)
     index = np.minimum(index, small_length - 2)
     distance = (i + 0.5) / factor - (index + 0.5)
     return index, (1.0 - distance).astype(np.float32)
 
 
-def _enlarge(small: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
+def _background(
+    work: np.ndarray, radius: float, rows: tuple[int, int]
+) -> np.ndarray:
+    """The ball's background of ``work`` (already smoothed), in rows ``rows`` only."""
+    shrink, patch = ball_for_radius(radius)
+    height, width = work.shape
+    first, last = rows
+    if not (shrink > 1 and min(work.shape) >= 2 * shrink):
+        return _roll(work, patch, rows)
+    small = _shrink(work, shrink)
     sh, sw = small.shape
     if sh < 2 or sw < 2:
         # too small to interpolate: ImageJ would not shrink such an image either
-        return np.kron(small, np.ones((factor, factor)))[: shape[0], : shape[1]]
-    yi, yw = _interpolation(shape[0], sh, factor)
-    xi, xw = _interpolation(shape[1], sw, factor)
-    rows = small[:, xi] * xw + small[:, xi + 1] * (1.0 - xw)
-    return rows[yi] * yw[:, None] + rows[yi + 1] * (1.0 - yw[:, None])
+        hull = _roll(small, patch)
+        return np.kron(hull, np.ones((shrink, shrink), dtype=hull.dtype))[first:last, :width]
+    # ImageJ's bilinear enlargement, only for the rows asked for (and the
+    # shrunken rows they are interpolated from)
+    yi, yw = _interpolation(np.arange(first, last), sh, shrink)
+    xi, xw = _interpolation(np.arange(width), sw, shrink)
+    low, high = int(yi.min()), int(yi.max()) + 2
+    hull = _roll(small, patch, (low, high))
+    across = hull[:, xi] * xw + hull[:, xi + 1] * (1.0 - xw)
+    yi = yi - low
+    return across[yi] * yw[:, None] + across[yi + 1] * (1.0 - yw[:, None])
 
 
 def rolling_ball_background(
@@ -172,6 +196,13 @@ def rolling_ball_background(
     ndarray of float32
         The background, same shape as ``image`` (ImageJ's precision).
     """
+    return _rolling_ball(image, radius, light_background, smoothing, (0, image.shape[0]))
+
+
+def _rolling_ball(
+    image: np.ndarray, radius: float, light_background: bool, smoothing: bool,
+    rows: tuple[int, int],
+) -> np.ndarray:
     if radius <= 0:
         raise ValueError("radius must be positive")
     # single precision, as ImageJ computes it: the same numbers, half the work
@@ -180,12 +211,7 @@ def rolling_ball_background(
         work = _mean3x3(work)
     if light_background:
         work = -work
-    shrink, patch = ball_for_radius(radius)
-    if shrink > 1 and min(work.shape) >= 2 * shrink:
-        small = _shrink(work, shrink)
-        background = _enlarge(_roll(small, patch), work.shape, shrink)
-    else:
-        background = _roll(work, patch)
+    background = _background(work, radius, rows)
     return -background if light_background else background
 
 
@@ -211,13 +237,8 @@ def rolling_ball_rows(
     reach = (2 * (patch.shape[0] // 2) + 2) * shrink + 2
     start = max(0, (top - reach) // shrink * shrink)
     stop = min(height, bottom + reach)
-    if start == 0 and stop == height:
-        full = rolling_ball_background(image, radius, light_background=light_background,
-                                       smoothing=smoothing)
-        return full[top:bottom]
-    crop = rolling_ball_background(image[start:stop], radius,
-                                   light_background=light_background, smoothing=smoothing)
-    return crop[top - start : bottom - start]
+    return _rolling_ball(image[start:stop], radius, light_background, smoothing,
+                         (top - start, bottom - start))
 
 
 def subtract_background(image: np.ndarray, radius: float, **kwargs: bool) -> np.ndarray:
