@@ -194,7 +194,7 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
         return smoothed[sigma]
 
     def score_for(
-        pitches: np.ndarray, step: float, near: float | None = None
+        pitches: np.ndarray, step: float, near: float | None = None, reach: float = 2.0
     ) -> tuple[float, float, float]:
         nonlocal best
         for pitch in pitches:
@@ -203,7 +203,7 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
             # lanes must sit inside the image (a quarter pitch of slack at the edges)
             first, last = -0.25 * pitch, width - 1 - span + 0.25 * pitch
             if near is not None:
-                first, last = max(first, near - 2.0), min(last, near + 2.0)
+                first, last = max(first, near - reach), min(last, near + reach)
             starts = np.arange(first, last + 1e-9, step)
             if len(starts) == 0:
                 continue
@@ -230,9 +230,12 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     lo, hi = (min_pitch, max_pitch) if guess is None else (
         max(min_pitch, 0.85 * guess), min(max_pitch, 1.15 * guess))
     coarse = np.arange(lo, hi + 1e-9, 1.0 if hi - lo > 2 else 0.25)
-    score_for(coarse, 1.0)
+    # offsets in steps of a 25th of a pitch (the profile is smoothed at a
+    # fifth), then refined around the best at a quarter pixel
+    step = max(1.0, float(np.round(lo / 25.0)))
+    score_for(coarse, step)
     fine = np.arange(max(min_pitch, best[1] - 1.0), min(max_pitch, best[1] + 1.0) + 1e-9, 0.1)
-    score_for(fine, 0.25, near=best[2])
+    score_for(fine, 0.25, near=best[2], reach=max(2.0, step))
     return best[1], best[2]
 
 
@@ -383,17 +386,17 @@ def _half_max_center(
         return centre, 0.0, 0.0
     slack = 0.05 * peak  # noise may wiggle a lane's plateau a little
 
+    def steps(values: np.ndarray, previous: np.ndarray, level: float, monotone: bool) -> int:
+        # how many steps away from the peak the run goes before it stops
+        ok = values >= level
+        if monotone:
+            ok &= values <= previous + slack
+        return int(np.argmin(ok)) if not ok.all() else len(ok)
+
     def run(level: float, monotone: bool) -> tuple[int, int]:
-        left = i_peak
-        while left > 0 and segment[left - 1] >= level and (
-            not monotone or segment[left - 1] <= segment[left] + slack
-        ):
-            left -= 1
-        right = i_peak
-        while right < len(segment) - 1 and segment[right + 1] >= level and (
-            not monotone or segment[right + 1] <= segment[right] + slack
-        ):
-            right += 1
+        left = i_peak - steps(segment[:i_peak][::-1], segment[1 : i_peak + 1][::-1], level,
+                              monotone)
+        right = i_peak + steps(segment[i_peak + 1 :], segment[i_peak:-1], level, monotone)
         return left, right
 
     left, right = run(0.5 * peak, monotone=True)
