@@ -1,0 +1,66 @@
+"""Real exports from public repositories (``../shared/real-blots``), checked by eye.
+
+These images have no ground truth. What is tested is what a person sees in
+their QC pictures and checked once by eye: where the lanes and bands are.
+The folder is not part of the project (the images are not ours to ship), so
+the tests skip when it is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from blotquant.api import run
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real-blots"
+
+pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"{REAL} is not there")
+
+
+def _run(tmp_path: Path, lanes: int, images: list[dict]) -> pd.DataFrame:
+    config = {
+        "pairs": [{"phospho": images[0]["antibody"], "total": images[-1]["antibody"]}],
+        "control": {"treatment": "t1"},
+        "membranes": [{"name": "m",
+                       "lanes": [{"treatment": f"t{1 + k // 2}"} for k in range(lanes)],
+                       "images": images}],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return run(path, out=tmp_path / "results", qc=False).bands
+
+
+def test_chemidoc_pakt_and_akt(tmp_path):
+    folder = REAL / "krause_westernBlot"
+    bands = _run(tmp_path, 10, [
+        {"file": str(folder / "2019-03-01-WB0-pAKT4060.decoded16.tif"), "antibody": "pAKT"},
+        {"file": str(folder / "05-03-2019-WB0-AKTAK9272_2.decoded16.tif"), "antibody": "AKT"},
+    ])
+    for antibody, row in (("pAKT", 200), ("AKT", 250)):
+        b = bands[bands["antibody"] == antibody].sort_values("lane")
+        assert len(b) == 10
+        # ten evenly loaded lanes, 44 to 45 px apart; one band row, slightly tilted
+        assert np.all(np.abs(np.diff(b["lane_center"]) - 44.5) <= 2.0)
+        assert np.all(np.abs(b["band_row"] - row) <= 6)
+        assert (b["net_volume"] > 0).all()
+        assert not b["flags"].str.contains("no-band|saturated|edge").any()
+
+
+def test_strip_whose_band_drifts_down_across_the_lanes(tmp_path):
+    # chibidragon's second strip: 12 lanes, dark bands on light, the band
+    # sinks about 80 rows from lane 1 to lane 12 (checked in the QC picture)
+    bands = _run(tmp_path, 12, [
+        {"file": str(REAL / "chibidragon_wbq" / "test_image.png"), "antibody": "A"},
+        {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "B"},
+    ])
+    b = bands[bands["antibody"] == "B"].sort_values("lane")
+    rows = b["band_row"].to_numpy()
+    assert np.all(np.diff(rows) >= -2.0)
+    assert rows[-1] - rows[0] >= 60
+    assert (b["net_volume"] > 0).all()
+    assert np.all(np.abs(np.diff(b["lane_center"]) - 90.0) <= 8.0)
