@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from blotquant.lanes import LaneGeometry
-from blotquant.profiles import lower_baseline
+from blotquant.profiles import lower_baselines
 
 #: Box half-height in units of the band's full width at half maximum.
 #: 1.5 FWHM is 3.5 sigma of a Gaussian band: 99.95 % of its volume inside.
@@ -185,7 +185,7 @@ def find_bands(
     profiles = lane_profiles(signal, lanes)
     smoothed = ndimage.gaussian_filter1d(profiles, 1.0, axis=1)
     window = max(31, height // 6)
-    detrended = np.array([p - lower_baseline(p, window, smooth=0.0) for p in smoothed])
+    detrended = smoothed - lower_baselines(smoothed, window, smooth=0.0)
     # membrane tilt moves bands too: a lane drifting right going down means the
     # band drops going left, by -slope rows per column
     band_slope_guess = -lanes.slope

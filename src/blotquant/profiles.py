@@ -25,49 +25,69 @@ def lower_baseline(profile: np.ndarray, window: float, smooth: float = 2.0) -> n
         Gaussian smoothing (sigma, samples) applied before finding the minima,
         so that noise does not pull the baseline down.
     """
-    n = len(profile)
+    profile = np.asarray(profile)
+    return lower_baselines(profile[None, :], window, smooth)[0]
+
+
+def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) -> np.ndarray:
+    """:func:`lower_baseline` of every row of a 2-D array, at once."""
+    n_rows, n = profiles.shape
     if n < 3:
-        return np.full(n, float(np.min(profile)) if n else 0.0)
-    smoothed = profile.astype(float)
+        low = profiles.min(axis=1, keepdims=True) if n else np.zeros((n_rows, 1))
+        return np.broadcast_to(low, (n_rows, n)).astype(float)
+    smoothed = profiles.astype(float)
     if smooth > 0:
-        smoothed = ndimage.gaussian_filter1d(smoothed, smooth, mode="nearest")
+        smoothed = ndimage.gaussian_filter1d(smoothed, smooth, axis=1, mode="nearest")
     x = np.arange(n, dtype=float)
     # a steep ramp hides the gaps from windowed minima (each window's minimum
     # is its downhill end), so take off the lower linear trend first
-    trend = _lower_line(x, smoothed)
+    trend = _lower_lines(x, smoothed)
     flat = smoothed - trend
     size = max(3, int(window) | 1)
-    minima = ndimage.minimum_filter1d(flat, size, mode="nearest")
-    anchors = np.flatnonzero(flat <= minima)
-    baseline = np.interp(x, anchors, flat[anchors])
-    # beyond the outermost gaps the background keeps its slope (a ramp does
-    # not stop at the last lane); the slope is taken over about one window
-    for end, inner, sel in ((anchors[0], 1, x < anchors[0]), (anchors[-1], -1, x > anchors[-1])):
-        far = anchors[np.abs(anchors - end) >= size / 2]
-        if sel.any() and far.size:
-            other = far[0] if inner == 1 else far[-1]
-            slope = (flat[other] - flat[end]) / (other - end)
-            baseline[sel] = flat[end] + slope * (x[sel] - end)
-    baseline = baseline + trend
-    return np.minimum(baseline, smoothed) if smooth > 0 else baseline
+    minima = ndimage.minimum_filter1d(flat, size, axis=1, mode="nearest")
+    baselines = np.empty_like(flat)
+    for k in range(n_rows):
+        row = flat[k]
+        anchors = np.flatnonzero(row <= minima[k])
+        baseline = np.interp(x, anchors, row[anchors])
+        # beyond the outermost gaps the background keeps its slope (a ramp
+        # does not stop at the last lane); the slope is taken over about one window
+        for end, inner, sel in ((anchors[0], 1, x < anchors[0]),
+                                (anchors[-1], -1, x > anchors[-1])):
+            far = anchors[np.abs(anchors - end) >= size / 2]
+            if sel.any() and far.size:
+                other = far[0] if inner == 1 else far[-1]
+                slope = (row[other] - row[end]) / (other - end)
+                baseline[sel] = row[end] + slope * (x[sel] - end)
+        baselines[k] = baseline
+    baselines += trend
+    return np.minimum(baselines, smoothed) if smooth > 0 else baselines
 
 
-def _lower_line(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """A straight line under most of ``y``: refit to the points below it."""
-    use = np.ones(len(y), bool)
-    line = np.full(len(y), float(np.min(y)))
+def _lower_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """A straight line under most of each row of ``y``: refit to the points below it.
+
+    Least-squares lines in closed form, every row at once; a row stops being
+    refitted once the points below its line no longer change.
+    """
+    use = np.ones(y.shape, bool)
+    lines = np.broadcast_to(y.min(axis=1, keepdims=True), y.shape).astype(float)
+    active = np.ones(y.shape[0], bool)
     for _ in range(iterations):
-        if use.sum() < 2:
+        counts = use.sum(axis=1)
+        fit = active & (counts >= 2)
+        if not fit.any():
             break
-        # least-squares line, in closed form (polyfit's general solver is slow
-        # for this, and it runs for every lane profile)
-        xu, yu = x[use], y[use]
-        x_mean, y_mean = xu.mean(), yu.mean()
-        spread = float(((xu - x_mean) ** 2).sum())
-        slope = float(((xu - x_mean) * (yu - y_mean)).sum()) / spread if spread > 0 else 0.0
-        line = y_mean + slope * (x - x_mean)
-        below = y <= line
-        if below.sum() < 2 or np.array_equal(below, use):
-            break
-        use = below
-    return line
+        weight = use[fit].astype(float)
+        x_mean = (weight * x).sum(axis=1) / counts[fit]
+        y_mean = (weight * y[fit]).sum(axis=1) / counts[fit]
+        dx = (x[None, :] - x_mean[:, None]) * weight
+        spread = (dx * dx).sum(axis=1)
+        slope = np.divide((dx * (y[fit] - y_mean[:, None])).sum(axis=1), spread,
+                          out=np.zeros_like(spread), where=spread > 0)
+        lines[fit] = y_mean[:, None] + slope[:, None] * (x[None, :] - x_mean[:, None])
+        below = y <= lines
+        changed = fit & (below.sum(axis=1) >= 2) & ~(below == use).all(axis=1)
+        use[changed] = below[changed]
+        active = changed
+    return lines
