@@ -375,15 +375,18 @@ def _profile_panel(draw: Any, analysis: Any, colours: dict[int, tuple[int, int, 
         prof = band.profile
         n = len(prof)
 
-        def xy(i: float, v: float, x0: float = x0, w: float = w, n: int = n,
-               y_top: float = y_top, y_bot: float = y_bot) -> tuple[float, float]:
-            return (x0 + w * i / max(n - 1, 1), y_bot - (y_bot - y_top) * (v - floor) / span)
+        def points(start: int, values: np.ndarray, x0: float = x0, w: float = w, n: int = n,
+                   y_top: float = y_top, y_bot: float = y_bot) -> list[float]:
+            # flat [x0, y0, x1, y1, ...] in picture coordinates
+            xs = x0 + w * (start + np.arange(len(values))) / max(n - 1, 1)
+            ys = y_bot - (y_bot - y_top) * (np.asarray(values, dtype=float) - floor) / span
+            return np.column_stack((xs, ys)).ravel().tolist()
 
-        box_l, box_r = xy(margin, 0)[0], xy(margin + box.height - 1, 0)[0]
+        box_l = x0 + w * margin / max(n - 1, 1)
+        box_r = x0 + w * (margin + box.height - 1) / max(n - 1, 1)
         draw.rectangle([box_l, y_top, box_r, y_bot], fill=(45, 45, 60))
-        draw.line([xy(i, v) for i, v in enumerate(prof)], fill=(255, 255, 255), width=1)
-        bg = band.background
-        draw.line([xy(margin + i, v) for i, v in enumerate(bg)], fill=(90, 140, 255), width=2)
+        draw.line(points(0, prof), fill=(255, 255, 255), width=1)
+        draw.line(points(margin, band.background), fill=(90, 140, 255), width=2)
         draw.text((x0, y_bot + 2), f"L{band.lane}", fill=colours.get(band.lane, _OK_COLOUR),
                   font=font)
 
