@@ -271,6 +271,8 @@ class _FileTask:
     measurements: tuple[Measurement, ...]
     membranes: dict[str, Membrane]
     qc: bool
+    #: Where the worker writes its QC pictures itself (None: send them back).
+    qc_dir: Path | None = None
 
 
 def _group_by_file(experiment: Experiment) -> list[_FileTask]:
@@ -316,7 +318,13 @@ def _run_file(task: _FileTask) -> RunResult:
         for channel, analyses in by_channel.items():
             name = qc_name(analyses[0].measurement, len(images) > 1 or channel != 0)
             picture, thumbnail = render_qc_and_thumbnail(images[channel], analyses)
-            outcome.qc_pictures[name] = picture
+            if task.qc_dir is not None:
+                # written here, in the worker: the main process need not receive
+                # and write every picture (it would compete with the workers)
+                (task.qc_dir / name).write_bytes(picture)
+                outcome.qc_written.append(name)
+            else:
+                outcome.qc_pictures[name] = picture
             if thumbnail is not None:
                 outcome.qc_thumbnails[name] = thumbnail
     return outcome
@@ -365,9 +373,10 @@ def run_experiment(
     -------
     RunResult
     """
-    tasks = _group_by_file(experiment)
-    if not qc:
-        tasks = [_FileTask(t.path, t.measurements, t.membranes, False) for t in tasks]
+    tasks = [
+        _FileTask(t.path, t.measurements, t.membranes, qc, qc_dir if qc else None)
+        for t in _group_by_file(experiment)
+    ]
     result = RunResult(warnings=list(experiment.warnings))
     total = len(tasks)
     outcomes: Iterable[RunResult]
@@ -383,12 +392,8 @@ def run_experiment(
             result.analyses.extend(outcome.analyses)
             result.failures.extend(outcome.failures)
             result.hashes.update(outcome.hashes)
-            if qc_dir is not None:
-                for name, data in outcome.qc_pictures.items():
-                    (qc_dir / name).write_bytes(data)
-                    result.qc_written.append(name)
-            else:
-                result.qc_pictures.update(outcome.qc_pictures)
+            result.qc_written.extend(outcome.qc_written)
+            result.qc_pictures.update(outcome.qc_pictures)
             result.qc_thumbnails.update(outcome.qc_thumbnails)
             for w in outcome.warnings:
                 if w not in result.warnings:
