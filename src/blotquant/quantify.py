@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -179,21 +179,55 @@ def despeckle(
     )
     if not specks.any():
         return patch, specks
-    # a speck is small: a larger object standing out from the running median
-    # is the band's own shape (a band that bulges into the margin, a lane
-    # that smiles), which is measured, never replaced
+    # a speck is small and wholly seen: a larger object standing out from the
+    # running median is the band's own shape (a band that bulges into the
+    # margin, a lane that smiles), and one that runs into the ends of the
+    # strip may be a neighbouring lane's flank; those are measured, never
+    # replaced
     cores, _ = ndimage.label(specks)
+    n = patch.shape[0]
     small = [
         k + 1
         for k, where in enumerate(ndimage.find_objects(cores))
         if where is not None and max(sl.stop - sl.start for sl in where) <= SPECK_MAX_PX
+        and where[0].start > 0 and where[0].stop < n
     ]
     specks = np.isin(cores, small)
     if not specks.any():
         return patch, specks
-    labels, _ = ndimage.label(specks | (deviation > SPECK_SKIRT_SD * noise))
+    # the skirt: joined to a core, and no farther from it than half a speck
+    near_core = ndimage.binary_dilation(specks, iterations=SPECK_MAX_PX // 2)
+    labels, _ = ndimage.label(specks | (near_core & (deviation > SPECK_SKIRT_SD * noise)))
     replace = ndimage.binary_dilation(np.isin(labels, np.unique(labels[specks])))
     return np.where(replace, median, patch), specks
+
+
+#: Columns beyond each side of the box that the speck test also looks at.
+SPECK_OVERHANG = SPECK_MAX_PX // 2
+
+
+def _despeckle_box(
+    signal: np.ndarray, box: BandBox, margin: int, pixel_noise: float, patch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`despeckle` of a box's patch, judged with a few columns beyond the box.
+
+    At the ends of a patch the running median repeats the end column, so a
+    speck cut by the box's edge would be its own median. Half a speck's
+    width more on each side puts such a speck inside what is judged, while a
+    neighbour's flank entering the box keeps rising beyond it and is not
+    taken for one.
+    """
+    if not _may_hold_specks(patch, pixel_noise):
+        return patch, np.zeros(patch.shape, bool)
+    left = max(0, box.x_left - SPECK_OVERHANG)
+    right = min(signal.shape[1], box.x_right + SPECK_OVERHANG)
+    if (left, right) == (box.x_left, box.x_right):
+        return despeckle(patch, pixel_noise, size=(box.x_right - box.x_left) // 2)
+    wide, _ = band_patch(signal, replace(box, x_left=left, x_right=right), margin)
+    clean, specks = despeckle(wide.astype(np.float64, copy=False), pixel_noise,
+                              size=(box.x_right - box.x_left) // 2)
+    keep = slice(box.x_left - left, box.x_left - left + (box.x_right - box.x_left))
+    return clean[keep], specks[keep]
 
 
 def noise_sigma(signal: np.ndarray) -> float:
@@ -253,7 +287,7 @@ def measure_band(
     patch = patch.astype(np.float64, copy=False)  # (volumes are sums: double precision)
     specks = np.zeros(patch.shape, bool)
     if pixel_noise > 0:
-        patch, specks = despeckle(patch, pixel_noise)
+        patch, specks = _despeckle_box(signal, box, margin, pixel_noise, patch)
     height = box.height
     inside = patch[:, margin : margin + height]
     raw = float(inside.sum())
