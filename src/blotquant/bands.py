@@ -252,6 +252,14 @@ def find_bands(
         x_centre = float(lanes.centers[i] + lanes.slope * (centres[i] - lanes.ref_row))
         x_left = int(max(0, np.floor(x_centre - half_w + 0.5)))
         x_right = int(min(width, np.floor(x_centre + half_w + 0.5)))
+        if lanes.bounds is not None:
+            # not past the valley into a neighbouring lane: a bright neighbour's
+            # flank is not membrane, and the baseline would not remove it
+            drift = lanes.slope * (centres[i] - lanes.ref_row)
+            if i > 0:
+                x_left = max(x_left, int(np.ceil(lanes.bounds[i - 1] + drift)))
+            if i < n_lanes - 1:
+                x_right = min(x_right, int(np.floor(lanes.bounds[i] + drift)) + 1)
         if x_right <= x_left:
             x_right = min(width, x_left + 1)
         boxes.append(

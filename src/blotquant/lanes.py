@@ -47,6 +47,10 @@ class LaneGeometry:
     slope: float
     ref_row: float
     found: np.ndarray
+    #: Columns (at ``ref_row``) of the valleys between neighbouring lanes:
+    #: ``bounds[i]`` lies between lane i and lane i + 1. A lane's box does not
+    #: reach past them into its neighbour. None: no limit (lanes given by hand).
+    bounds: np.ndarray | None = None
 
     @property
     def pitch(self) -> float:
@@ -370,6 +374,29 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
     return 0.5 * (edges[0] + edges[1])
 
 
+def _valleys(profile: np.ndarray, centers: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """The middle of the gap between each pair of neighbouring lanes.
+
+    The gap is where the profile is within a tenth of the lower lane's
+    height of its lowest point between the two centres: the middle of a flat
+    empty gap, or the bottom of a narrow valley between touching lanes.
+    """
+    n = len(profile)
+    out = np.empty(max(len(centers) - 1, 0))
+    for i in range(len(out)):
+        lo = int(np.clip(np.ceil(centers[i]), 0, n - 1))
+        hi = int(np.clip(np.floor(centers[i + 1]), lo, n - 1)) + 1
+        between = profile[lo:hi]
+        if between.size == 0:
+            out[i] = 0.5 * (centers[i] + centers[i + 1])
+            continue
+        bottom = float(between.min())
+        lower = max(min(float(heights[i]), float(heights[i + 1])), 0.0)
+        low = np.flatnonzero(between <= bottom + 0.1 * max(lower - bottom, 0.0))
+        out[i] = lo + 0.5 * (low[0] + low[-1])
+    return out
+
+
 def _half_max_center(
     segment: np.ndarray, offset: float, weight: np.ndarray | None = None
 ) -> tuple[float, float, float]:
@@ -549,6 +576,7 @@ def find_lanes(
         # membrane inside the box is removed exactly by the baseline
         lane_width = float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
     return LaneGeometry(
+        bounds=_valleys(light, centers, strengths),
         centers=centers,
         width=float(lane_width),
         slope=best_slope,
