@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     batch = work / "batch"
     files = write_exports(batch / "exports", base_blots(2000, 1500, 4, rng), args.n, "m", rng)
     scans = work / "scans"
-    write_exports(scans / "exports", base_blots(4000, 3000, 1, rng), args.scans, "s", rng)
+    if args.scans > 0:
+        write_exports(scans / "exports", base_blots(4000, 3000, 1, rng), args.scans, "s", rng)
     sizes = {}
     for w, h in ((1000, 750), (2000, 1500), (4000, 3000)):
         folder = work / f"size{w}"
@@ -223,9 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     tq, peakq = run_blotquant(config_for(quarter, 1500), work / "outq", 1)
     rows.append((f"2000x1500, first {n_q} of the batch, --jobs 1", n_q, tq, tq / n_q,
                  n_q / tq, peakq))
-    ts, peaks = run_blotquant(config_for(scans, 3000), work / "outs", 1)
-    rows.append(("4000x3000 scans, --jobs 1", args.scans, ts, ts / args.scans,
-                 args.scans / ts, peaks))
+    if args.scans > 0:
+        ts, peaks = run_blotquant(config_for(scans, 3000), work / "outs", 1)
+        rows.append(("4000x3000 scans, --jobs 1", args.scans, ts, ts / args.scans,
+                     args.scans / ts, peaks))
     per_size = {}
     for (w, h), (cfg_few, cfg_all) in sizes.items():
         t_few, _ = run_blotquant(cfg_few, work / f"outz{w}_few", 1)
