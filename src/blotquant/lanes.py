@@ -374,21 +374,28 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
     return 0.5 * (edges[0] + edges[1])
 
 
-def _valleys(profile: np.ndarray, centers: np.ndarray, heights: np.ndarray) -> np.ndarray:
+def _valleys(
+    profile: np.ndarray, centers: np.ndarray, heights: np.ndarray, found: np.ndarray
+) -> np.ndarray:
     """The middle of the gap between each pair of neighbouring lanes.
 
-    The gap is where the profile is within a tenth of the lower lane's
-    height of its lowest point between the two centres: the middle of a flat
-    empty gap, or the bottom of a narrow valley between touching lanes.
+    The gap is sought in the middle half of the way between the two centres
+    (a lane is never cut closer than a quarter pitch from its centre), where
+    the profile is within a tenth of the lower lane's height of its lowest
+    point: the middle of a flat empty gap, or the bottom of a narrow valley
+    between touching lanes. Next to a lane without a band of its own (empty,
+    or too faint to show) the gap is the midpoint.
     """
     n = len(profile)
-    out = np.empty(max(len(centers) - 1, 0))
+    out = 0.5 * (centers[:-1] + centers[1:])
     for i in range(len(out)):
-        lo = int(np.clip(np.ceil(centers[i]), 0, n - 1))
-        hi = int(np.clip(np.floor(centers[i + 1]), lo, n - 1)) + 1
+        if not (found[i] and found[i + 1]):
+            continue
+        quarter = 0.25 * (centers[i + 1] - centers[i])
+        lo = int(np.clip(np.ceil(centers[i] + quarter), 0, n - 1))
+        hi = int(np.clip(np.floor(centers[i + 1] - quarter), lo, n - 1)) + 1
         between = profile[lo:hi]
         if between.size == 0:
-            out[i] = 0.5 * (centers[i] + centers[i + 1])
             continue
         bottom = float(between.min())
         lower = max(min(float(heights[i]), float(heights[i + 1])), 0.0)
@@ -576,7 +583,7 @@ def find_lanes(
         # membrane inside the box is removed exactly by the baseline
         lane_width = float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
     return LaneGeometry(
-        bounds=_valleys(light, centers, strengths),
+        bounds=_valleys(light, centers, strengths, found),
         centers=centers,
         width=float(lane_width),
         slope=best_slope,
