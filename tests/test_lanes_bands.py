@@ -126,3 +126,37 @@ def test_box_height_is_the_same_in_every_lane():
     assert len({b.height for b in boxes}) == 1
     # 1.5 FWHM each side of a sigma-3 band: about 21 rows
     assert 17 <= boxes[0].height <= 25
+
+
+def test_boxes_stop_at_the_valley_to_a_bright_neighbour_but_keep_their_width():
+    # a lane 10x brighter than its neighbours, an empty lane and a faint one:
+    # boxes do not reach into the bright neighbour, and the empty and faint
+    # lanes keep full-width boxes (there is no valley of theirs to stop at)
+    amps = np.array([1000, 10000, 1000, 0, 1000, 30, 1000.0])
+    blot = make_blot(n_lanes=7, pitch=45, amplitudes=amps, noise=3)
+    lanes = find_lanes(blot.image, 7)
+    boxes = find_bands(blot.image, lanes, np.ones(7, bool))
+    widths = np.array([b.x_right - b.x_left for b in boxes])
+    assert widths.min() >= 0.6 * 45
+    valley_12 = 0.5 * (blot.centers[0] + blot.centers[1])
+    valley_23 = 0.5 * (blot.centers[1] + blot.centers[2])
+    assert boxes[0].x_right <= valley_12 + 2 and boxes[2].x_left >= valley_23 - 2
+
+
+def test_valley_is_never_near_a_lane_centre():
+    from blotquant.lanes import _valleys
+
+    # lanes at 20, 60, 100; the middle one is faint and dips at its centre,
+    # the lowest point between the outer two
+    x = np.arange(120, dtype=float)
+    profile = np.exp(-0.5 * ((x - 20) / 6) ** 2) + np.exp(-0.5 * ((x - 100) / 6) ** 2)
+    profile[58:63] = -0.01
+    centers = np.array([20.0, 60.0, 100.0])
+    heights = np.array([1.0, 0.0, 1.0])
+    found = np.array([True, False, True])
+    valleys = _valleys(profile, centers, heights, found)
+    np.testing.assert_allclose(valleys, [40.0, 80.0])
+    # between two lanes with bands: the middle of the gap, in the middle half
+    two = _valleys(profile, np.array([20.0, 100.0]), np.array([1.0, 1.0]),
+                   np.array([True, True]))
+    assert 40 <= two[0] <= 80
