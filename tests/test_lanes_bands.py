@@ -160,3 +160,14 @@ def test_valley_is_never_near_a_lane_centre():
     two = _valleys(profile, np.array([20.0, 100.0]), np.array([1.0, 1.0]),
                    np.array([True, True]))
     assert 40 <= two[0] <= 80
+
+
+def test_a_lane_placed_just_off_the_image_is_measured_without_error():
+    from blotquant.lanes import _measure_lanes
+
+    # the comb may put an end lane up to a quarter pitch outside the image
+    profile = np.zeros(200)
+    profile[0:8] = 5.0
+    profile[40:70] = 10.0
+    refined, strengths, _ = _measure_lanes(profile, np.array([-10.0, 55.0]), 40.0)
+    assert np.isfinite(refined).all() and strengths[1] == pytest.approx(10.0)

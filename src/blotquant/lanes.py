@@ -322,7 +322,8 @@ def _measure_lanes(
             # column: a dust speck is a narrow spike that can outshine a faint
             # lane (or stand in for an empty one)
             middle = np.abs(np.arange(lo, hi) - c) <= 0.2 * pitch
-            values = segment[middle]
+            # (a lane the comb put just off the image has no middle inside it)
+            values = segment[middle] if middle.any() else segment[near]
             strengths[i] = max(float(np.partition(values, len(values) // 2)[len(values) // 2]),
                                0.0)
             # (touching lanes have no valley below half height: keep the above)

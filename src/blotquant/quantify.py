@@ -198,8 +198,8 @@ def despeckle(
     # the skirt: joined to a core, and no farther from it than half a speck
     near_core = ndimage.binary_dilation(specks, iterations=SPECK_MAX_PX // 2)
     labels, _ = ndimage.label(specks | (near_core & (deviation > SPECK_SKIRT_SD * noise)))
-    replace = ndimage.binary_dilation(np.isin(labels, np.unique(labels[specks])))
-    return np.where(replace, median, patch), specks
+    replaced = ndimage.binary_dilation(np.isin(labels, np.unique(labels[specks])))
+    return np.where(replaced, median, patch), specks
 
 
 #: Columns beyond each side of the box that the speck test also looks at.

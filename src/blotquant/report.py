@@ -343,7 +343,6 @@ def render_qc_and_thumbnail(
 
 def qc_thumbnail(picture: Any) -> bytes:
     """A QC picture (a PIL image) shrunk to ``THUMBNAIL_WIDTH`` as a JPEG, for report.html."""
-
     rgb = picture.convert("RGB")
     factor = -(-rgb.width // THUMBNAIL_WIDTH)
     if factor > 1:

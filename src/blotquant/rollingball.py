@@ -135,13 +135,12 @@ def _two_step(
 
 
 def _interpolation(
-    index_of: np.ndarray, small_length: int, factor: int
+    positions: np.ndarray, small_length: int, factor: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """ImageJ's indices and weights for enlarging one axis, at positions ``index_of``."""
-    i = index_of
-    index = np.trunc((i - factor // 2) / factor).astype(int)
+    """ImageJ's indices and weights for enlarging one axis, at ``positions``."""
+    index = np.trunc((positions - factor // 2) / factor).astype(int)
     index = np.minimum(index, small_length - 2)
-    distance = (i + 0.5) / factor - (index + 0.5)
+    distance = (positions + 0.5) / factor - (index + 0.5)
     return index, (1.0 - distance).astype(np.float32)
 
 
