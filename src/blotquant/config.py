@@ -49,6 +49,7 @@ from pydantic import ValidationError as _PydanticError
 from pydantic_core import PydanticCustomError
 
 from blotquant.errors import BlotquantError
+from blotquant.tables import RESERVED_LANE_KEYS, same_value
 from blotquant.models import (
     BACKGROUND_METHODS,
     AnalysisSettings,
@@ -68,14 +69,6 @@ DEFAULT_OUTPUT = "blotquant-results"
 #: The control lanes when the config has no ``control``.
 DEFAULT_CONTROL: dict[str, Any] = {"treatment": "DMSO"}
 DEFAULT_SUMMARY_BY = ("treatment",)
-#: Columns blotquant writes itself; a lane key with one of these names would
-#: overwrite them in bands.csv, ratios.csv or summary.csv.
-RESERVED_LANE_KEYS = frozenset(
-    "membrane image antibody lane pair x_left x_right band_top band_bottom raw_volume "
-    "background_volume net_volume saturated_pixels flags snr band_row lane_center channel "
-    "polarity background phospho_net total_net ratio fold_change n n_excluded ratio_mean "
-    "ratio_sd fold_change_mean fold_change_sd fold_change_sem".split()
-)
 #: Keys of an image that a region (or every file of a batch) may also set.
 IMAGE_KEYS = ("channel", "band_rows", "lane_centers", "ladder", "band_kda",
               "band_kda_tolerance")
@@ -1705,7 +1698,7 @@ class _Reader:
             return
 
         def is_control(lane: Lane) -> bool:
-            return all(_same(lane.metadata.get(k), v) for k, v in control.items())
+            return all(same_value(lane.metadata.get(k), v) for k, v in control.items())
 
         if not any(is_control(lane) for _, lane in lanes):
             values = []
@@ -1755,17 +1748,6 @@ class _Reader:
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Config values compare equal across YAML types (0 == 0.0, 'DMSO' == 'DMSO').
-
-    The same rule as :func:`blotquant.ratios._same`, which picks the control lanes.
-    """
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError, OverflowError):
-        return str(a) == str(b)
 
 
 def _overrides(model: BaseModel, broken: set[str], keys: Iterable[str]) -> dict[str, Any]:

@@ -20,10 +20,15 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from blotquant.ratios import EXCLUDING_FLAGS, EXCLUDING_TOTAL_FLAGS, _has, _same
+from blotquant.tables import (
+    DOSE_RESPONSE_MEASURED,
+    EXCLUDING_FLAGS,
+    EXCLUDING_TOTAL_FLAGS,
+    has_flag,
+    same_value,
+)
 
-COLUMNS = ["n_points", "n_doses", "ic50", "ic50_ci_low", "ic50_ci_high", "hill", "top", "bottom",
-           "r2", "note"]
+COLUMNS = list(DOSE_RESPONSE_MEASURED)
 
 
 def _logistic(log_dose: np.ndarray, bottom: float, top: float, log_ic50: float,
@@ -55,13 +60,13 @@ def fit_dose_response(
     out_columns = ["pair", "treatment", *group_keys, *COLUMNS]
     if ratios.empty or dose_key not in ratios.columns or "treatment" not in ratios.columns:
         return pd.DataFrame(columns=out_columns)
-    usable = ratios[~ratios["flags"].map(lambda f: _has(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
+    usable = ratios[~ratios["flags"].map(lambda f: has_flag(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
                     & pd.to_numeric(ratios["fold_change"], errors="coerce").notna()].copy()
     usable["_dose"] = pd.to_numeric(usable[dose_key], errors="coerce")
     control = dict(control or {})
     is_control = pd.Series(True, index=usable.index)
     for key, value in control.items():
-        is_control &= usable[key].map(lambda v, value=value: _same(v, value)) if key in usable \
+        is_control &= usable[key].map(lambda v, value=value: same_value(v, value)) if key in usable \
             else False
     rows = []
     keys = ["pair", *group_keys]

@@ -31,6 +31,7 @@ from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from blotquant.models import Experiment, Measurement, Membrane
 from blotquant.polarity import detect_polarity, saturation_mask, to_signal
 from blotquant.quantify import BandMeasurement, measure_band, noise_sigma
+from blotquant.tables import BANDS_LEADING, BANDS_MEASURED
 
 #: Smallest lane spacing (pixels) blotquant will try to resolve.
 MIN_LANE_PITCH = 6
@@ -442,12 +443,7 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
                 background=m.analysis.background,
             )
             rows.append(row)
-    columns = (
-        ["membrane", "image", "antibody", "lane", *meta_keys]
-        + ["x_left", "x_right", "band_top", "band_bottom", "raw_volume", "background_volume"]
-        + ["net_volume", "saturated_pixels", "flags", "snr", "band_row", "kda", "lane_center"]
-        + ["channel", "polarity", "background"]
-    )
+    columns = [*BANDS_LEADING, *meta_keys, *BANDS_MEASURED]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -8,34 +8,16 @@ import numpy as np
 import pandas as pd
 
 from blotquant.models import Experiment
-
-#: Band flags that make a value untrustworthy: such lanes are reported in
-#: ratios.csv but left out of control means and of summary.csv.
-EXCLUDING_FLAGS = ("saturated",)
-#: Flags of the *total* band that make a ratio meaningless (dividing by noise).
-EXCLUDING_TOTAL_FLAGS = ("no-band",)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Config values compare equal across YAML types (0 == 0.0, 'DMSO' == 'DMSO')."""
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return str(a) == str(b)
-
-
-def _merge_flags(*texts: str) -> str:
-    words: list[str] = []
-    for text in texts:
-        for word in str(text or "").split(";"):
-            if word and word not in words:
-                words.append(word)
-    return ";".join(words)
-
-
-def _has(flags: str, words: tuple[str, ...]) -> bool:
-    return any(w in str(flags).split(";") for w in words)
-
+from blotquant.tables import (
+    EXCLUDING_FLAGS,
+    EXCLUDING_TOTAL_FLAGS,
+    RATIOS_LEADING,
+    RATIOS_MEASURED,
+    SUMMARY_MEASURED,
+    has_flag,
+    merge_flags,
+    same_value,
+)
 
 def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
     """One row per membrane, sample lane and pair with both bands measured."""
@@ -57,10 +39,10 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     continue
                 total = float(t["net_volume"])
                 phospho = float(p["net_volume"])
-                flags = _merge_flags(p["flags"], t["flags"])
+                flags = merge_flags(p["flags"], t["flags"])
                 ratio = phospho / total if total > 0 else np.nan
                 if total <= 0:
-                    flags = _merge_flags(flags, "total-not-positive")
+                    flags = merge_flags(flags, "total-not-positive")
                 row = {"membrane": membrane.name, "lane": lane.number}
                 for key in meta_keys:
                     row[key] = lane.metadata.get(key)
@@ -73,14 +55,13 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     flags=flags,
                 )
                 rows.append(row)
-    columns = ["membrane", "lane", *meta_keys, "pair", "phospho_net", "total_net"]
-    columns += ["ratio", "fold_change", "flags"]
+    columns = [*RATIOS_LEADING, *meta_keys, *RATIOS_MEASURED]
     table = pd.DataFrame(rows, columns=columns)
     return _fold_changes(experiment, table)
 
 
 def _usable(flags: pd.Series) -> pd.Series:
-    return ~flags.map(lambda f: _has(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
+    return ~flags.map(lambda f: has_flag(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
 
 
 def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
@@ -94,14 +75,14 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
         if key not in table.columns:
             is_control &= False
             continue
-        is_control &= table[key].map(lambda v, value=value: _same(v, value))
+        is_control &= table[key].map(lambda v, value=value: same_value(v, value))
     usable = _usable(table["flags"]) & table["ratio"].notna()
     keys = [table[k].astype(str) for k in group_keys]
     for _, idx in table.groupby(keys, sort=False).groups.items():
         group = table.loc[idx]
         controls = group[is_control.loc[idx]]
         if controls.empty:
-            table.loc[idx, "flags"] = group["flags"].map(lambda f: _merge_flags(f, "no-control"))
+            table.loc[idx, "flags"] = group["flags"].map(lambda f: merge_flags(f, "no-control"))
             continue
         clean = controls[usable.loc[controls.index]]
         reference = clean if not clean.empty else controls
@@ -109,7 +90,7 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
         if len(clean) < len(controls):
             # a flagged control makes every fold change of this group suspect
             table.loc[idx, "flags"] = group["flags"].map(
-                lambda f: _merge_flags(f, "control-flagged")
+                lambda f: merge_flags(f, "control-flagged")
             )
         if mean_ratio > 0 and np.isfinite(mean_ratio):
             table.loc[idx, "fold_change"] = group["ratio"] / mean_ratio
@@ -123,8 +104,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
     left out of the statistics (counted in ``n_excluded``), never averaged in.
     """
     keys = list(experiment.summary_by)
-    columns = [*keys, "pair", "n", "ratio_mean", "ratio_sd", "fold_change_mean"]
-    columns += ["fold_change_sd", "fold_change_sem", "n_excluded", "flags"]
+    columns = [*keys, *SUMMARY_MEASURED]
     if ratios.empty:
         return pd.DataFrame(columns=columns)
     usable = _usable(ratios["flags"]) & ratios["ratio"].notna()
@@ -152,7 +132,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
             fold_change_sd=fc.std(ddof=1) if len(fc) > 1 else np.nan,
             fold_change_sem=fc.std(ddof=1) / np.sqrt(len(fc)) if len(fc) > 1 else np.nan,
             n_excluded=len(group) - n,
-            flags=_merge_flags(*group["flags"]),
+            flags=merge_flags(*group["flags"]),
             _order=(first["_pair_order"], group.index.min()),
         )
         rows.append(row)

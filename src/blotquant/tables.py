@@ -1,0 +1,72 @@
+"""The table contract: output columns, flag words and the rules every table shares.
+
+One home for what bands.csv, ratios.csv, summary.csv and dose_response.csv
+look like, so a column, a flag or a "same value" rule is written once. Lane
+metadata keys (treatment, dose_nM, ...) sit between the leading and the
+measured columns of bands.csv and ratios.csv; they may not take the name of a
+column blotquant writes itself (:data:`RESERVED_LANE_KEYS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: bands.csv: these columns, then every lane metadata key, then BANDS_MEASURED.
+BANDS_LEADING = ("membrane", "image", "antibody", "lane")
+BANDS_MEASURED = (
+    "x_left", "x_right", "band_top", "band_bottom", "raw_volume", "background_volume",
+    "net_volume", "saturated_pixels", "flags", "snr", "band_row", "kda", "lane_center",
+    "channel", "polarity", "background",
+)  # fmt: skip
+#: ratios.csv: these columns, then every lane metadata key, then RATIOS_MEASURED.
+RATIOS_LEADING = ("membrane", "lane")
+RATIOS_MEASURED = ("pair", "phospho_net", "total_net", "ratio", "fold_change", "flags")
+#: summary.csv: the ``summary_by`` keys, then these.
+SUMMARY_MEASURED = (
+    "pair", "n", "ratio_mean", "ratio_sd", "fold_change_mean", "fold_change_sd",
+    "fold_change_sem", "n_excluded", "flags",
+)  # fmt: skip
+#: dose_response.csv: pair, treatment and the group keys, then these.
+DOSE_RESPONSE_MEASURED = (
+    "n_points", "n_doses", "ic50", "ic50_ci_low", "ic50_ci_high", "hill", "top", "bottom",
+    "r2", "note",
+)  # fmt: skip
+
+#: Columns blotquant writes itself beside the lane keys; a lane key with one of
+#: these names would overwrite a measured value in the tables.
+RESERVED_LANE_KEYS = frozenset(
+    BANDS_LEADING + BANDS_MEASURED + RATIOS_LEADING + RATIOS_MEASURED + SUMMARY_MEASURED
+)
+
+#: Band flags that make a value untrustworthy: such lanes are reported in
+#: ratios.csv but left out of control means and of summary.csv.
+EXCLUDING_FLAGS = ("saturated",)
+#: Flags of the *total* band that make a ratio meaningless (dividing by noise).
+EXCLUDING_TOTAL_FLAGS = ("no-band",)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Tell whether two config values are equal across YAML types.
+
+    ``0 == 0.0`` and ``'10' == 10`` are the same dose; text compares as text.
+    The one rule for picking control lanes, in the config checks and the tables.
+    """
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError, OverflowError):
+        return str(a) == str(b)
+
+
+def merge_flags(*texts: str) -> str:
+    """Join ``;``-separated flag texts, each word once, in first-seen order."""
+    words: list[str] = []
+    for text in texts:
+        for word in str(text or "").split(";"):
+            if word and word not in words:
+                words.append(word)
+    return ";".join(words)
+
+
+def has_flag(flags: str, words: tuple[str, ...]) -> bool:
+    """Tell whether a ``;``-separated flag text holds any of ``words``."""
+    return any(w in str(flags).split(";") for w in words)
