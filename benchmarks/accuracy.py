@@ -65,9 +65,19 @@ FLAWS: dict[str, dict] = {
     "fat bands": {"sigma": 9.0},
 }
 EVERYTHING = {
-    "polarity": "light-bands", "rotation": 1.2, "smile": 6.0, "gradient": (1.0, 1.0),
-    "blotches": 4, "smear": 0.03, "nonspecific": (24.0, 0.3), "dust": 8, "noise": 1.5,
-    "saturate": True, "faint": True, "ladder": True, "strips": True,
+    "polarity": "light-bands",
+    "rotation": 1.2,
+    "smile": 6.0,
+    "gradient": (1.0, 1.0),
+    "blotches": 4,
+    "smear": 0.03,
+    "nonspecific": (24.0, 0.3),
+    "dust": 8,
+    "noise": 1.5,
+    "saturate": True,
+    "faint": True,
+    "ladder": True,
+    "strips": True,
 }
 
 
@@ -87,8 +97,9 @@ def _write_image(folder: Path, name: str, image: np.ndarray) -> None:
         tifffile.imwrite(folder / name, image, compression="zlib")
 
 
-def make_membrane(name: str, flaw: str, flaws: dict, rng: np.random.Generator,
-                  folder: Path) -> Membrane:
+def make_membrane(
+    name: str, flaw: str, flaws: dict, rng: np.random.Generator, folder: Path
+) -> Membrane:
     """One membrane: phospho and total images with known volumes, and its config."""
     ladder = flaws.get("ladder", False)
     roles = (["ladder"] if ladder else []) + ["sample"] * len(TREATMENTS)
@@ -119,24 +130,41 @@ def make_membrane(name: str, flaw: str, flaws: dict, rng: np.random.Generator,
     width = int(round(2 * margin + pitch * (n_lanes - 1)))
     height = 240 if sigma < 7 else 300
     noise = flaws.get("noise", 1.0)
-    common = dict(width=width, n_lanes=n_lanes, pitch=pitch, first_lane=margin,
-                  lane_jitter=jitter, roles=roles, polarity=flaws.get("polarity", "light-bands"),
-                  bit_depth=bits, rotation_deg=flaws.get("rotation", 0.0),
-                  smile=flaws.get("smile", 0.0), read_noise=15 * noise * scale,
-                  shot_noise=0.8 * noise * scale, dust=flaws.get("dust", 0),
-                  white=(50000 if bits == 16 else 230),
-                  # saturation: a camera whose full well ends at 30 000 counts, the hot
-                  # band about 1.4 x over it
-                  ceiling=(30000.0 if flaws.get("saturate") and bits == 16 else None))
+    common = dict(
+        width=width,
+        n_lanes=n_lanes,
+        pitch=pitch,
+        first_lane=margin,
+        lane_jitter=jitter,
+        roles=roles,
+        polarity=flaws.get("polarity", "light-bands"),
+        bit_depth=bits,
+        rotation_deg=flaws.get("rotation", 0.0),
+        smile=flaws.get("smile", 0.0),
+        read_noise=15 * noise * scale,
+        shot_noise=0.8 * noise * scale,
+        dust=flaws.get("dust", 0),
+        white=(50000 if bits == 16 else 230),
+        # saturation: a camera whose full well ends at 30 000 counts, the hot
+        # band about 1.4 x over it
+        ceiling=(30000.0 if flaws.get("saturate") and bits == 16 else None),
+    )
 
     def strip(antibody: str, volumes: np.ndarray) -> StripSpec:
-        return StripSpec(antibody, height, height / 2, list(volumes), sigma=sigma,
-                         background=1400 * scale,
-                         gradient=tuple(g * scale for g in flaws.get("gradient", (0.0, 0.0))),
-                         blotches=flaws.get("blotches", 0), smear=flaws.get("smear", 0.0),
-                         nonspecific=flaws.get("nonspecific"),
-                         ladder_rows=[0.2 * height, 0.35 * height, 0.75 * height],
-                         ladder_volume=float(np.max(total)) * 0.5)
+        return StripSpec(
+            antibody,
+            height,
+            height / 2,
+            list(volumes),
+            sigma=sigma,
+            background=1400 * scale,
+            gradient=tuple(g * scale for g in flaws.get("gradient", (0.0, 0.0))),
+            blotches=flaws.get("blotches", 0),
+            smear=flaws.get("smear", 0.0),
+            nonspecific=flaws.get("nonspecific"),
+            ladder_rows=[0.2 * height, 0.35 * height, 0.75 * height],
+            ladder_volume=float(np.max(total)) * 0.5,
+        )
 
     membrane = Membrane(name, flaw, {"name": name, "lanes": lanes, "images": []})
     ext = ".png" if flaws.get("png") else ".tif"
@@ -151,37 +179,67 @@ def make_membrane(name: str, flaw: str, flaws: dict, rng: np.random.Generator,
 
     def window(row_offset: int) -> list[int]:
         assert band_window is not None
-        return [max(int(row_offset + band_window[0] - tilt - 2), row_offset),
-                int(row_offset + band_window[1] + tilt + common["smile"] + 2)]
+        return [
+            max(int(row_offset + band_window[0] - tilt - 2), row_offset),
+            int(row_offset + band_window[1] + tilt + common["smile"] + 2),
+        ]
 
-    def record(file: str, antibody: str, truth, row_offset: int = 0,
-               image_entry: dict | None = None, rows: tuple[int, int] | None = None) -> None:
+    def record(
+        file: str,
+        antibody: str,
+        truth,
+        row_offset: int = 0,
+        image_entry: dict | None = None,
+        rows: tuple[int, int] | None = None,
+    ) -> None:
         entry = dict(image_entry or {"file": file, "antibody": antibody})
         if band_window is not None:
             entry["band_rows"] = window(row_offset)
         if image_entry is None:
             membrane.config["images"].append(entry)
         for t in truth:
-            membrane.truth.append({"membrane": name, "flaw": flaw, "file": file,
-                                   "antibody": antibody, "lane": t.lane,
-                                   "true_volume": t.true_volume, "band_row": t.band_row,
-                                   "lane_x": t.lane_x, "saturated": t.saturated,
-                                   "pitch": pitch, "sigma": sigma})
+            membrane.truth.append(
+                {
+                    "membrane": name,
+                    "flaw": flaw,
+                    "file": file,
+                    "antibody": antibody,
+                    "lane": t.lane,
+                    "true_volume": t.true_volume,
+                    "band_row": t.band_row,
+                    "lane_x": t.lane_x,
+                    "saturated": t.saturated,
+                    "pitch": pitch,
+                    "sigma": sigma,
+                }
+            )
             half_w = 0.36 * pitch + 3
             half_h = 3.2 * sigma
-            membrane.rectangles.append({
-                "file": file, "antibody": antibody, "lane": t.lane,
-                "channel": (image_entry or {}).get("channel", 0),
-                "x": int(round(t.lane_x - half_w)), "y": int(round(t.band_row - half_h)),
-                "w": int(round(2 * half_w)), "h": int(round(2 * half_h)),
-                "dark": common["polarity"] == "dark-bands"})
+            membrane.rectangles.append(
+                {
+                    "file": file,
+                    "antibody": antibody,
+                    "lane": t.lane,
+                    "channel": (image_entry or {}).get("channel", 0),
+                    "x": int(round(t.lane_x - half_w)),
+                    "y": int(round(t.band_row - half_h)),
+                    "w": int(round(2 * half_w)),
+                    "h": int(round(2 * half_h)),
+                    "dark": common["polarity"] == "dark-bands",
+                }
+            )
 
     if flaws.get("strips"):
         for kind, (top_ab, bottom_ab) in (("phospho", ("p-X", "p-Y")), ("total", ("X", "Y"))):
-            vols = {"p-X": phospho, "p-Y": phospho * rng.lognormal(0, 0.05, n_lanes),
-                    "X": total, "Y": total}
-            spec = BlotSpec(strips=[strip(top_ab, vols[top_ab]), strip(bottom_ab, vols[bottom_ab])],
-                            **common)
+            vols = {
+                "p-X": phospho,
+                "p-Y": phospho * rng.lognormal(0, 0.05, n_lanes),
+                "X": total,
+                "Y": total,
+            }
+            spec = BlotSpec(
+                strips=[strip(top_ab, vols[top_ab]), strip(bottom_ab, vols[bottom_ab])], **common
+            )
             image, truth = render_blot(spec, rng)
             file = f"{name}_{kind}{ext}"
             _write_image(folder, file, image)
@@ -227,8 +285,9 @@ def build_set(seed: int, folder: Path) -> list[Membrane]:
         flaws = dict(EVERYTHING)
         flaws["polarity"] = "dark-bands" if copy % 2 else "light-bands"
         flaws["rotation"] = float(rng.uniform(-2, 2))
-        membranes.append(make_membrane(f"everything_{copy}", "everything together", flaws, rng,
-                                       folder))
+        membranes.append(
+            make_membrane(f"everything_{copy}", "everything together", flaws, rng, folder)
+        )
     return membranes
 
 
@@ -244,12 +303,28 @@ def run_blotquant(membranes: list[Membrane], folder: Path, method: str) -> dict[
     path = folder / f"config_{method}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     out = folder / f"out_{method}"
-    result = subprocess.run([sys.executable, "-m", "blotquant", "run", str(path), "--out",
-                             str(out), "--quiet", "--jobs", "2"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blotquant",
+            "run",
+            str(path),
+            "--out",
+            str(out),
+            "--quiet",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode not in (0, 1):
         raise SystemExit(f"blotquant failed ({method}): {result.stderr[-2000:]}")
-    return {name: pd.read_csv(out / f"{name}.csv", keep_default_na=False)
-            for name in ("bands", "ratios")}
+    return {
+        name: pd.read_csv(out / f"{name}.csv", keep_default_na=False)
+        for name in ("bands", "ratios")
+    }
 
 
 def _pairs_of(antibody: str) -> str:
@@ -265,45 +340,74 @@ def truth_fold_changes(truth: pd.DataFrame) -> pd.DataFrame:
         ratio = p["true_volume"] / t["true_volume"]
         saturated = p["saturated"] | t["saturated"]
         lanes = ratio.index
-        rows.append(pd.DataFrame({"membrane": membrane, "pair": pair, "lane": lanes,
-                                  "true_ratio": ratio.values, "saturated": saturated.values,
-                                  "flaw": group["flaw"].iloc[0]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "membrane": membrane,
+                    "pair": pair,
+                    "lane": lanes,
+                    "true_ratio": ratio.values,
+                    "saturated": saturated.values,
+                    "flaw": group["flaw"].iloc[0],
+                }
+            )
+        )
     out = pd.concat(rows, ignore_index=True)
     return out
 
 
-def fold_change_errors(truth: pd.DataFrame, ratios: pd.DataFrame,
-                       lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+def fold_change_errors(
+    truth: pd.DataFrame, ratios: pd.DataFrame, lanes_meta: dict[str, list[dict]]
+) -> pd.DataFrame:
     """One row per membrane, pair and lane: true and measured fold change, and whether it counts."""
     fc_truth = truth_fold_changes(truth)
     control = fc_truth.apply(
-        lambda r: lanes_meta[r.membrane][r.lane - 1].get("treatment") == "DMSO", axis=1)
+        lambda r: lanes_meta[r.membrane][r.lane - 1].get("treatment") == "DMSO", axis=1
+    )
     fc_truth["control"] = control
     # control of a membrane and pair: mean of the unsaturated control ratios
-    ref = (fc_truth[fc_truth.control & ~fc_truth.saturated]
-           .groupby(["membrane", "pair"])["true_ratio"].mean().rename("ref"))
-    ctrl_sat = (fc_truth[fc_truth.control].groupby(["membrane", "pair"])["saturated"].any()
-                .rename("control_saturated"))
+    ref = (
+        fc_truth[fc_truth.control & ~fc_truth.saturated]
+        .groupby(["membrane", "pair"])["true_ratio"]
+        .mean()
+        .rename("ref")
+    )
+    ctrl_sat = (
+        fc_truth[fc_truth.control]
+        .groupby(["membrane", "pair"])["saturated"]
+        .any()
+        .rename("control_saturated")
+    )
     fc_truth = fc_truth.join(ref, on=["membrane", "pair"]).join(ctrl_sat, on=["membrane", "pair"])
     fc_truth["true_fc"] = fc_truth["true_ratio"] / fc_truth["ref"]
-    merged = fc_truth.merge(ratios[["membrane", "pair", "lane", "fold_change"]],
-                            on=["membrane", "pair", "lane"], how="left")
+    merged = fc_truth.merge(
+        ratios[["membrane", "pair", "lane", "fold_change"]],
+        on=["membrane", "pair", "lane"],
+        how="left",
+    )
     use = ~merged.saturated & ~merged.control_saturated.fillna(False)
-    merged["fc_error"] = (pd.to_numeric(merged.fold_change, errors="coerce")
-                          - merged.true_fc).abs()
+    merged["fc_error"] = (pd.to_numeric(merged.fold_change, errors="coerce") - merged.true_fc).abs()
     merged["counted"] = use
     return merged
 
 
-def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
-            lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+def metrics(
+    truth: pd.DataFrame,
+    bands: pd.DataFrame,
+    ratios: pd.DataFrame,
+    lanes_meta: dict[str, list[dict]],
+) -> pd.DataFrame:
     """One row per flaw (and 'all'): the benchmark's metrics."""
     merged = fold_change_errors(truth, ratios, lanes_meta)
     use = merged["counted"]
     # volumes after one scale per image and antibody
-    b = truth.merge(bands[["membrane", "antibody", "lane", "net_volume", "flags", "lane_center",
-                           "band_row"]].rename(columns={"band_row": "found_row"}),
-                    on=["membrane", "antibody", "lane"], how="left")
+    b = truth.merge(
+        bands[
+            ["membrane", "antibody", "lane", "net_volume", "flags", "lane_center", "band_row"]
+        ].rename(columns={"band_row": "found_row"}),
+        on=["membrane", "antibody", "lane"],
+        how="left",
+    )
     b["ratio"] = pd.to_numeric(b.net_volume, errors="coerce") / b.true_volume
     vol_rows = []
     for _, g in b.groupby(["membrane", "file", "antibody"]):
@@ -324,16 +428,22 @@ def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
         sat = bb[bb.saturated]
         return {
             "flaw": flaw,
-            "fc_median": e.median(), "fc_p95": e.quantile(0.95), "fc_worst": e.max(),
+            "fc_median": e.median(),
+            "fc_p95": e.quantile(0.95),
+            "fc_worst": e.max(),
             "vol_median_pct": 100 * v.vol_error.median(),
             "vol_p95_pct": 100 * v.vol_error.quantile(0.95),
             "sat_recall": (sat.flagged_sat.mean() if len(sat) else np.nan),
             "sat_false": int((bb.flagged_sat & ~bb.saturated).sum()),
-            "lanes_found": bb.lane_found.mean(), "bands_found": bb.band_found.mean(),
+            "lanes_found": bb.lane_found.mean(),
+            "bands_found": bb.band_found.mean(),
         }
 
-    out = [row(flaw, merged[merged.flaw == flaw], volumes[volumes.flaw == flaw], b[b.flaw == flaw])
-           for flaw in [*FLAWS, "everything together"] if (merged.flaw == flaw).any()]
+    out = [
+        row(flaw, merged[merged.flaw == flaw], volumes[volumes.flaw == flaw], b[b.flaw == flaw])
+        for flaw in [*FLAWS, "everything together"]
+        if (merged.flaw == flaw).any()
+    ]
     out.append(row("all membranes", merged, volumes, b))
     return pd.DataFrame(out)
 
@@ -344,8 +454,11 @@ def metrics(truth: pd.DataFrame, bands: pd.DataFrame, ratios: pd.DataFrame,
 def imagej_macro(membranes: list[Membrane], folder: Path, results: Path) -> str:
     """Per image: Subtract Background at each radius + RawIntDen of each rectangle, and the
     Gel Analyzer way (vertical profile of each rectangle, straight baseline top to bottom)."""
-    lines = ["setBatchMode(true);", f'f = File.open("{results}");',
-             'print(f, "file,channel,antibody,lane,method,volume");']
+    lines = [
+        "setBatchMode(true);",
+        f'f = File.open("{results}");',
+        'print(f, "file,channel,antibody,lane,method,volume");',
+    ]
     by_image: dict[tuple[str, int], list[dict]] = {}
     for m in membranes:
         for r in m.rectangles:
@@ -353,7 +466,7 @@ def imagej_macro(membranes: list[Membrane], folder: Path, results: Path) -> str:
     for (file, channel), rects in by_image.items():
         opener = [f'open("{folder / file}");']
         if channel:
-            opener.append(f"setSlice({channel + 1}); run(\"Duplicate...\", \"title=ch\");")
+            opener.append(f'setSlice({channel + 1}); run("Duplicate...", "title=ch");')
         if rects[0]["dark"]:
             opener.append('run("Invert");')  # a careful user makes bands bright first
         for method in [f"rb{r}" for r in IMAGEJ_RADII] + ["gel"]:
@@ -361,17 +474,21 @@ def imagej_macro(membranes: list[Membrane], folder: Path, results: Path) -> str:
             if method.startswith("rb"):
                 lines.append(f'run("Subtract Background...", "rolling={method[2:]}");')
             for r in rects:
-                lines.append(f'makeRectangle({r["x"]}, {r["y"]}, {r["w"]}, {r["h"]});')
+                lines.append(f"makeRectangle({r['x']}, {r['y']}, {r['w']}, {r['h']});")
                 if method == "gel":
-                    lines += ['setKeyDown("alt"); p = getProfile(); setKeyDown("none");',
-                              "n = p.length; s = 0;",
-                              "for (i = 0; i < n; i++)",
-                              "  s += p[i] - (p[0] + (p[n-1] - p[0]) * i / (n-1));",
-                              f'v = s * {r["w"]};']
+                    lines += [
+                        'setKeyDown("alt"); p = getProfile(); setKeyDown("none");',
+                        "n = p.length; s = 0;",
+                        "for (i = 0; i < n; i++)",
+                        "  s += p[i] - (p[0] + (p[n-1] - p[0]) * i / (n-1));",
+                        f"v = s * {r['w']};",
+                    ]
                 else:
                     lines.append('v = getValue("RawIntDen");')
-                lines.append(f'print(f, "{file},{channel},{r["antibody"]},{r["lane"]},{method},"'
-                             ' + d2s(v, 3));')
+                lines.append(
+                    f'print(f, "{file},{channel},{r["antibody"]},{r["lane"]},{method},"'
+                    " + d2s(v, 3));"
+                )
             lines.append('run("Close All");')
     lines += ["File.close(f);", 'print("done");']
     return "\n".join(lines) + "\n"
@@ -381,33 +498,55 @@ def run_imagej(membranes: list[Membrane], folder: Path) -> pd.DataFrame:
     results = folder / "imagej_results.csv"
     macro = folder / "accuracy.ijm"
     macro.write_text(imagej_macro(membranes, folder, results))
-    proc = subprocess.run(["xvfb-run", "-a", "java", "-jar", "/usr/share/java/ij.jar", "-batch",
-                           str(macro)], capture_output=True, text=True, timeout=3000)
+    proc = subprocess.run(
+        ["xvfb-run", "-a", "java", "-jar", "/usr/share/java/ij.jar", "-batch", str(macro)],
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
     if "done" not in proc.stdout or not results.exists():
         raise SystemExit(f"ImageJ failed: {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
     return pd.read_csv(results)
 
 
-def imagej_metrics(truth: pd.DataFrame, imagej: pd.DataFrame,
-                   lanes_meta: dict[str, list[dict]]) -> pd.DataFrame:
+def imagej_metrics(
+    truth: pd.DataFrame, imagej: pd.DataFrame, lanes_meta: dict[str, list[dict]]
+) -> pd.DataFrame:
     rows = []
     file_to_membrane = truth.drop_duplicates("file").set_index("file")["membrane"].to_dict()
     for method, g in imagej.groupby("method"):
-        bands = g.assign(membrane=g.file.map(file_to_membrane), net_volume=g.volume,
-                         flags="", lane_center=np.nan, band_row=np.nan)
+        bands = g.assign(
+            membrane=g.file.map(file_to_membrane),
+            net_volume=g.volume,
+            flags="",
+            lane_center=np.nan,
+            band_row=np.nan,
+        )
         ratios = []
         for (membrane, pair), _ in truth.groupby(["membrane", truth.antibody.map(_pairs_of)]):
             phospho, total = pair.split("/")
             p = bands[(bands.membrane == membrane) & (bands.antibody == phospho)].set_index("lane")
             t = bands[(bands.membrane == membrane) & (bands.antibody == total)].set_index("lane")
             ratio = p.net_volume / t.net_volume
-            ctrl = [lane for lane in ratio.index
-                    if lanes_meta[membrane][lane - 1].get("treatment") == "DMSO"]
-            ratios.append(pd.DataFrame({"membrane": membrane, "pair": pair, "lane": ratio.index,
-                                        "fold_change": (ratio / ratio[ctrl].mean()).values}))
+            ctrl = [
+                lane
+                for lane in ratio.index
+                if lanes_meta[membrane][lane - 1].get("treatment") == "DMSO"
+            ]
+            ratios.append(
+                pd.DataFrame(
+                    {
+                        "membrane": membrane,
+                        "pair": pair,
+                        "lane": ratio.index,
+                        "fold_change": (ratio / ratio[ctrl].mean()).values,
+                    }
+                )
+            )
         table = metrics(truth, bands, pd.concat(ratios), lanes_meta)
         label = {"gel": "ImageJ Gel Analyzer (baseline top-bottom)"}.get(
-            method, f"ImageJ rolling ball r={method[2:]}")
+            method, f"ImageJ rolling ball r={method[2:]}"
+        )
         # ImageJ is handed the true boxes: finding lanes, bands and saturation is not its part
         table[["sat_recall", "sat_false", "lanes_found", "bands_found"]] = np.nan
         rows.append(table.assign(method=label))
@@ -415,10 +554,23 @@ def imagej_metrics(truth: pd.DataFrame, imagej: pd.DataFrame,
 
 
 def format_table(table: pd.DataFrame) -> str:
-    cols = ["method", "flaw", "fc_median", "fc_p95", "fc_worst", "vol_median_pct", "vol_p95_pct",
-            "sat_recall", "sat_false", "lanes_found", "bands_found"]
-    head = ("| method | flaw | FC median | FC p95 | FC worst | vol median % | vol p95 % | "
-            "sat recall | false sat | lanes found | bands found |")
+    cols = [
+        "method",
+        "flaw",
+        "fc_median",
+        "fc_p95",
+        "fc_worst",
+        "vol_median_pct",
+        "vol_p95_pct",
+        "sat_recall",
+        "sat_false",
+        "lanes_found",
+        "bands_found",
+    ]
+    head = (
+        "| method | flaw | FC median | FC p95 | FC worst | vol median % | vol p95 % | "
+        "sat recall | false sat | lanes found | bands found |"
+    )
     lines = [head, "|" + "---|" * len(cols)]
     for r in table[cols].itertuples(index=False):
         cells = []
@@ -441,13 +593,18 @@ def format_table(table: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=None,
-                        help=f"fix the membranes (ImageJ numbers are committed for {IMAGEJ_SEED})")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"fix the membranes (ImageJ numbers are committed for {IMAGEJ_SEED})",
+    )
     parser.add_argument("--imagej", action="store_true", help="measure with ImageJ (installed)")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--keep", type=Path, default=None, help="keep the images in this folder")
-    parser.add_argument("--write-readme", action="store_true",
-                        help="put the table into benchmarks/README.md")
+    parser.add_argument(
+        "--write-readme", action="store_true", help="put the table into benchmarks/README.md"
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 10**6)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="blotquant-accuracy-"))
@@ -457,8 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     truth = pd.DataFrame([row for m in membranes for row in m.truth])
     lanes_meta = {m.name: m.config["lanes"] for m in membranes}
     n_images = truth.file.nunique()
-    print(f"seed {seed}: {len(membranes)} membranes, {n_images} image files, "
-          f"{len(truth)} bands ({time.time() - t0:.0f} s to draw)", flush=True)
+    print(
+        f"seed {seed}: {len(membranes)} membranes, {n_images} image files, "
+        f"{len(truth)} bands ({time.time() - t0:.0f} s to draw)",
+        flush=True,
+    )
     tables = []
     for method in args.methods.split(","):
         t1 = time.time()
@@ -490,10 +650,12 @@ def main(argv: list[str] | None = None) -> int:
         readme = HERE / "README.md"
         body = readme.read_text()
         start, end = "<!-- accuracy-table -->", "<!-- /accuracy-table -->"
-        block = (f"{start}\nSeed {seed}, {len(membranes)} membranes, {n_images} image files, "
-                 f"{len(truth)} bands.\n\n{text}\n{end}")
+        block = (
+            f"{start}\nSeed {seed}, {len(membranes)} membranes, {n_images} image files, "
+            f"{len(truth)} bands.\n\n{text}\n{end}"
+        )
         if start in body:
-            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
         else:
             body += "\n" + block + "\n"
         readme.write_text(body)

@@ -46,19 +46,39 @@ def base_blots(width: int, height: int, count: int, rng: np.random.Generator) ->
     out = []
     for _ in range(count):
         vols = list(rng.uniform(0.3, 1.0, 16) * 4e6 * (width / 2000) ** 2)
-        strips = [StripSpec(name, height // 2, height / 4, v, sigma=8.0 * height / 1500,
-                            background=1500, gradient=(0.3, 0.4), blotches=3)
-                  for name, v in (("p-AKT", vols), ("AKT", vols[::-1]))]
-        spec = BlotSpec(width=width, strips=strips, n_lanes=16, pitch=pitch,
-                        first_lane=1.2 * pitch, rotation_deg=float(rng.uniform(-1, 1)),
-                        smile=4.0, read_noise=0.0, shot_noise=0.0, dust=4)
+        strips = [
+            StripSpec(
+                name,
+                height // 2,
+                height / 4,
+                v,
+                sigma=8.0 * height / 1500,
+                background=1500,
+                gradient=(0.3, 0.4),
+                blotches=3,
+            )
+            for name, v in (("p-AKT", vols), ("AKT", vols[::-1]))
+        ]
+        spec = BlotSpec(
+            width=width,
+            strips=strips,
+            n_lanes=16,
+            pitch=pitch,
+            first_lane=1.2 * pitch,
+            rotation_deg=float(rng.uniform(-1, 1)),
+            smile=4.0,
+            read_noise=0.0,
+            shot_noise=0.0,
+            dust=4,
+        )
         image, _ = render_blot(spec, rng)
         out.append(image.astype(np.float32))
     return out
 
 
-def write_exports(folder: Path, bases: list[np.ndarray], n: int, prefix: str,
-                  rng: np.random.Generator) -> list[Path]:
+def write_exports(
+    folder: Path, bases: list[np.ndarray], n: int, prefix: str, rng: np.random.Generator
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for k in range(n):
@@ -77,9 +97,17 @@ def config_for(folder: Path, height: int) -> Path:
         "analysis": {"background": "rolling-ball", "rolling_ball_radius": 50},
         "pairs": [{"phospho": "p-AKT", "total": "AKT"}],
         "control": {"treatment": "DMSO"},
-        "batches": [{"files": "exports/*.tif", "pattern": "{membrane}.tif", "lanes": LANES,
-                     "regions": [{"antibody": "p-AKT", "rows": [0, height // 2]},
-                                 {"antibody": "AKT", "rows": [height // 2, height]}]}],
+        "batches": [
+            {
+                "files": "exports/*.tif",
+                "pattern": "{membrane}.tif",
+                "lanes": LANES,
+                "regions": [
+                    {"antibody": "p-AKT", "rows": [0, height // 2]},
+                    {"antibody": "AKT", "rows": [height // 2, height]},
+                ],
+            }
+        ],
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -98,8 +126,9 @@ def run_blotquant(config: Path, out: Path, jobs: int) -> tuple[float, float]:
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
         "print(dt, peak, r.returncode)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     seconds, peak, code = result.stdout.split()
     if code != "0":
         raise SystemExit(f"blotquant failed on {config}")
@@ -119,15 +148,21 @@ def run_imagej(files: list[Path], bands: pd.DataFrame, folder: Path) -> float | 
         rel = f"exports/{path.name}"
         for b in boxes.get(rel, pd.DataFrame()).itertuples():
             w, h = b.x_right - b.x_left, b.band_bottom - b.band_top + 1
-            lines += [f"makeRectangle({b.x_left}, {b.band_top}, {w}, {h});",
-                      f'print(f, "{path.name},{b.antibody},{b.lane}," + getValue("RawIntDen"));']
+            lines += [
+                f"makeRectangle({b.x_left}, {b.band_top}, {w}, {h});",
+                f'print(f, "{path.name},{b.antibody},{b.lane}," + getValue("RawIntDen"));',
+            ]
         lines.append("close();")
     lines += ["File.close(f);", 'print("done");']
     macro = folder / "speed.ijm"
     macro.write_text("\n".join(lines) + "\n")
     start = time.perf_counter()
-    proc = subprocess.run(["xvfb-run", "-a", "java", "-Xmx4g", "-jar", str(jar), "-batch",
-                           str(macro)], capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        ["xvfb-run", "-a", "java", "-Xmx4g", "-jar", str(jar), "-batch", str(macro)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     seconds = time.perf_counter() - start
     if "done" not in proc.stdout:
         raise SystemExit(f"ImageJ failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
@@ -159,17 +194,25 @@ def radius_sweep(image_path: Path, folder: Path, imagej: bool) -> list[tuple[int
     if imagej and jar.exists() and shutil.which("xvfb-run"):
         lines = ["setBatchMode(true);", f'open("{image_path}");', "id = getImageID();"]
         for radius in RADII:
-            lines += ["times = newArray(5);", "for (k = 0; k < 5; k++) {",
-                      "  selectImage(id); run(\"Duplicate...\", \"title=copy\");",
-                      "  t = getTime();",
-                      f'  run("Subtract Background...", "rolling={radius} create");',
-                      "  times[k] = getTime() - t; close(); }",
-                      "Array.sort(times);", f'print("radius,{radius}," + times[2]);']
+            lines += [
+                "times = newArray(5);",
+                "for (k = 0; k < 5; k++) {",
+                '  selectImage(id); run("Duplicate...", "title=copy");',
+                "  t = getTime();",
+                f'  run("Subtract Background...", "rolling={radius} create");',
+                "  times[k] = getTime() - t; close(); }",
+                "Array.sort(times);",
+                f'print("radius,{radius}," + times[2]);',
+            ]
         lines.append('print("done");')
         macro = folder / "radii.ijm"
         macro.write_text("\n".join(lines) + "\n")
-        proc = subprocess.run(["xvfb-run", "-a", "java", "-jar", str(jar), "-batch", str(macro)],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["xvfb-run", "-a", "java", "-jar", str(jar), "-batch", str(macro)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         for line in proc.stdout.splitlines():
             if line.startswith("radius,"):
                 _, radius, ms = line.split(",")
@@ -196,16 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {}
     for w, h in ((1000, 750), (2000, 1500), (4000, 3000)):
         folder = work / f"size{w}"
-        paths = write_exports(folder / "exports", base_blots(w, h, 1, rng), SIZE_RUNS[1], "z",
-                              rng)
+        paths = write_exports(folder / "exports", base_blots(w, h, 1, rng), SIZE_RUNS[1], "z", rng)
         few = work / f"size{w}_few"
         (few / "exports").mkdir(parents=True, exist_ok=True)
         for path in paths[: SIZE_RUNS[0]]:
             if not (few / "exports" / path.name).exists():
                 (few / "exports" / path.name).symlink_to(path)
         sizes[(w, h)] = (config_for(few, h), config_for(folder, h))
-    print(f"drew {args.n} + {args.scans} + {3 * SIZE_RUNS[1]} exports in "
-          f"{time.perf_counter() - t0:.0f} s ({work})", flush=True)
+    print(
+        f"drew {args.n} + {args.scans} + {3 * SIZE_RUNS[1]} exports in "
+        f"{time.perf_counter() - t0:.0f} s ({work})",
+        flush=True,
+    )
     cores = os.cpu_count() or 1
     rows = []
     config = config_for(batch, 1500)
@@ -222,12 +267,14 @@ def main(argv: list[str] | None = None) -> int:
             link.symlink_to(path)
     n_q = max(1, args.n // 4)
     tq, peakq = run_blotquant(config_for(quarter, 1500), work / "outq", 1)
-    rows.append((f"2000x1500, first {n_q} of the batch, --jobs 1", n_q, tq, tq / n_q,
-                 n_q / tq, peakq))
+    rows.append(
+        (f"2000x1500, first {n_q} of the batch, --jobs 1", n_q, tq, tq / n_q, n_q / tq, peakq)
+    )
     if args.scans > 0:
         ts, peaks = run_blotquant(config_for(scans, 3000), work / "outs", 1)
-        rows.append(("4000x3000 scans, --jobs 1", args.scans, ts, ts / args.scans,
-                     args.scans / ts, peaks))
+        rows.append(
+            ("4000x3000 scans, --jobs 1", args.scans, ts, ts / args.scans, args.scans / ts, peaks)
+        )
     per_size = {}
     for (w, h), (cfg_few, cfg_all) in sizes.items():
         t_few, _ = run_blotquant(cfg_few, work / f"outz{w}_few", 1)
@@ -238,33 +285,53 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_imagej:
         bands = pd.read_csv(work / "out1" / "bands.csv")
         imagej = run_imagej(files, bands, work)
-    table = ["| run | images | seconds | s / image | images / s | peak MB per process |",
-             "|---|---|---|---|---|---|"]
-    table += [f"| {name} | {n} | {t:.1f} | {per:.3f} | {rate:.1f} | {peak:.0f} |"
-              for name, n, t, per, rate, peak in rows]
-    lines = [f"Machine: {cores} cores. End to end: reading, lanes, bands, rolling-ball "
-             "background (radius 50), volumes, QC pictures, CSVs; process start included.", "",
-             *table, "",
-             f"--jobs 2 is {t1 / t2:.2f} x faster than --jobs 1.", "",
-             f"Cost per image by size (--jobs 1): runs of {SIZE_RUNS[0]} and {SIZE_RUNS[1]} "
-             "images; the marginal cost is their difference per extra image (process start "
-             "and report cancel out):", "",
-             f"| size | pixels | s / image ({SIZE_RUNS[1]} images, all included) | "
-             "marginal s / image | marginal s per megapixel |", "|---|---|---|---|---|"]
+    table = [
+        "| run | images | seconds | s / image | images / s | peak MB per process |",
+        "|---|---|---|---|---|---|",
+    ]
+    table += [
+        f"| {name} | {n} | {t:.1f} | {per:.3f} | {rate:.1f} | {peak:.0f} |"
+        for name, n, t, per, rate, peak in rows
+    ]
+    lines = [
+        f"Machine: {cores} cores. End to end: reading, lanes, bands, rolling-ball "
+        "background (radius 50), volumes, QC pictures, CSVs; process start included.",
+        "",
+        *table,
+        "",
+        f"--jobs 2 is {t1 / t2:.2f} x faster than --jobs 1.",
+        "",
+        f"Cost per image by size (--jobs 1): runs of {SIZE_RUNS[0]} and {SIZE_RUNS[1]} "
+        "images; the marginal cost is their difference per extra image (process start "
+        "and report cancel out):",
+        "",
+        f"| size | pixels | s / image ({SIZE_RUNS[1]} images, all included) | "
+        "marginal s / image | marginal s per megapixel |",
+        "|---|---|---|---|---|",
+    ]
     for (w, h), (per, marginal) in per_size.items():
         mpx = w * h / 1e6
-        lines.append(f"| {w}x{h} | {mpx:.2f} M | {per:.3f} | {marginal:.3f} | "
-                     f"{marginal / mpx:.3f} |")
+        lines.append(
+            f"| {w}x{h} | {mpx:.2f} M | {per:.3f} | {marginal:.3f} | {marginal / mpx:.3f} |"
+        )
     if imagej is not None:
-        lines += ["", f"ImageJ 1.53t, one JVM over the same {args.n} exports (Subtract "
-                  f"Background rolling=50, the same boxes measured): {imagej:.1f} s, "
-                  f"{imagej / args.n:.3f} s / image. blotquant --jobs 1 takes "
-                  f"{t1 / imagej:.2f} x ImageJ's time ({imagej / t1:.1f} x faster); --jobs 2 "
-                  f"{t2 / imagej:.2f} x ({imagej / t2:.1f} x faster)."]
+        lines += [
+            "",
+            f"ImageJ 1.53t, one JVM over the same {args.n} exports (Subtract "
+            f"Background rolling=50, the same boxes measured): {imagej:.1f} s, "
+            f"{imagej / args.n:.3f} s / image. blotquant --jobs 1 takes "
+            f"{t1 / imagej:.2f} x ImageJ's time ({imagej / t1:.1f} x faster); --jobs 2 "
+            f"{t2 / imagej:.2f} x ({imagej / t2:.1f} x faster).",
+        ]
     sweep = radius_sweep(files[0], work, imagej=not args.no_imagej)
-    lines += ["", "Rolling ball alone on one whole 2000 x 1500 export (median of 5; ImageJ "
-              "timed inside its JVM, Subtract Background with 'create'):", "",
-              "| radius | shrink | blotquant s | ImageJ s |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Rolling ball alone on one whole 2000 x 1500 export (median of 5; ImageJ "
+        "timed inside its JVM, Subtract Background with 'create'):",
+        "",
+        "| radius | shrink | blotquant s | ImageJ s |",
+        "|---|---|---|---|",
+    ]
     from blotquant.rollingball import ball_for_radius
 
     for radius, ours, theirs in sweep:
@@ -278,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         start, end = "<!-- speed-table -->", "<!-- /speed-table -->"
         block = f"{start}\n{text}\n{end}"
         if start in body:
-            body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+            body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
         else:
             body += "\n" + block + "\n"
         readme.write_text(body)

@@ -47,13 +47,25 @@ TREATMENTS = [  # (treatment, dose_nM)
     ("figitumumab", 50),
 ]
 # true phospho/total fold change vs DMSO, per cell line
-P_IGF1R = {"linsitinib": {10: 0.55, 100: 0.22, 1000: 0.08}, "BMS-754807": 0.10,
-           "NVP-AEW541": 0.20, "figitumumab": 0.30}
+P_IGF1R = {
+    "linsitinib": {10: 0.55, 100: 0.22, 1000: 0.08},
+    "BMS-754807": 0.10,
+    "NVP-AEW541": 0.20,
+    "figitumumab": 0.30,
+}
 P_AKT = {
-    "parental": {"linsitinib": {10: 0.70, 100: 0.35, 1000: 0.12}, "BMS-754807": 0.15,
-                 "NVP-AEW541": 0.30, "figitumumab": 0.40},
-    "resistant": {"linsitinib": {10: 1.00, 100: 0.96, 1000: 0.92}, "BMS-754807": 0.90,
-                  "NVP-AEW541": 1.00, "figitumumab": 1.04},
+    "parental": {
+        "linsitinib": {10: 0.70, 100: 0.35, 1000: 0.12},
+        "BMS-754807": 0.15,
+        "NVP-AEW541": 0.30,
+        "figitumumab": 0.40,
+    },
+    "resistant": {
+        "linsitinib": {10: 1.00, 100: 0.96, 1000: 0.92},
+        "BMS-754807": 0.90,
+        "NVP-AEW541": 1.00,
+        "figitumumab": 1.04,
+    },
 }
 
 
@@ -95,15 +107,20 @@ def true_volumes(lanes: list[dict], rng: np.random.Generator, scale: float) -> d
 
 def _lane_geometry(n_lanes: int, pitch: float, rng: np.random.Generator, margin: float):
     width = int(round(2 * margin + pitch * (n_lanes - 1)))
-    return width, dict(n_lanes=n_lanes, pitch=pitch, first_lane=margin,
-                       lane_jitter=list(rng.uniform(-2.5, 2.5, n_lanes)))
+    return width, dict(
+        n_lanes=n_lanes,
+        pitch=pitch,
+        first_lane=margin,
+        lane_jitter=list(rng.uniform(-2.5, 2.5, n_lanes)),
+    )
 
 
 def make_rep1(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]:
     lanes = lane_layout(ladder=True, empty_between=False)
     vols = true_volumes(lanes, rng, 2.2e6)
     sat_lane = 1 + next(
-        i for i, lane in enumerate(lanes)
+        i
+        for i, lane in enumerate(lanes)
         if lane.get("treatment") == "BMS-754807" and lane["cell_line"] == "parental"
     )
     vols["AKT"][sat_lane - 1] *= 5.0  # over-exposed on purpose
@@ -111,18 +128,50 @@ def make_rep1(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     width, geo = _lane_geometry(len(lanes), 58, rng, 50)
     ladder = [40.0, 85.0, 200.0, 250.0]
     files, truths = {}, []
-    for name, (top_ab, bottom_ab) in {"rep1_phospho.tif": ("p-IGF-1R", "p-AKT"),
-                                      "rep1_total.tif": ("IGF-1R", "AKT")}.items():
+    for name, (top_ab, bottom_ab) in {
+        "rep1_phospho.tif": ("p-IGF-1R", "p-AKT"),
+        "rep1_total.tif": ("IGF-1R", "AKT"),
+    }.items():
         strips = [
-            StripSpec(top_ab, 300, 130, vols[top_ab], sigma=5.0, background=1800,
-                      gradient=(0.6, 0.8), blotches=3, ladder_rows=ladder, ladder_volume=1.5e6),
-            StripSpec(bottom_ab, 300, 150, vols[bottom_ab], sigma=4.5, background=1500,
-                      gradient=(-0.4, 0.5), blotches=2, ladder_rows=ladder, ladder_volume=1.5e6),
+            StripSpec(
+                top_ab,
+                300,
+                130,
+                vols[top_ab],
+                sigma=5.0,
+                background=1800,
+                gradient=(0.6, 0.8),
+                blotches=3,
+                ladder_rows=ladder,
+                ladder_volume=1.5e6,
+            ),
+            StripSpec(
+                bottom_ab,
+                300,
+                150,
+                vols[bottom_ab],
+                sigma=4.5,
+                background=1500,
+                gradient=(-0.4, 0.5),
+                blotches=2,
+                ladder_rows=ladder,
+                ladder_volume=1.5e6,
+            ),
         ]
         # the totals were imaged on a camera that clips at 24000 counts
         ceiling = 24000.0 if name == "rep1_total.tif" else None
-        spec = BlotSpec(width=width, strips=strips, roles=roles, rotation_deg=0.8, smile=4.0,
-                        read_noise=25, shot_noise=1.5, dust=6, ceiling=ceiling, **geo)
+        spec = BlotSpec(
+            width=width,
+            strips=strips,
+            roles=roles,
+            rotation_deg=0.8,
+            smile=4.0,
+            read_noise=25,
+            shot_noise=1.5,
+            dust=6,
+            ceiling=ceiling,
+            **geo,
+        )
         image, truth = render_blot(spec, rng)
         tifffile.imwrite(HERE / name, image, compression="zlib")
         files[name] = image.shape
@@ -131,12 +180,20 @@ def make_rep1(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
         "name": "rep1",
         "lanes": lanes,
         "images": [
-            {"file": "../sample_images/rep1_phospho.tif", "regions": [
-                {"antibody": "p-IGF-1R", "rows": [0, 300]},
-                {"antibody": "p-AKT", "rows": [300, 600]}]},
-            {"file": "../sample_images/rep1_total.tif", "regions": [
-                {"antibody": "IGF-1R", "rows": [0, 300]},
-                {"antibody": "AKT", "rows": [300, 600]}]},
+            {
+                "file": "../sample_images/rep1_phospho.tif",
+                "regions": [
+                    {"antibody": "p-IGF-1R", "rows": [0, 300]},
+                    {"antibody": "p-AKT", "rows": [300, 600]},
+                ],
+            },
+            {
+                "file": "../sample_images/rep1_total.tif",
+                "regions": [
+                    {"antibody": "IGF-1R", "rows": [0, 300]},
+                    {"antibody": "AKT", "rows": [300, 600]},
+                ],
+            },
         ],
     }
     return config, truths, files
@@ -148,12 +205,32 @@ def make_rep2(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     roles = [lane.get("role", "sample") for lane in lanes]
     width, geo = _lane_geometry(len(lanes), 62, rng, 55)
     files, truths = {}, []
-    for name, ab, extra in [("rep2_pIGF1R.tif", "p-IGF-1R", {}),
-                            ("rep2_IGF1R.tif", "IGF-1R", {"nonspecific": (-24.0, 0.35)})]:
-        strip = StripSpec(ab, 360, 190, vols[ab], sigma=5.5, background=1200,
-                          gradient=(0.5, -0.6), blotches=3, **extra)
-        spec = BlotSpec(width=width, strips=[strip], roles=roles, rotation_deg=-0.5, smile=3.0,
-                        read_noise=20, shot_noise=1.2, dust=4, **geo)
+    for name, ab, extra in [
+        ("rep2_pIGF1R.tif", "p-IGF-1R", {}),
+        ("rep2_IGF1R.tif", "IGF-1R", {"nonspecific": (-24.0, 0.35)}),
+    ]:
+        strip = StripSpec(
+            ab,
+            360,
+            190,
+            vols[ab],
+            sigma=5.5,
+            background=1200,
+            gradient=(0.5, -0.6),
+            blotches=3,
+            **extra,
+        )
+        spec = BlotSpec(
+            width=width,
+            strips=[strip],
+            roles=roles,
+            rotation_deg=-0.5,
+            smile=3.0,
+            read_noise=20,
+            shot_noise=1.2,
+            dust=4,
+            **geo,
+        )
         image, truth = render_blot(spec, rng)
         tifffile.imwrite(HERE / name, image, compression="zlib")
         files[name] = image.shape
@@ -161,10 +238,27 @@ def make_rep2(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     # two-colour fluorescence: same membrane, same geometry, two channels
     channels = []
     for channel, ab in enumerate(("AKT", "p-AKT")):
-        strip = StripSpec(ab, 320, 160, vols[ab], sigma=4.5, background=400 + 150 * channel,
-                          gradient=(0.2, 0.2), blotches=2)
-        spec = BlotSpec(width=width, strips=[strip], roles=roles, rotation_deg=-0.5, smile=3.0,
-                        read_noise=15, shot_noise=0.8, dust=2, **geo)
+        strip = StripSpec(
+            ab,
+            320,
+            160,
+            vols[ab],
+            sigma=4.5,
+            background=400 + 150 * channel,
+            gradient=(0.2, 0.2),
+            blotches=2,
+        )
+        spec = BlotSpec(
+            width=width,
+            strips=[strip],
+            roles=roles,
+            rotation_deg=-0.5,
+            smile=3.0,
+            read_noise=15,
+            shot_noise=0.8,
+            dust=2,
+            **geo,
+        )
         image, truth = render_blot(spec, np.random.default_rng(rng.integers(1 << 31)))
         channels.append(image)
         table = truth_table(truth, membrane="rep2", image="rep2_AKT_2ch.tif")
@@ -179,12 +273,23 @@ def make_rep2(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
         "lanes": lanes,
         "images": [
             {"file": "../sample_images/rep2_pIGF1R.tif", "antibody": "p-IGF-1R"},
-            {"file": "../sample_images/rep2_IGF1R.tif", "antibody": "IGF-1R",
-             "band_rows": [int(band_row.min()) - 14, int(band_row.max()) + 16]},
-            {"file": "../sample_images/rep2_AKT_2ch.tif", "channel": 0, "antibody": "AKT",
-             "polarity": "light-bands"},
-            {"file": "../sample_images/rep2_AKT_2ch.tif", "channel": 1, "antibody": "p-AKT",
-             "polarity": "light-bands"},
+            {
+                "file": "../sample_images/rep2_IGF1R.tif",
+                "antibody": "IGF-1R",
+                "band_rows": [int(band_row.min()) - 14, int(band_row.max()) + 16],
+            },
+            {
+                "file": "../sample_images/rep2_AKT_2ch.tif",
+                "channel": 0,
+                "antibody": "AKT",
+                "polarity": "light-bands",
+            },
+            {
+                "file": "../sample_images/rep2_AKT_2ch.tif",
+                "channel": 1,
+                "antibody": "p-AKT",
+                "polarity": "light-bands",
+            },
         ],
     }
     return config, truths, files
@@ -196,13 +301,36 @@ def make_rep3(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     roles = [lane.get("role", "sample") for lane in lanes]
     width, geo = _lane_geometry(len(lanes), 66, rng, 60)
     files, truths = {}, []
-    for name, ab in [("rep3_pIGF1R.tif", "p-IGF-1R"), ("rep3_IGF1R.tif", "IGF-1R"),
-                     ("rep3_pAKT.png", "p-AKT"), ("rep3_AKT.png", "AKT")]:
-        strip = StripSpec(ab, 340, 170, vols[ab], sigma=6.0, background=3000,
-                          gradient=(1.0, 1.5), blotches=4, smear=0.03)
-        spec = BlotSpec(width=width, strips=[strip], roles=roles, rotation_deg=-1.0, smile=5.0,
-                        polarity="dark-bands", white=52000, read_noise=40, shot_noise=1.0,
-                        dust=8, **geo)
+    for name, ab in [
+        ("rep3_pIGF1R.tif", "p-IGF-1R"),
+        ("rep3_IGF1R.tif", "IGF-1R"),
+        ("rep3_pAKT.png", "p-AKT"),
+        ("rep3_AKT.png", "AKT"),
+    ]:
+        strip = StripSpec(
+            ab,
+            340,
+            170,
+            vols[ab],
+            sigma=6.0,
+            background=3000,
+            gradient=(1.0, 1.5),
+            blotches=4,
+            smear=0.03,
+        )
+        spec = BlotSpec(
+            width=width,
+            strips=[strip],
+            roles=roles,
+            rotation_deg=-1.0,
+            smile=5.0,
+            polarity="dark-bands",
+            white=52000,
+            read_noise=40,
+            shot_noise=1.0,
+            dust=8,
+            **geo,
+        )
         image, truth = render_blot(spec, rng)
         if name.endswith(".png"):
             Image.fromarray(image).save(HERE / name)
@@ -213,9 +341,15 @@ def make_rep3(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     config = {
         "name": "rep3",
         "lanes": lanes,
-        "images": [{"file": f"../sample_images/{name}", "antibody": ab} for name, ab in [
-            ("rep3_pIGF1R.tif", "p-IGF-1R"), ("rep3_IGF1R.tif", "IGF-1R"),
-            ("rep3_pAKT.png", "p-AKT"), ("rep3_AKT.png", "AKT")]],
+        "images": [
+            {"file": f"../sample_images/{name}", "antibody": ab}
+            for name, ab in [
+                ("rep3_pIGF1R.tif", "p-IGF-1R"),
+                ("rep3_IGF1R.tif", "IGF-1R"),
+                ("rep3_pAKT.png", "p-AKT"),
+                ("rep3_AKT.png", "AKT"),
+            ]
+        ],
     }
     return config, truths, files
 
@@ -233,12 +367,24 @@ def fold_change_truth(bands: pd.DataFrame, layouts: dict[str, list[dict]]) -> pd
                 ratios[number] = vol[(phospho, number)] / vol[(total, number)]
             for number, ratio in ratios.items():
                 lane = lanes[number - 1]
-                controls = [ratios[k] for k in ratios if lanes[k - 1]["treatment"] == "DMSO"
-                            and lanes[k - 1]["cell_line"] == lane["cell_line"]]
-                rows.append({"membrane": membrane, "lane": number, "pair": f"{phospho}/{total}",
-                             "cell_line": lane["cell_line"], "treatment": lane["treatment"],
-                             "dose_nM": lane["dose_nM"], "true_ratio": ratio,
-                             "true_fold_change": ratio / np.mean(controls)})
+                controls = [
+                    ratios[k]
+                    for k in ratios
+                    if lanes[k - 1]["treatment"] == "DMSO"
+                    and lanes[k - 1]["cell_line"] == lane["cell_line"]
+                ]
+                rows.append(
+                    {
+                        "membrane": membrane,
+                        "lane": number,
+                        "pair": f"{phospho}/{total}",
+                        "cell_line": lane["cell_line"],
+                        "treatment": lane["treatment"],
+                        "dose_nM": lane["dose_nM"],
+                        "true_ratio": ratio,
+                        "true_fold_change": ratio / np.mean(controls),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -276,8 +422,9 @@ def main() -> None:
             print(f"{name}: {shape}")
     bands = pd.concat(tables, ignore_index=True)
     bands.to_csv(HERE / "ground_truth_bands.csv", index=False, float_format="%.6g")
-    fold_change_truth(bands, layouts).to_csv(HERE / "ground_truth.csv", index=False,
-                                             float_format="%.6g")
+    fold_change_truth(bands, layouts).to_csv(
+        HERE / "ground_truth.csv", index=False, float_format="%.6g"
+    )
     write_config(membranes)
     print(f"wrote {CONFIG}")
 

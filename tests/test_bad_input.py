@@ -25,15 +25,35 @@ from blotquant.synth import BlotSpec, StripSpec, render_blot
 LANES = [{"treatment": "DMSO"}, {"treatment": "drug"}, {"treatment": "DMSO"}, {"treatment": "drug"}]
 
 
-def _blot(seed: int, *, bits: int = 16, polarity: str = "light-bands", volume: float = 4e5,
-          height: int = 140) -> np.ndarray:
+def _blot(
+    seed: int,
+    *,
+    bits: int = 16,
+    polarity: str = "light-bands",
+    volume: float = 4e5,
+    height: int = 140,
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     scale = 1.0 if bits == 16 else 1 / 150
-    strip = StripSpec("x", height, height // 2, [volume * scale * v for v in (1, 0.5, 1, 0.4)],
-                      sigma=4.0, background=1200 * scale)
-    spec = BlotSpec(width=220, strips=[strip], n_lanes=4, pitch=50, first_lane=35,
-                    read_noise=10 * scale, bit_depth=bits, polarity=polarity,
-                    white=(50000 if bits == 16 else 230))
+    strip = StripSpec(
+        "x",
+        height,
+        height // 2,
+        [volume * scale * v for v in (1, 0.5, 1, 0.4)],
+        sigma=4.0,
+        background=1200 * scale,
+    )
+    spec = BlotSpec(
+        width=220,
+        strips=[strip],
+        n_lanes=4,
+        pitch=50,
+        first_lane=35,
+        read_noise=10 * scale,
+        bit_depth=bits,
+        polarity=polarity,
+        white=(50000 if bits == 16 else 230),
+    )
     return render_blot(spec, rng)[0]
 
 
@@ -47,9 +67,14 @@ def project(tmp_path: Path) -> Path:
         "pairs": [{"phospho": "p-X", "total": "X"}],
         "control": {"treatment": "DMSO"},
         "membranes": [
-            {"name": m, "lanes": LANES,
-             "images": [{"file": f"{m}_pX.tif", "antibody": "p-X"},
-                        {"file": f"{m}_X.tif", "antibody": "X"}]}
+            {
+                "name": m,
+                "lanes": LANES,
+                "images": [
+                    {"file": f"{m}_pX.tif", "antibody": "p-X"},
+                    {"file": f"{m}_X.tif", "antibody": "X"},
+                ],
+            }
             for m in ("m1", "m2")
         ],
     }
@@ -66,11 +91,13 @@ def _write(project: Path, config: dict) -> None:
 
 
 def _run(project: Path, *extra: str):
-    result = CliRunner().invoke(main, ["run", str(project / "config.yaml"),
-                                       "--out", str(project / "out"), *extra])
+    result = CliRunner().invoke(
+        main, ["run", str(project / "config.yaml"), "--out", str(project / "out"), *extra]
+    )
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit), result.exception
+        result.exception, SystemExit
+    ), result.exception
     return result
 
 
@@ -158,8 +185,9 @@ def test_lane_centers_count_does_not_match_lanes(project):
 
 def test_batch_glob_that_matches_nothing(project):
     config = _config(project)
-    config["batches"] = [{"files": "exports/*.tif", "pattern": "{membrane}_{antibody}.tif",
-                          "lanes": LANES}]
+    config["batches"] = [
+        {"files": "exports/*.tif", "pattern": "{membrane}_{antibody}.tif", "lanes": LANES}
+    ]
     _write(project, config)
     result = _run(project)
     assert result.exit_code == 2 and "exports/*.tif" in result.output
@@ -171,8 +199,14 @@ def test_batch_file_the_pattern_does_not_fit(project):
     for name in ("m3_pX.tif", "m3_X.tif", "m3-X-old.tif"):
         tifffile.imwrite(project / "exports" / name, _blot(5))
     config = _config(project)
-    config["batches"] = [{"files": "exports/*.tif", "pattern": "{membrane}_{antibody}.tif",
-                          "antibody_aliases": {"pX": "p-X"}, "lanes": LANES}]
+    config["batches"] = [
+        {
+            "files": "exports/*.tif",
+            "pattern": "{membrane}_{antibody}.tif",
+            "antibody_aliases": {"pX": "p-X"},
+            "lanes": LANES,
+        }
+    ]
     _write(project, config)
     result = _run(project)
     assert result.exit_code == 2 and "m3-X-old.tif" in result.output
@@ -292,7 +326,8 @@ def test_rgb_and_rgba_are_converted_with_a_warning(project):
     gray = (_blot(11) // 256).astype(np.uint8)
     Image.fromarray(np.dstack([gray] * 3)).save(project / "m2_X.png")
     Image.fromarray(np.dstack([gray] * 3 + [np.full_like(gray, 255)]), "RGBA").save(
-        project / "m2_pX.png")
+        project / "m2_pX.png"
+    )
     config = _config(project)
     config["membranes"][1]["images"][0]["file"] = "m2_pX.png"
     config["membranes"][1]["images"][1]["file"] = "m2_X.png"
@@ -372,8 +407,7 @@ def test_interrupted_run_leaves_the_previous_results_whole(project, monkeypatch)
 
 def test_inputs_are_never_modified(project):
     def digest() -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in project.glob("*.tif")}
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in project.glob("*.tif")}
 
     before = digest()
     assert _run(project, "--jobs", "2").exit_code == 0

@@ -61,9 +61,23 @@ def test_demo_runs_cleanly(demo_run):
 def test_demo_meets_the_output_contract(demo_run):
     out, _, _ = demo_run
     bands = pd.read_csv(out / "bands.csv", keep_default_na=False)
-    for column in ("membrane", "image", "antibody", "lane", "treatment", "sample", "x_left",
-                   "x_right", "band_top", "band_bottom", "raw_volume", "background_volume",
-                   "net_volume", "saturated_pixels", "flags"):
+    for column in (
+        "membrane",
+        "image",
+        "antibody",
+        "lane",
+        "treatment",
+        "sample",
+        "x_left",
+        "x_right",
+        "band_top",
+        "band_bottom",
+        "raw_volume",
+        "background_volume",
+        "net_volume",
+        "saturated_pixels",
+        "flags",
+    ):
         assert column in bands.columns
     np.testing.assert_allclose(
         bands.raw_volume - bands.background_volume, bands.net_volume, rtol=1e-9, atol=1e-6

@@ -88,8 +88,9 @@ def test_example_parses(example: Path):
     assert exp.normalize_within == ("cell_line",)
     assert exp.summary_by == ("cell_line", "treatment", "dose_nM")
     assert exp.warnings == ()
-    assert exp.analysis == AnalysisSettings(polarity="auto", background="rolling-ball",
-                                            rolling_ball_radius=50.0, lane_width=None)
+    assert exp.analysis == AnalysisSettings(
+        polarity="auto", background="rolling-ball", rolling_ball_radius=50.0, lane_width=None
+    )
 
 
 def test_example_lanes(example: Path):
@@ -97,8 +98,12 @@ def test_example_lanes(example: Path):
     rep1, rep2, rep3 = exp.membrane("rep1"), exp.membrane("rep2"), exp.membrane("rep3")
     assert [lane.role for lane in rep1.lanes] == ["ladder"] + ["sample"] * 6
     assert [lane.number for lane in rep1.lanes] == list(range(1, 8))
-    assert rep1.lanes[1].metadata == {"treatment": "DMSO", "dose_nM": 0,
-                                      "cell_line": "parental", "sample": "rep1-L2"}
+    assert rep1.lanes[1].metadata == {
+        "treatment": "DMSO",
+        "dose_nM": 0,
+        "cell_line": "parental",
+        "sample": "rep1-L2",
+    }
     assert rep2.lanes[0].metadata["sample"] == "P-D"  # given, not defaulted
     assert rep2.lanes[2].role == "empty"
     assert len(rep3.lanes) == 3 and rep3.lanes[1].metadata["treatment"] == "NVP-AEW541"
@@ -142,8 +147,12 @@ def test_resolved_has_every_default_and_is_json(example: Path):
     exp = load_config(example)
     resolved = json.loads(json.dumps(exp.resolved))  # JSON-serialisable as it is
     assert resolved["analysis"] == {
-        "polarity": "auto", "background": "rolling-ball", "rolling_ball_radius": 50.0,
-        "lane_width": "auto", "saturation_level": "auto", "background_margin": "auto",
+        "polarity": "auto",
+        "background": "rolling-ball",
+        "rolling_ball_radius": 50.0,
+        "lane_width": "auto",
+        "saturation_level": "auto",
+        "background_margin": "auto",
     }
     assert resolved["output"] == str(example.parent / "results")
     lane = resolved["membranes"][0]["lanes"][2]
@@ -182,23 +191,40 @@ def test_output_argument_wins(example: Path, tmp_path: Path):
 def test_overrides_merge_analysis_then_image_then_region(tmp_path: Path):
     cfg = base()
     cfg["analysis"] = {"polarity": "dark-bands", "rolling_ball_radius": 30, "lane_width": 20}
-    cfg["membranes"][0]["images"] = [{
-        "file": "s.tif", "channel": 2, "background": "lane-edges", "lane_width": "auto",
-        "band_rows": [10, 20],
-        "regions": [
-            {"antibody": "p-AKT", "rows": [0, 50]},
-            {"antibody": "AKT", "rows": [50, 100], "band_rows": [60, 70], "channel": 0,
-             "polarity": "light-bands", "background_margin": 5, "saturation_level": 60000},
-        ],
-    }]
+    cfg["membranes"][0]["images"] = [
+        {
+            "file": "s.tif",
+            "channel": 2,
+            "background": "lane-edges",
+            "lane_width": "auto",
+            "band_rows": [10, 20],
+            "regions": [
+                {"antibody": "p-AKT", "rows": [0, 50]},
+                {
+                    "antibody": "AKT",
+                    "rows": [50, 100],
+                    "band_rows": [60, 70],
+                    "channel": 0,
+                    "polarity": "light-bands",
+                    "background_margin": 5,
+                    "saturation_level": 60000,
+                },
+            ],
+        }
+    ]
     p, t = parse(cfg, tmp_path).measurements
     assert (p.channel, p.band_rows, p.rows) == (2, (10, 20), (0, 50))
-    assert p.analysis == AnalysisSettings(polarity="dark-bands", background="lane-edges",
-                                          rolling_ball_radius=30.0, lane_width=None)
+    assert p.analysis == AnalysisSettings(
+        polarity="dark-bands", background="lane-edges", rolling_ball_radius=30.0, lane_width=None
+    )
     assert (t.channel, t.band_rows) == (0, (60, 70))
     assert t.analysis == AnalysisSettings(
-        polarity="light-bands", background="lane-edges", rolling_ball_radius=30.0,
-        lane_width=None, saturation_level=60000.0, background_margin=5,
+        polarity="light-bands",
+        background="lane-edges",
+        rolling_ball_radius=30.0,
+        lane_width=None,
+        saturation_level=60000.0,
+        background_margin=5,
     )
     assert t.source == "membranes[0] (rep1) > images[0] (s.tif) > regions[1]"
 
@@ -226,6 +252,7 @@ def _set(path: list[Any], value: Any):
         for part in path[:-1]:
             node = node[part]
         node[path[-1]] = value
+
     return change
 
 
@@ -235,6 +262,7 @@ def _delete(path: list[Any]):
         for part in path[:-1]:
             node = node[part]
         del node[path[-1]]
+
     return change
 
 
@@ -242,91 +270,219 @@ IMG0 = ["membranes", 0, "images", 0]
 LANES = ["membranes", 0, "lanes"]
 
 CASES = [
-    ("unknown key", _set(IMG0 + ["band_row"], [1, 5]),
-     "membranes[0].images[0].band_row", ["did you mean `band_rows`?"]),
-    ("unknown top key", _set(["sumary_by"], ["treatment"]),
-     "sumary_by", ["did you mean `summary_by`?"]),
-    ("key in the wrong place", _set(["polarity"], "auto"),
-     "polarity", ["analysis"]),
-    ("wrong type: whole number", _set(IMG0 + ["channel"], "abc"),
-     "membranes[0].images[0].channel", ["whole number", "'abc'"]),
-    ("wrong type: fraction", _set(IMG0 + ["channel"], 1.5),
-     "membranes[0].images[0].channel", ["whole number", "1.5"]),
-    ("wrong type: text", _set(["experiment"], ["a", "b"]),
-     "experiment", ["expected text", "list"]),
-    ("wrong type: list", _set(LANES, "DMSO, drug"),
-     "membranes[0].lanes", ["expected a list", "DMSO, drug"]),
-    ("wrong type: mapping", _set(["membranes", 0], "rep1"),
-     "membranes[0]", ["expected a mapping", "'rep1'"]),
-    ("pair written as text", _set(["pairs", 0], "p-AKT/AKT"),
-     "pairs[0]", ["{phospho: p-AKT, total: AKT}"]),
-    ("bad polarity", _set(["analysis"], {"polarity": "dark"}),
-     "analysis.polarity", ["auto, dark-bands, light-bands", "did you mean `dark-bands`?"]),
-    ("bad background", _set(["analysis"], {"background": "rolling_ball"}),
-     "analysis.background", ["rolling-ball, lane-edges, profile-baseline, none"]),
-    ("bad role", _set(LANES + [2, "role"], "marker"),
-     "membranes[0].lanes[2].role", ["sample, ladder, empty", "'marker'"]),
-    ("radius not positive", _set(["analysis"], {"rolling_ball_radius": 0}),
-     "analysis.rolling_ball_radius", ["above 0"]),
-    ("lane width negative", _set(IMG0 + ["lane_width"], -4),
-     "membranes[0].images[0].lane_width", ["`auto`", "-4"]),
+    (
+        "unknown key",
+        _set(IMG0 + ["band_row"], [1, 5]),
+        "membranes[0].images[0].band_row",
+        ["did you mean `band_rows`?"],
+    ),
+    (
+        "unknown top key",
+        _set(["sumary_by"], ["treatment"]),
+        "sumary_by",
+        ["did you mean `summary_by`?"],
+    ),
+    ("key in the wrong place", _set(["polarity"], "auto"), "polarity", ["analysis"]),
+    (
+        "wrong type: whole number",
+        _set(IMG0 + ["channel"], "abc"),
+        "membranes[0].images[0].channel",
+        ["whole number", "'abc'"],
+    ),
+    (
+        "wrong type: fraction",
+        _set(IMG0 + ["channel"], 1.5),
+        "membranes[0].images[0].channel",
+        ["whole number", "1.5"],
+    ),
+    ("wrong type: text", _set(["experiment"], ["a", "b"]), "experiment", ["expected text", "list"]),
+    (
+        "wrong type: list",
+        _set(LANES, "DMSO, drug"),
+        "membranes[0].lanes",
+        ["expected a list", "DMSO, drug"],
+    ),
+    (
+        "wrong type: mapping",
+        _set(["membranes", 0], "rep1"),
+        "membranes[0]",
+        ["expected a mapping", "'rep1'"],
+    ),
+    (
+        "pair written as text",
+        _set(["pairs", 0], "p-AKT/AKT"),
+        "pairs[0]",
+        ["{phospho: p-AKT, total: AKT}"],
+    ),
+    (
+        "bad polarity",
+        _set(["analysis"], {"polarity": "dark"}),
+        "analysis.polarity",
+        ["auto, dark-bands, light-bands", "did you mean `dark-bands`?"],
+    ),
+    (
+        "bad background",
+        _set(["analysis"], {"background": "rolling_ball"}),
+        "analysis.background",
+        ["rolling-ball, lane-edges, profile-baseline, none"],
+    ),
+    (
+        "bad role",
+        _set(LANES + [2, "role"], "marker"),
+        "membranes[0].lanes[2].role",
+        ["sample, ladder, empty", "'marker'"],
+    ),
+    (
+        "radius not positive",
+        _set(["analysis"], {"rolling_ball_radius": 0}),
+        "analysis.rolling_ball_radius",
+        ["above 0"],
+    ),
+    (
+        "lane width negative",
+        _set(IMG0 + ["lane_width"], -4),
+        "membranes[0].images[0].lane_width",
+        ["`auto`", "-4"],
+    ),
     ("missing pairs", _delete(["pairs"]), "pairs", ["missing", "phospho"]),
     ("empty pairs", _set(["pairs"], []), "pairs", ["empty"]),
     ("missing membranes and batches", _delete(["membranes"]), "", ["no `membranes`"]),
     ("missing file", _delete(IMG0 + ["file"]), "membranes[0].images[0].file", ["missing"]),
     ("missing lanes", _delete(LANES), "membranes[0].lanes", ["missing"]),
-    ("file with no value", _set(IMG0 + ["file"], None),
-     "membranes[0].images[0].file", ["`file` has no value", "name the image file"]),
-    ("sample lane without treatment", _set(LANES + [1], {"dose": 5}),
-     "membranes[0].lanes[1]", ["needs a `treatment`", "role: ladder"]),
-    ("misspelt treatment", _set(LANES + [1], {"treatmnt": "drug"}),
-     "membranes[0].lanes[1]", ["`treatmnt`"]),
-    ("lane written as a role", _set(LANES + [2], "ladder"),
-     "membranes[0].lanes[2]", ["{role: ladder}"]),
-    ("lane key that is an output column", _set(LANES + [0, "antibody"], "x"),
-     "membranes[0].lanes[0].antibody", ["rename"]),
-    ("lane value that is a list", _set(LANES + [0, "dose"], [1, 2]),
-     "membranes[0].lanes[0].dose", ["single value"]),
-    ("both antibody and regions",
-     _set(IMG0 + ["regions"], [{"antibody": "x", "rows": [0, 10]}]),
-     "membranes[0].images[0]", ["both `antibody` and `regions`"]),
-    ("neither antibody nor regions", _delete(IMG0 + ["antibody"]),
-     "membranes[0].images[0]", ["needs `antibody`", "`regions`"]),
-    ("band_rows upside down", _set(IMG0 + ["band_rows"], [470, 410]),
-     "membranes[0].images[0].band_rows", ["upside down", "[410, 470]"]),
-    ("band_rows negative", _set(IMG0 + ["band_rows"], [-5, 10]),
-     "membranes[0].images[0].band_rows", ["negative"]),
-    ("band_rows of three", _set(IMG0 + ["band_rows"], [1, 2, 3]),
-     "membranes[0].images[0].band_rows", ["exactly two"]),
-    ("lane_centers count", _set(IMG0 + ["lane_centers"], [10, 20]),
-     "membranes[0].images[0].lane_centers", ["2 lane centres", "3 lanes"]),
-    ("lane_centers not increasing", _set(IMG0 + ["lane_centers"], [30, 20, 10]),
-     "membranes[0].images[0].lane_centers", ["left to right"]),
-    ("pair names an unmeasured antibody", _set(["pairs", 0, "total"], "Akt"),
-     "pairs[0].total", ["no image or batch measures `Akt`", "Did you mean `AKT`?"]),
-    ("pair of one antibody", _set(["pairs", 0, "total"], "p-AKT"),
-     "pairs[0]", ["both `p-AKT`"]),
-    ("same antibody twice", _set(IMG0 + ["antibody"], "AKT"),
-     "membranes[0].images[1]", ["`AKT`", "membranes[0].images[0] (a.tif)"]),
-    ("control matches no lane", _set(["control"], {"treatment": "dmso"}),
-     "control", ["no sample lane is a control lane", "Did you mean `DMSO`?"]),
-    ("control key no lane has", _set(["control"], {"treatmnt": "DMSO"}),
-     "control.treatmnt", ["no sample lane has the key", "Did you mean `treatment`?"]),
-    ("default control matches no lane",
-     lambda cfg: (_set(LANES + [0, "treatment"], "vehicle")(cfg), _delete(["control"])(cfg)),
-     "control", ["`control` is not given"]),
+    (
+        "file with no value",
+        _set(IMG0 + ["file"], None),
+        "membranes[0].images[0].file",
+        ["`file` has no value", "name the image file"],
+    ),
+    (
+        "sample lane without treatment",
+        _set(LANES + [1], {"dose": 5}),
+        "membranes[0].lanes[1]",
+        ["needs a `treatment`", "role: ladder"],
+    ),
+    (
+        "misspelt treatment",
+        _set(LANES + [1], {"treatmnt": "drug"}),
+        "membranes[0].lanes[1]",
+        ["`treatmnt`"],
+    ),
+    (
+        "lane written as a role",
+        _set(LANES + [2], "ladder"),
+        "membranes[0].lanes[2]",
+        ["{role: ladder}"],
+    ),
+    (
+        "lane key that is an output column",
+        _set(LANES + [0, "antibody"], "x"),
+        "membranes[0].lanes[0].antibody",
+        ["rename"],
+    ),
+    (
+        "lane value that is a list",
+        _set(LANES + [0, "dose"], [1, 2]),
+        "membranes[0].lanes[0].dose",
+        ["single value"],
+    ),
+    (
+        "both antibody and regions",
+        _set(IMG0 + ["regions"], [{"antibody": "x", "rows": [0, 10]}]),
+        "membranes[0].images[0]",
+        ["both `antibody` and `regions`"],
+    ),
+    (
+        "neither antibody nor regions",
+        _delete(IMG0 + ["antibody"]),
+        "membranes[0].images[0]",
+        ["needs `antibody`", "`regions`"],
+    ),
+    (
+        "band_rows upside down",
+        _set(IMG0 + ["band_rows"], [470, 410]),
+        "membranes[0].images[0].band_rows",
+        ["upside down", "[410, 470]"],
+    ),
+    (
+        "band_rows negative",
+        _set(IMG0 + ["band_rows"], [-5, 10]),
+        "membranes[0].images[0].band_rows",
+        ["negative"],
+    ),
+    (
+        "band_rows of three",
+        _set(IMG0 + ["band_rows"], [1, 2, 3]),
+        "membranes[0].images[0].band_rows",
+        ["exactly two"],
+    ),
+    (
+        "lane_centers count",
+        _set(IMG0 + ["lane_centers"], [10, 20]),
+        "membranes[0].images[0].lane_centers",
+        ["2 lane centres", "3 lanes"],
+    ),
+    (
+        "lane_centers not increasing",
+        _set(IMG0 + ["lane_centers"], [30, 20, 10]),
+        "membranes[0].images[0].lane_centers",
+        ["left to right"],
+    ),
+    (
+        "pair names an unmeasured antibody",
+        _set(["pairs", 0, "total"], "Akt"),
+        "pairs[0].total",
+        ["no image or batch measures `Akt`", "Did you mean `AKT`?"],
+    ),
+    ("pair of one antibody", _set(["pairs", 0, "total"], "p-AKT"), "pairs[0]", ["both `p-AKT`"]),
+    (
+        "same antibody twice",
+        _set(IMG0 + ["antibody"], "AKT"),
+        "membranes[0].images[1]",
+        ["`AKT`", "membranes[0].images[0] (a.tif)"],
+    ),
+    (
+        "control matches no lane",
+        _set(["control"], {"treatment": "dmso"}),
+        "control",
+        ["no sample lane is a control lane", "Did you mean `DMSO`?"],
+    ),
+    (
+        "control key no lane has",
+        _set(["control"], {"treatmnt": "DMSO"}),
+        "control.treatmnt",
+        ["no sample lane has the key", "Did you mean `treatment`?"],
+    ),
+    (
+        "default control matches no lane",
+        lambda cfg: (_set(LANES + [0, "treatment"], "vehicle")(cfg), _delete(["control"])(cfg)),
+        "control",
+        ["`control` is not given"],
+    ),
     ("control empty", _set(["control"], {}), "control", ["empty"]),
-    ("control value a list", _set(["control"], {"treatment": ["DMSO"]}),
-     "control.treatment", ["single value"]),
-    ("normalize_within unknown key", _set(["normalize_within"], ["cell_line"]),
-     "normalize_within[0]", ["no sample lane has the key `cell_line`"]),
-    ("summary_by unknown key", _set(["summary_by"], ["treatmnt"]),
-     "summary_by[0]", ["Did you mean `treatment`?"]),
+    (
+        "control value a list",
+        _set(["control"], {"treatment": ["DMSO"]}),
+        "control.treatment",
+        ["single value"],
+    ),
+    (
+        "normalize_within unknown key",
+        _set(["normalize_within"], ["cell_line"]),
+        "normalize_within[0]",
+        ["no sample lane has the key `cell_line`"],
+    ),
+    (
+        "summary_by unknown key",
+        _set(["summary_by"], ["treatmnt"]),
+        "summary_by[0]",
+        ["Did you mean `treatment`?"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("change", "key", "words"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("change", "key", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_error_names_key_and_says_what_to_do(tmp_path: Path, change, key, words):
     cfg = base()
     change(cfg)
@@ -344,11 +500,14 @@ def test_duplicate_membrane_names(tmp_path: Path):
 
 def test_region_rows_and_band_rows_checked(tmp_path: Path):
     cfg = base()
-    cfg["membranes"][0]["images"][0] = {"file": "s.tif", "regions": [
-        {"antibody": "p-AKT", "rows": [300, 0]},
-        {"antibody": "x", "rows": [0, 300], "band_rows": [400, 450]},
-        {"rows": [0, 300]},
-    ]}
+    cfg["membranes"][0]["images"][0] = {
+        "file": "s.tif",
+        "regions": [
+            {"antibody": "p-AKT", "rows": [300, 0]},
+            {"antibody": "x", "rows": [0, 300], "band_rows": [400, 450]},
+            {"rows": [0, 300]},
+        ],
+    }
     error = problems(cfg, tmp_path)
     assert_problem(error, "membranes[0].images[0].regions[0].rows", "upside down")
     assert_problem(error, "membranes[0].images[0].regions[1].band_rows", "outside", "[0, 300]")
@@ -364,8 +523,12 @@ def test_several_problems_reported_together(tmp_path: Path):
     cfg["membranes"][0]["lanes"][1] = {"dose": 1}
     error = problems(cfg, tmp_path)
     keys = {p.key for p in error.problems}
-    assert {"analysis.polarity", "membranes[0].images[0].band_row",
-            "membranes[0].images[1].channel", "membranes[0].lanes[1]"} <= keys
+    assert {
+        "analysis.polarity",
+        "membranes[0].images[0].band_row",
+        "membranes[0].images[1].channel",
+        "membranes[0].lanes[1]",
+    } <= keys
     # the pair check still runs: the images' antibodies are known
     assert {"pairs[1].phospho", "pairs[1].total"} <= keys
     lines = str(error).splitlines()
@@ -398,7 +561,8 @@ def test_non_text_keys(tmp_path: Path):
 def test_warning_for_group_without_control(tmp_path: Path):
     cfg = base() | {"normalize_within": ["cell_line"]}
     cfg["membranes"][0]["lanes"] = [
-        {"treatment": "DMSO", "cell_line": "a"}, {"treatment": "drug", "cell_line": "a"},
+        {"treatment": "DMSO", "cell_line": "a"},
+        {"treatment": "drug", "cell_line": "a"},
         {"treatment": "drug", "cell_line": "b"},
     ]
     exp = parse(cfg, tmp_path)
@@ -462,11 +626,14 @@ def test_binary_file(tmp_path: Path):
 
 
 def test_yaml_problems_carry_lines_and_duplicate_keys(tmp_path: Path):
-    text = (EXAMPLE.read_text(encoding="utf-8")
-            .replace("        band_rows: [410, 470]", "        band_row: [410, 470]")
-            .replace("  - {phospho: p-AKT, total: AKT}", "  - {phospho: p-AKT, total: AKT, x: 1}")
-            .replace("normalize_within: [cell_line]",
-                     "normalize_within: [cell_line]\nnormalize_within: []"))
+    text = (
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace("        band_rows: [410, 470]", "        band_row: [410, 470]")
+        .replace("  - {phospho: p-AKT, total: AKT}", "  - {phospho: p-AKT, total: AKT, x: 1}")
+        .replace(
+            "normalize_within: [cell_line]", "normalize_within: [cell_line]\nnormalize_within: []"
+        )
+    )
     for name in BATCH_FILES:
         (tmp_path / "exports").mkdir(exist_ok=True)
         (tmp_path / "exports" / name).touch()
@@ -478,9 +645,11 @@ def test_yaml_problems_carry_lines_and_duplicate_keys(tmp_path: Path):
 
 
 def test_dates_stay_text(tmp_path: Path):
-    text = ("pairs: [{phospho: p, total: t}]\nmembranes:\n  - name: 2024-05-01\n"
-            "    lanes: [{treatment: DMSO, date: 2024-05-01}]\n"
-            "    images: [{file: a.tif, antibody: p}, {file: b.tif, antibody: t}]\n")
+    text = (
+        "pairs: [{phospho: p, total: t}]\nmembranes:\n  - name: 2024-05-01\n"
+        "    lanes: [{treatment: DMSO, date: 2024-05-01}]\n"
+        "    images: [{file: a.tif, antibody: p}, {file: b.tif, antibody: t}]\n"
+    )
     exp = load_config(write(tmp_path, text))
     assert exp.membranes[0].name == "2024-05-01"
     assert exp.membranes[0].lanes[0].metadata["date"] == "2024-05-01"
@@ -516,64 +685,86 @@ def batch_config(folder: Path, names: list[str], **batch: Any) -> dict[str, Any]
         (folder / name).touch()
     cfg = base()
     del cfg["membranes"]
-    cfg["batches"] = [{
-        "files": "exports/*.tif",
-        "pattern": "{membrane}_{antibody}.tif",
-        "lanes": [{"treatment": "DMSO"}, {"treatment": "drug"}],
-    } | batch]
+    cfg["batches"] = [
+        {
+            "files": "exports/*.tif",
+            "pattern": "{membrane}_{antibody}.tif",
+            "lanes": [{"treatment": "DMSO"}, {"treatment": "drug"}],
+        }
+        | batch
+    ]
     return cfg
 
 
 def test_batch_aliases_and_lanes(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/r1_pAKT.tif", "exports/r1_AKT.tif",
-                                  "exports/r2_pAKT.tif", "exports/r2_AKT.tif"],
-                       antibody_aliases={"pAKT": "p-AKT"}, polarity="light-bands", channel=1)
+    cfg = batch_config(
+        tmp_path,
+        ["exports/r1_pAKT.tif", "exports/r1_AKT.tif", "exports/r2_pAKT.tif", "exports/r2_AKT.tif"],
+        antibody_aliases={"pAKT": "p-AKT"},
+        polarity="light-bands",
+        channel=1,
+    )
     exp = parse(cfg, tmp_path)
     assert [m.name for m in exp.membranes] == ["r1", "r2"]
     assert exp.membrane("r2").lanes[0].metadata == {"treatment": "DMSO", "sample": "r2-L1"}
     assert [(m.membrane, m.antibody, m.image) for m in exp.measurements] == [
-        ("r1", "AKT", "exports/r1_AKT.tif"), ("r1", "p-AKT", "exports/r1_pAKT.tif"),
-        ("r2", "AKT", "exports/r2_AKT.tif"), ("r2", "p-AKT", "exports/r2_pAKT.tif"),
+        ("r1", "AKT", "exports/r1_AKT.tif"),
+        ("r1", "p-AKT", "exports/r1_pAKT.tif"),
+        ("r2", "AKT", "exports/r2_AKT.tif"),
+        ("r2", "p-AKT", "exports/r2_pAKT.tif"),
     ]
-    assert all(m.channel == 1 and m.analysis.polarity == "light-bands"
-               for m in exp.measurements)
+    assert all(m.channel == 1 and m.analysis.polarity == "light-bands" for m in exp.measurements)
 
 
 def test_batch_file_not_matching_pattern_is_an_error(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/r1_p-AKT.tif", "exports/r1_AKT.tif",
-                                  "exports/notes.tif"])
+    cfg = batch_config(
+        tmp_path, ["exports/r1_p-AKT.tif", "exports/r1_AKT.tif", "exports/notes.tif"]
+    )
     error = problems(cfg, tmp_path)
-    assert_problem(error, "batches[0].pattern", "exports/notes.tif",
-                   "{membrane}_{antibody}.tif")
+    assert_problem(error, "batches[0].pattern", "exports/notes.tif", "{membrane}_{antibody}.tif")
 
 
 def test_batch_glob_matching_nothing_is_an_error(tmp_path: Path):
     cfg = batch_config(tmp_path, [], files="exprots/*.tif")
     (tmp_path / "exports").mkdir()
-    assert_problem(problems(cfg, tmp_path), "batches[0].files", "matches no file",
-                   "exprots", "does not exist")
+    assert_problem(
+        problems(cfg, tmp_path), "batches[0].files", "matches no file", "exprots", "does not exist"
+    )
 
 
 def test_batch_same_membrane_and_antibody_twice(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/r1_pAKT.tif", "exports/r1_p-AKT.tif",
-                                  "exports/r1_AKT.tif"], antibody_aliases={"pAKT": "p-AKT"})
-    assert_problem(problems(cfg, tmp_path), "batches[0].files", "exports/r1_p-AKT.tif",
-                   "exports/r1_pAKT.tif", "`p-AKT`")
+    cfg = batch_config(
+        tmp_path,
+        ["exports/r1_pAKT.tif", "exports/r1_p-AKT.tif", "exports/r1_AKT.tif"],
+        antibody_aliases={"pAKT": "p-AKT"},
+    )
+    assert_problem(
+        problems(cfg, tmp_path),
+        "batches[0].files",
+        "exports/r1_p-AKT.tif",
+        "exports/r1_pAKT.tif",
+        "`p-AKT`",
+    )
 
 
 def test_batch_pairs_checked_after_aliases(tmp_path: Path):
     cfg = batch_config(tmp_path, ["exports/r1_pAKT.tif", "exports/r1_AKT.tif"])
-    assert_problem(problems(cfg, tmp_path), "pairs[0].phospho",
-                   "no image or batch measures `p-AKT`", "antibody_aliases: {pAKT: p-AKT}")
+    assert_problem(
+        problems(cfg, tmp_path),
+        "pairs[0].phospho",
+        "no image or batch measures `p-AKT`",
+        "antibody_aliases: {pAKT: p-AKT}",
+    )
 
 
 def test_batch_pattern_fields(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/2024-05-01_r1_p-AKT_x.tif",
-                                  "exports/2024-05-01_r1_AKT_x.tif"],
-                       pattern="{date}_{membrane}_{antibody}_x.tif")
+    cfg = batch_config(
+        tmp_path,
+        ["exports/2024-05-01_r1_p-AKT_x.tif", "exports/2024-05-01_r1_AKT_x.tif"],
+        pattern="{date}_{membrane}_{antibody}_x.tif",
+    )
     exp = parse(cfg, tmp_path)
-    assert {(m.membrane, m.antibody) for m in exp.measurements} == {("r1", "p-AKT"),
-                                                                    ("r1", "AKT")}
+    assert {(m.membrane, m.antibody) for m in exp.measurements} == {("r1", "p-AKT"), ("r1", "AKT")}
     cfg = batch_config(tmp_path, [], pattern="{membrane}.tif")
     assert_problem(problems(cfg, tmp_path), "batches[0].pattern", "no {antibody} field")
     cfg = batch_config(tmp_path, [], pattern="{membrane}_{antibody.tif")
@@ -581,17 +772,26 @@ def test_batch_pattern_fields(tmp_path: Path):
 
 
 def test_batch_pattern_with_folders(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/r1/p-AKT.tif", "exports/r1/AKT.tif",
-                                  "exports/r2/p-AKT.tif", "exports/r2/AKT.tif"],
-                       files="exports/*/*.tif", pattern="{membrane}/{antibody}.tif")
+    cfg = batch_config(
+        tmp_path,
+        [
+            "exports/r1/p-AKT.tif",
+            "exports/r1/AKT.tif",
+            "exports/r2/p-AKT.tif",
+            "exports/r2/AKT.tif",
+        ],
+        files="exports/*/*.tif",
+        pattern="{membrane}/{antibody}.tif",
+    )
     exp = parse(cfg, tmp_path)
     assert [m.name for m in exp.membranes] == ["r1", "r2"]
     assert exp.measurements[0].image == "exports/r1/AKT.tif"
 
 
 def test_batch_lane_centers_and_membrane_clash(tmp_path: Path):
-    cfg = batch_config(tmp_path, ["exports/rep1_p-AKT.tif", "exports/rep1_AKT.tif"],
-                       lane_centers=[10, 20, 30])
+    cfg = batch_config(
+        tmp_path, ["exports/rep1_p-AKT.tif", "exports/rep1_AKT.tif"], lane_centers=[10, 20, 30]
+    )
     cfg["membranes"] = base()["membranes"]
     error = problems(cfg, tmp_path)
     assert_problem(error, "batches[0].lane_centers", "3 lane centres", "2 lanes")
@@ -610,21 +810,66 @@ def test_batch_needs_its_keys(tmp_path: Path):
 
 # --- fuzzing: bad input never raises anything but BlotquantError -------------------------
 
-_WORDS = ["experiment", "output", "analysis", "pairs", "phospho", "total", "control",
-          "treatment", "normalize_within", "summary_by", "membranes", "name", "lanes", "role",
-          "images", "file", "antibody", "regions", "rows", "band_rows", "channel",
-          "lane_centers", "lane_width", "polarity", "background", "rolling_ball_radius",
-          "saturation_level", "background_margin", "batches", "files", "pattern",
-          "antibody_aliases", "sample", "ladder", "empty", "auto", "DMSO", "AKT", "p-AKT",
-          "{membrane}_{antibody}.tif", "*.tif", "rolling-ball", "light-bands"]
+_WORDS = [
+    "experiment",
+    "output",
+    "analysis",
+    "pairs",
+    "phospho",
+    "total",
+    "control",
+    "treatment",
+    "normalize_within",
+    "summary_by",
+    "membranes",
+    "name",
+    "lanes",
+    "role",
+    "images",
+    "file",
+    "antibody",
+    "regions",
+    "rows",
+    "band_rows",
+    "channel",
+    "lane_centers",
+    "lane_width",
+    "polarity",
+    "background",
+    "rolling_ball_radius",
+    "saturation_level",
+    "background_margin",
+    "batches",
+    "files",
+    "pattern",
+    "antibody_aliases",
+    "sample",
+    "ladder",
+    "empty",
+    "auto",
+    "DMSO",
+    "AKT",
+    "p-AKT",
+    "{membrane}_{antibody}.tif",
+    "*.tif",
+    "rolling-ball",
+    "light-bands",
+]
 _text = st.text(alphabet=st.characters(blacklist_characters="/\\~", codec="utf-8"), max_size=8)
-_scalars = (st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats()
-            | _text | st.sampled_from(_WORDS))
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**6)
+    | st.floats()
+    | _text
+    | st.sampled_from(_WORDS)
+)
 _values = st.recursive(
     _scalars,
-    lambda inner: (st.lists(inner, max_size=4)
-                   | st.dictionaries(st.sampled_from(_WORDS) | _text | st.integers(), inner,
-                                     max_size=5)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(_WORDS) | _text | st.integers(), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 _FOLDER = Path(tempfile.mkdtemp(prefix="blotquant-config-fuzz-"))
@@ -684,10 +929,44 @@ def test_mutated_example_raises_only_blotquant_errors(data):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(["a:", " ", "  ", "\n", "- ", "[", "]", "{", "}", ",", "'",
-                                 '"', "&x ", "*x", "!!int ", "#", "\t", ": ", "---\n", "|",
-                                 "pairs", "membranes", "1", "-1.5", "yes", "~", "?", "%"])
-                | st.text(max_size=3), max_size=30).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a:",
+                " ",
+                "  ",
+                "\n",
+                "- ",
+                "[",
+                "]",
+                "{",
+                "}",
+                ",",
+                "'",
+                '"',
+                "&x ",
+                "*x",
+                "!!int ",
+                "#",
+                "\t",
+                ": ",
+                "---\n",
+                "|",
+                "pairs",
+                "membranes",
+                "1",
+                "-1.5",
+                "yes",
+                "~",
+                "?",
+                "%",
+            ]
+        )
+        | st.text(max_size=3),
+        max_size=30,
+    ).map("".join)
+)
 def test_random_yaml_text_raises_only_blotquant_errors(text):
     path = _FOLDER / "fuzz.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")

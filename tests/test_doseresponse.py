@@ -8,17 +8,43 @@ import pandas as pd
 from blotquant.doseresponse import fit_dose_response
 
 
-def _ratios(ic50=100.0, hill=1.0, top=1.0, bottom=0.1, noise=0.03, seed=0, doses=None,
-            treatment="drug", flags=None):
+def _ratios(
+    ic50=100.0,
+    hill=1.0,
+    top=1.0,
+    bottom=0.1,
+    noise=0.03,
+    seed=0,
+    doses=None,
+    treatment="drug",
+    flags=None,
+):
     rng = np.random.default_rng(seed)
     doses = doses if doses is not None else [1, 10, 30, 100, 300, 1000, 10000]
-    rows = [{"pair": "p-X/X", "treatment": "DMSO", "dose_nM": 0, "cell_line": "P",
-             "fold_change": 1 + rng.normal(0, noise), "flags": ""} for _ in range(3)]
+    rows = [
+        {
+            "pair": "p-X/X",
+            "treatment": "DMSO",
+            "dose_nM": 0,
+            "cell_line": "P",
+            "fold_change": 1 + rng.normal(0, noise),
+            "flags": "",
+        }
+        for _ in range(3)
+    ]
     for d in doses:
         for _ in range(3):
             y = bottom + (top - bottom) / (1 + (d / ic50) ** hill)
-            rows.append({"pair": "p-X/X", "treatment": treatment, "dose_nM": d, "cell_line": "P",
-                         "fold_change": y + rng.normal(0, noise), "flags": ""})
+            rows.append(
+                {
+                    "pair": "p-X/X",
+                    "treatment": treatment,
+                    "dose_nM": d,
+                    "cell_line": "P",
+                    "fold_change": y + rng.normal(0, noise),
+                    "flags": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -22,8 +22,18 @@ from blotquant.config import parse_config
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
 N_LANES = 10
-TREATMENTS = ["DMSO", "DMSO", "drugA", "drugA", "drugA", "drugB", "drugB", "drugB", "drugC",
-              "drugC"]
+TREATMENTS = [
+    "DMSO",
+    "DMSO",
+    "drugA",
+    "drugA",
+    "drugA",
+    "drugB",
+    "drugB",
+    "drugB",
+    "drugC",
+    "drugC",
+]
 
 
 def _membrane(folder: Path, name: str, seed: int, flaws: dict) -> tuple[dict, pd.DataFrame]:
@@ -36,13 +46,31 @@ def _membrane(folder: Path, name: str, seed: int, flaws: dict) -> tuple[dict, pd
     truth = {}
     images = []
     for antibody, volumes in (("p-X", phospho), ("X", total)):
-        strip = StripSpec(antibody, 280, 140, list(volumes), sigma=5.0, background=1500,
-                          gradient=flaws.get("gradient", (0.0, 0.0)),
-                          blotches=flaws.get("blotches", 0), smear=flaws.get("smear", 0.0))
-        spec = BlotSpec(width=720, strips=[strip], n_lanes=N_LANES, pitch=66, first_lane=63,
-                        lane_jitter=jitter, rotation_deg=flaws.get("rotation", 0.0),
-                        smile=flaws.get("smile", 0.0), read_noise=20, shot_noise=1.0,
-                        dust=flaws.get("dust", 0), polarity=flaws.get("polarity", "light-bands"))
+        strip = StripSpec(
+            antibody,
+            280,
+            140,
+            list(volumes),
+            sigma=5.0,
+            background=1500,
+            gradient=flaws.get("gradient", (0.0, 0.0)),
+            blotches=flaws.get("blotches", 0),
+            smear=flaws.get("smear", 0.0),
+        )
+        spec = BlotSpec(
+            width=720,
+            strips=[strip],
+            n_lanes=N_LANES,
+            pitch=66,
+            first_lane=63,
+            lane_jitter=jitter,
+            rotation_deg=flaws.get("rotation", 0.0),
+            smile=flaws.get("smile", 0.0),
+            read_noise=20,
+            shot_noise=1.0,
+            dust=flaws.get("dust", 0),
+            polarity=flaws.get("polarity", "light-bands"),
+        )
         image, bands = render_blot(spec, rng)
         file = f"{name}_{antibody}.tif"
         tifffile.imwrite(folder / file, image)
@@ -50,9 +78,15 @@ def _membrane(folder: Path, name: str, seed: int, flaws: dict) -> tuple[dict, pd
         truth[antibody] = np.array([b.true_volume for b in bands])
     ratio = truth["p-X"] / truth["X"]
     control = ratio[:2].mean()
-    table = pd.DataFrame({"membrane": name, "lane": np.arange(1, N_LANES + 1),
-                          "true_fold_change": ratio / control,
-                          "true_p": truth["p-X"], "true_t": truth["X"]})
+    table = pd.DataFrame(
+        {
+            "membrane": name,
+            "lane": np.arange(1, N_LANES + 1),
+            "true_fold_change": ratio / control,
+            "true_p": truth["p-X"],
+            "true_t": truth["X"],
+        }
+    )
     lanes = [{"treatment": t} for t in TREATMENTS]
     return {"name": name, "lanes": lanes, "images": images}, table
 
@@ -95,7 +129,8 @@ def test_every_band_is_measured_and_none_flagged(generated):
     # dust is flagged where a speck fell on a band, and nowhere else
     dust_ok = (flags == "dust") & (outcome.bands["membrane"] == "dust-smear")
     assert ((flags == "") | dust_ok).all(), outcome.bands.loc[
-        flags != "", ["membrane", "antibody", "lane", "flags"]]
+        flags != "", ["membrane", "antibody", "lane", "flags"]
+    ]
 
 
 def test_fold_changes_match_ground_truth(generated):
@@ -124,17 +159,32 @@ def test_dilution_series_is_linear_and_saturation_is_flagged(tmp_path):
     loads = 2.0 ** np.arange(8)
     strip = StripSpec("X", 260, 130, list(loads * 2e5), sigma=5.0, background=1000)
     # a camera that clips at 40 000 counts: the top lane saturates
-    spec = BlotSpec(width=600, strips=[strip], n_lanes=8, pitch=66, first_lane=69,
-                    read_noise=15, shot_noise=0.5, ceiling=40000)
+    spec = BlotSpec(
+        width=600,
+        strips=[strip],
+        n_lanes=8,
+        pitch=66,
+        first_lane=69,
+        read_noise=15,
+        shot_noise=0.5,
+        ceiling=40000,
+    )
     image, bands = render_blot(spec, rng)
     tifffile.imwrite(tmp_path / "dilution.tif", image)
     config = {
         # the same image measured as two antibodies, so that a ratio can be formed
         "pairs": [{"phospho": "X", "total": "Y"}],
         "control": {"treatment": "load1"},
-        "membranes": [{"name": "d", "lanes": [{"treatment": f"load{int(v)}"} for v in loads],
-                       "images": [{"file": "dilution.tif", "antibody": "X"},
-                                  {"file": "dilution.tif", "antibody": "Y"}]}],
+        "membranes": [
+            {
+                "name": "d",
+                "lanes": [{"treatment": f"load{int(v)}"} for v in loads],
+                "images": [
+                    {"file": "dilution.tif", "antibody": "X"},
+                    {"file": "dilution.tif", "antibody": "Y"},
+                ],
+            }
+        ],
     }
     outcome = run(parse_config(config, config_path=tmp_path / "c.yaml"), out=tmp_path / "out")
     measured = outcome.bands[outcome.bands["antibody"] == "X"].set_index("lane")

@@ -30,8 +30,17 @@ def test_naming_guesses():
 
 def test_inspect_on_the_demo(tmp_path):
     out = tmp_path / "qc.png"
-    result = CliRunner().invoke(main, ["inspect", str(ROOT / "sample_images" / "rep3_AKT.png"),
-                                       "--lanes", "14", "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "inspect",
+            str(ROOT / "sample_images" / "rep3_AKT.png"),
+            "--lanes",
+            "14",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "dark-bands" in result.output and "lanes: 14" in result.output
     assert "config snippet" in result.output and "band_rows" in result.output
@@ -46,11 +55,13 @@ def test_inspect_missing_file_is_a_clear_error(tmp_path):
 @needs_real
 def test_inspect_on_a_real_chemidoc_export(tmp_path):
     image = REAL / "2019-03-01-WB0-pAKT4060.decoded16.tif"
-    result = CliRunner().invoke(main, ["inspect", str(image), "--lanes", "10",
-                                       "--out", str(tmp_path / "q.png")])
+    result = CliRunner().invoke(
+        main, ["inspect", str(image), "--lanes", "10", "--out", str(tmp_path / "q.png")]
+    )
     assert result.exit_code == 0, result.output
-    rows = [float(line.split()[2]) for line in result.output.splitlines()
-            if line[:4].strip().isdigit()]
+    rows = [
+        float(line.split()[2]) for line in result.output.splitlines() if line[:4].strip().isdigit()
+    ]
     assert len(rows) == 10 and all(190 < r < 215 for r in rows)  # the pAKT band row
 
 
@@ -69,8 +80,10 @@ def test_init_on_another_imagers_naming_scheme(tmp_path):
     # an imager that writes "<date>_<blot>_<antibody>.tif"
     for rep in (1, 2, 3):
         for antibody in ("pAKT", "AKT"):
-            shutil.copy(ROOT / "sample_images" / f"rep3_{antibody}.png",
-                        folder / f"2024-05-0{rep}_WB{rep}_{antibody}.png")
+            shutil.copy(
+                ROOT / "sample_images" / f"rep3_{antibody}.png",
+                folder / f"2024-05-0{rep}_WB{rep}_{antibody}.png",
+            )
     text = _run_init_then_run(folder)
     config = yaml.safe_load(text)
     batch = config["batches"][0]

@@ -21,18 +21,43 @@ def _row(kda: float) -> float:
 
 def _project(tmp_path, **image_keys):
     volumes = [0.0] + [1e6] * 6
-    strip = StripSpec("X", 220, _row(60), volumes, sigma=3.5, background=800,
-                      nonspecific=(_row(40) - _row(60), 1.6),  # a stronger band at 40 kDa
-                      ladder_rows=[_row(k) for k in MARKS], ladder_volume=1.5e6)
-    spec = BlotSpec(width=420, strips=[strip], n_lanes=7, pitch=55, first_lane=45,
-                    roles=["ladder"] + ["sample"] * 6, read_noise=10)
+    strip = StripSpec(
+        "X",
+        220,
+        _row(60),
+        volumes,
+        sigma=3.5,
+        background=800,
+        nonspecific=(_row(40) - _row(60), 1.6),  # a stronger band at 40 kDa
+        ladder_rows=[_row(k) for k in MARKS],
+        ladder_volume=1.5e6,
+    )
+    spec = BlotSpec(
+        width=420,
+        strips=[strip],
+        n_lanes=7,
+        pitch=55,
+        first_lane=45,
+        roles=["ladder"] + ["sample"] * 6,
+        read_noise=10,
+    )
     image, _ = render_blot(spec, np.random.default_rng(4))
     tifffile.imwrite(tmp_path / "blot.tif", image)
     lanes = [{"role": "ladder"}] + [{"treatment": "DMSO" if i < 2 else "x"} for i in range(6)]
-    config = {"pairs": [{"phospho": "X", "total": "Y"}], "control": {"treatment": "DMSO"},
-              "membranes": [{"name": "m", "lanes": lanes, "images": [
-                  {"file": "blot.tif", "antibody": "X", **image_keys},
-                  {"file": "blot.tif", "antibody": "Y", **image_keys}]}]}
+    config = {
+        "pairs": [{"phospho": "X", "total": "Y"}],
+        "control": {"treatment": "DMSO"},
+        "membranes": [
+            {
+                "name": "m",
+                "lanes": lanes,
+                "images": [
+                    {"file": "blot.tif", "antibody": "X", **image_keys},
+                    {"file": "blot.tif", "antibody": "Y", **image_keys},
+                ],
+            }
+        ],
+    }
     return parse_config(config, config_path=tmp_path / "c.yaml")
 
 

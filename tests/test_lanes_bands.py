@@ -79,8 +79,9 @@ def test_band_rows_window_excludes_a_stronger_band():
 
 def test_band_that_lines_up_beats_a_blob_in_one_lane():
     blot = make_blot(n_lanes=6, pitch=40, band_row=40, height=140, amplitudes=[800] * 6)
-    blob = make_blot(n_lanes=6, pitch=40, band_row=100, height=140,
-                     amplitudes=[0, 0, 5000, 0, 0, 0])
+    blob = make_blot(
+        n_lanes=6, pitch=40, band_row=100, height=140, amplitudes=[0, 0, 5000, 0, 0, 0]
+    )
     image = blot.image + blob.image - 100
     lanes = find_lanes(image, 6)
     boxes = find_bands(image, lanes, np.ones(6, bool))
@@ -101,8 +102,14 @@ def test_ladder_lane_gets_no_box_and_does_not_vote():
     blot = make_blot(n_lanes=6, pitch=40, band_row=60, height=160)
     ladder = np.zeros_like(blot.image)
     for row in (20, 45, 90, 130):
-        mark = make_blot(n_lanes=6, pitch=40, band_row=row, height=160,
-                         amplitudes=[4000, 0, 0, 0, 0, 0], background=0)
+        mark = make_blot(
+            n_lanes=6,
+            pitch=40,
+            band_row=row,
+            height=160,
+            amplitudes=[4000, 0, 0, 0, 0, 0],
+            background=0,
+        )
         ladder += mark.image
     image = blot.image + ladder
     lanes = find_lanes(image, 6)
@@ -157,8 +164,7 @@ def test_valley_is_never_near_a_lane_centre():
     valleys = _valleys(profile, centers, heights, found)
     np.testing.assert_allclose(valleys, [40.0, 80.0])
     # between two lanes with bands: the middle of the gap, in the middle half
-    two = _valleys(profile, np.array([20.0, 100.0]), np.array([1.0, 1.0]),
-                   np.array([True, True]))
+    two = _valleys(profile, np.array([20.0, 100.0]), np.array([1.0, 1.0]), np.array([True, True]))
     assert 40 <= two[0] <= 80
 
 

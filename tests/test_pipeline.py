@@ -18,8 +18,9 @@ def _membrane(n: int, roles: dict[int, str] | None = None) -> Membrane:
     return Membrane(
         "m1",
         tuple(
-            Lane(i + 1, roles.get(i + 1, "sample"), {"treatment": "t"} if i + 1 not in roles
-                 else {})
+            Lane(
+                i + 1, roles.get(i + 1, "sample"), {"treatment": "t"} if i + 1 not in roles else {}
+            )
             for i in range(n)
         ),
     )
@@ -34,15 +35,17 @@ def _uint16(image: np.ndarray) -> np.ndarray:
 
 
 def test_dark_and_light_versions_give_the_same_volumes():
-    blot = make_blot(n_lanes=6, pitch=45, amplitudes=np.linspace(500, 5000, 6), background=2000,
-                     noise=10)
+    blot = make_blot(
+        n_lanes=6, pitch=45, amplitudes=np.linspace(500, 5000, 6), background=2000, noise=10
+    )
     light = _uint16(blot.image)
     dark = 65535 - light
     a = analyze_image(light, 65535.0, _measurement(), _membrane(6))
     b = analyze_image(dark, 65535.0, _measurement(), _membrane(6))
     assert a.polarity == "light-bands" and b.polarity == "dark-bands"
-    np.testing.assert_allclose([x.net_volume for x in a.bands],
-                               [x.net_volume for x in b.bands], rtol=1e-9)
+    np.testing.assert_allclose(
+        [x.net_volume for x in a.bands], [x.net_volume for x in b.bands], rtol=1e-9
+    )
     np.testing.assert_allclose([x.net_volume for x in a.bands], blot.volumes, rtol=0.01)
 
 
@@ -50,8 +53,9 @@ def test_volumes_scale_linearly_with_intensity():
     blot = make_blot(n_lanes=5, pitch=45, background=0, noise=0)
     one = analyze_image(blot.image + 100, None, _measurement(), _membrane(5))
     three = analyze_image(3 * blot.image + 100, None, _measurement(), _membrane(5))
-    np.testing.assert_allclose([b.net_volume for b in three.bands],
-                               [3 * b.net_volume for b in one.bands], rtol=1e-6)
+    np.testing.assert_allclose(
+        [b.net_volume for b in three.bands], [3 * b.net_volume for b in one.bands], rtol=1e-6
+    )
 
 
 def test_shifting_the_image_shifts_the_lanes():
@@ -75,8 +79,9 @@ def test_band_rows_in_image_rows_inside_a_region():
     strip = make_blot(n_lanes=4, pitch=40, height=100, band_row=30, amplitudes=[5000] * 4)
     weak = make_blot(n_lanes=4, pitch=40, height=100, band_row=70, amplitudes=[800] * 4)
     image = np.vstack([np.full((100, strip.image.shape[1]), 100.0), strip.image + weak.image])
-    a = analyze_image(image, None, _measurement(rows=(100, 200), band_rows=(150, 190)),
-                      _membrane(4))
+    a = analyze_image(
+        image, None, _measurement(rows=(100, 200), band_rows=(150, 190)), _membrane(4)
+    )
     assert all(abs(b.center_row + 100 - 170) < 1 for b in a.boxes)
 
 
@@ -88,9 +93,12 @@ def test_ladder_and_empty_lanes_get_no_band_rows():
 
 def test_lane_centers_override():
     blot = make_blot(n_lanes=4, pitch=40)
-    a = analyze_image(blot.image, None,
-                      _measurement(lane_centers=(40, 80, 120, 160),
-                                   analysis=AnalysisSettings(lane_width=30)), _membrane(4))
+    a = analyze_image(
+        blot.image,
+        None,
+        _measurement(lane_centers=(40, 80, 120, 160), analysis=AnalysisSettings(lane_width=30)),
+        _membrane(4),
+    )
     np.testing.assert_array_equal(a.lanes.centers, [40, 80, 120, 160])
     assert a.boxes[0].x_right - a.boxes[0].x_left == 30
 
@@ -115,8 +123,9 @@ def test_rows_and_lanes_outside_the_image_are_refused(kwargs, words):
 
 def test_image_too_narrow_for_its_lanes():
     with pytest.raises(BlotquantError, match="too narrow for the 30 lanes"):
-        analyze_image(np.random.default_rng(0).random((50, 100)), None, _measurement(),
-                      _membrane(30))
+        analyze_image(
+            np.random.default_rng(0).random((50, 100)), None, _measurement(), _membrane(30)
+        )
 
 
 def test_constant_image_is_refused():

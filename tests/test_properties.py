@@ -12,8 +12,9 @@ from blotquant.models import Lane, Measurement, Membrane
 from blotquant.pipeline import analyze_image
 from tests.conftest import make_blot
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @st.composite
@@ -22,18 +23,25 @@ def blots(draw):
     pitch = draw(st.floats(35, 90))
     amplitudes = draw(st.lists(st.floats(300, 5000), min_size=n_lanes, max_size=n_lanes))
     blot = make_blot(
-        n_lanes=n_lanes, pitch=pitch, amplitudes=amplitudes, background=draw(st.floats(0, 2000)),
-        sigma=draw(st.floats(2.5, 7)), height=int(draw(st.floats(90, 160))),
-        band_row=draw(st.floats(45, 70)), gradient=(draw(st.floats(-2, 2)), draw(st.floats(-2, 2))),
+        n_lanes=n_lanes,
+        pitch=pitch,
+        amplitudes=amplitudes,
+        background=draw(st.floats(0, 2000)),
+        sigma=draw(st.floats(2.5, 7)),
+        height=int(draw(st.floats(90, 160))),
+        band_row=draw(st.floats(45, 70)),
+        gradient=(draw(st.floats(-2, 2)), draw(st.floats(-2, 2))),
         # real detectors always add noise; exactly flat zero backgrounds make ties
-        noise=draw(st.floats(0.5, 10)), seed=draw(st.integers(0, 1000)),
+        noise=draw(st.floats(0.5, 10)),
+        seed=draw(st.integers(0, 1000)),
     )
     return blot, n_lanes
 
 
 def _analyse(image: np.ndarray, n_lanes: int, ceiling: float | None = None):
-    membrane = Membrane("m", tuple(Lane(i + 1, "sample", {"treatment": "t"})
-                                   for i in range(n_lanes)))
+    membrane = Membrane(
+        "m", tuple(Lane(i + 1, "sample", {"treatment": "t"}) for i in range(n_lanes))
+    )
     measurement = Measurement("m", "x.tif", Path("x.tif"), "X")
     return analyze_image(image, ceiling, measurement, membrane)
 
@@ -44,10 +52,12 @@ def test_volumes_scale_linearly_with_intensity(case, scale, offset):
     (blot, n) = case
     base = _analyse(blot.image, n)
     scaled = _analyse(blot.image * scale + offset, n)
-    np.testing.assert_allclose([b.net_volume for b in scaled.bands],
-                               [b.net_volume * scale for b in base.bands],
-                               rtol=1e-6, atol=1e-6 * scale * max(abs(b.net_volume)
-                                                                  for b in base.bands))
+    np.testing.assert_allclose(
+        [b.net_volume for b in scaled.bands],
+        [b.net_volume * scale for b in base.bands],
+        rtol=1e-6,
+        atol=1e-6 * scale * max(abs(b.net_volume) for b in base.bands),
+    )
 
 
 @SETTINGS
@@ -57,8 +67,9 @@ def test_shifting_the_image_shifts_the_lanes(case, shift):
     base = _analyse(blot.image, n)
     moved = _analyse(np.pad(blot.image, ((0, 0), (shift, 0)), mode="edge"), n)
     np.testing.assert_allclose(moved.lanes.centers, base.lanes.centers + shift, atol=1.0)
-    np.testing.assert_allclose([b.center_row for b in moved.boxes],
-                               [b.center_row for b in base.boxes], atol=0.5)
+    np.testing.assert_allclose(
+        [b.center_row for b in moved.boxes], [b.center_row for b in base.boxes], atol=0.5
+    )
 
 
 @SETTINGS
@@ -70,5 +81,6 @@ def test_dark_band_image_gives_the_bright_band_volumes(case):
     a = _analyse(light, n, 65535.0)
     b = _analyse(dark, n, 65535.0)
     assert (a.polarity, b.polarity) == ("light-bands", "dark-bands")
-    np.testing.assert_allclose([x.net_volume for x in b.bands],
-                               [x.net_volume for x in a.bands], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(
+        [x.net_volume for x in b.bands], [x.net_volume for x in a.bands], rtol=1e-9, atol=1e-6
+    )

@@ -13,13 +13,21 @@ from blotquant.quantify import LOW_SNR, band_patch, measure_band, noise_sigma
 from tests.conftest import make_blot
 
 
-def _measure(image, n, method="profile-baseline", margin=3, saturated=None, bg_image=None,
-             noise=0.0):
+def _measure(
+    image, n, method="profile-baseline", margin=3, saturated=None, bg_image=None, noise=0.0
+):
     lanes = find_lanes(image, n)
     boxes = find_bands(image, lanes, np.ones(n, bool), margin=margin)
     return [
-        measure_band(image, b, method=method, margin=margin, saturated=saturated,
-                     background_image=bg_image, pixel_noise=noise)
+        measure_band(
+            image,
+            b,
+            method=method,
+            margin=margin,
+            saturated=saturated,
+            background_image=bg_image,
+            pixel_noise=noise,
+        )
         for b in boxes
     ]
 
@@ -78,8 +86,11 @@ def test_saturated_band_is_counted_and_flagged():
     sat = saturation_mask(image, "light-bands", 4095.0)
     bands = _measure(image, 5, saturated=sat)
     assert bands[2].saturated_pixels > 0 and "saturated" in bands[2].flags
-    assert all(b.saturated_pixels == 0 and "saturated" not in b.flags
-               for i, b in enumerate(bands) if i != 2)
+    assert all(
+        b.saturated_pixels == 0 and "saturated" not in b.flags
+        for i, b in enumerate(bands)
+        if i != 2
+    )
 
 
 def test_faint_and_missing_bands_are_flagged_by_snr():
@@ -93,8 +104,9 @@ def test_faint_and_missing_bands_are_flagged_by_snr():
 
 
 def test_dark_bands_measure_like_light_bands():
-    blot = make_blot(n_lanes=6, pitch=40, amplitudes=np.linspace(300, 3000, 6), background=0,
-                     noise=2)
+    blot = make_blot(
+        n_lanes=6, pitch=40, amplitudes=np.linspace(300, 3000, 6), background=0, noise=2
+    )
     light = np.clip(np.rint(blot.image + 1000), 0, 65535).astype(np.uint16)
     dark = (65535 - light).astype(np.uint16)
     assert detect_polarity(light) == "light-bands"
@@ -116,15 +128,33 @@ def test_dark_band_saturation_is_the_floor():
 
 def test_band_patch_follows_the_band_and_reports_edges():
     image = np.arange(100 * 50, dtype=float).reshape(100, 50)
-    box = BandBox(lane=1, lane_x=25, x_left=20, x_right=30, center_row=50, slope=0.5,
-                  half_top=5, half_bottom=5, detected=True)
+    box = BandBox(
+        lane=1,
+        lane_x=25,
+        x_left=20,
+        x_right=30,
+        center_row=50,
+        slope=0.5,
+        half_top=5,
+        half_bottom=5,
+        detected=True,
+    )
     patch, clipped = band_patch(image, box, margin=2)
     assert patch.shape == (10, 2 + box.height + 2)
     assert not clipped
     # column 29 sits 4 columns right of the lane centre: 2 rows lower
     assert patch[9, 2] == image[50 - 5 + 2, 29]
-    edge = BandBox(lane=1, lane_x=25, x_left=20, x_right=30, center_row=3, slope=0.0,
-                   half_top=5, half_bottom=5, detected=True)
+    edge = BandBox(
+        lane=1,
+        lane_x=25,
+        x_left=20,
+        x_right=30,
+        center_row=3,
+        slope=0.0,
+        half_top=5,
+        half_bottom=5,
+        detected=True,
+    )
     assert band_patch(image, edge, margin=2)[1]
 
 

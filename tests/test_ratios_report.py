@@ -61,8 +61,9 @@ def test_ratio_and_fold_change_within_cell_line():
     assert list(ratios["lane"]) == [1, 2, 3, 5, 6]  # the empty lane gets no row
     np.testing.assert_allclose(ratios["ratio"], [0.10, 0.12, 0.02, 0.08, 0.07])
     # parental control mean 0.11, resistant control 0.08
-    np.testing.assert_allclose(ratios["fold_change"], [0.10 / 0.11, 0.12 / 0.11, 0.02 / 0.11,
-                                                       1.0, 0.07 / 0.08])
+    np.testing.assert_allclose(
+        ratios["fold_change"], [0.10 / 0.11, 0.12 / 0.11, 0.02 / 0.11, 1.0, 0.07 / 0.08]
+    )
     assert set(ratios["pair"]) == {"p-AKT/AKT"}
     assert ratios.loc[0, "sample"] == "a" and ratios.loc[0, "cell_line"] == "P"
 
@@ -71,8 +72,9 @@ def test_without_normalize_within_the_whole_membrane_shares_one_control():
     exp = _experiment(normalize_within=())
     ratios = ratios_table(exp, _bands(_simple_bands()))
     control = np.mean([0.10, 0.12, 0.08])
-    np.testing.assert_allclose(ratios["fold_change"], np.array([0.1, 0.12, 0.02, 0.08, 0.07])
-                               / control)
+    np.testing.assert_allclose(
+        ratios["fold_change"], np.array([0.1, 0.12, 0.02, 0.08, 0.07]) / control
+    )
 
 
 def test_flags_travel_into_ratios_and_flagged_controls_are_marked():

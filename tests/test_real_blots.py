@@ -26,9 +26,13 @@ def _run(tmp_path: Path, lanes: int, images: list[dict]) -> pd.DataFrame:
     config = {
         "pairs": [{"phospho": images[0]["antibody"], "total": images[-1]["antibody"]}],
         "control": {"treatment": "t1"},
-        "membranes": [{"name": "m",
-                       "lanes": [{"treatment": f"t{1 + k // 2}"} for k in range(lanes)],
-                       "images": images}],
+        "membranes": [
+            {
+                "name": "m",
+                "lanes": [{"treatment": f"t{1 + k // 2}"} for k in range(lanes)],
+                "images": images,
+            }
+        ],
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -37,10 +41,14 @@ def _run(tmp_path: Path, lanes: int, images: list[dict]) -> pd.DataFrame:
 
 def test_chemidoc_pakt_and_akt(tmp_path):
     folder = REAL / "krause_westernBlot"
-    bands = _run(tmp_path, 10, [
-        {"file": str(folder / "2019-03-01-WB0-pAKT4060.decoded16.tif"), "antibody": "pAKT"},
-        {"file": str(folder / "05-03-2019-WB0-AKTAK9272_2.decoded16.tif"), "antibody": "AKT"},
-    ])
+    bands = _run(
+        tmp_path,
+        10,
+        [
+            {"file": str(folder / "2019-03-01-WB0-pAKT4060.decoded16.tif"), "antibody": "pAKT"},
+            {"file": str(folder / "05-03-2019-WB0-AKTAK9272_2.decoded16.tif"), "antibody": "AKT"},
+        ],
+    )
     for antibody, row in (("pAKT", 200), ("AKT", 250)):
         b = bands[bands["antibody"] == antibody].sort_values("lane")
         assert len(b) == 10
@@ -54,10 +62,14 @@ def test_chemidoc_pakt_and_akt(tmp_path):
 def test_strip_whose_band_drifts_down_across_the_lanes(tmp_path):
     # chibidragon's second strip: 12 lanes, dark bands on light, the band
     # sinks about 80 rows from lane 1 to lane 12 (checked in the QC picture)
-    bands = _run(tmp_path, 12, [
-        {"file": str(REAL / "chibidragon_wbq" / "test_image.png"), "antibody": "A"},
-        {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "B"},
-    ])
+    bands = _run(
+        tmp_path,
+        12,
+        [
+            {"file": str(REAL / "chibidragon_wbq" / "test_image.png"), "antibody": "A"},
+            {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "B"},
+        ],
+    )
     b = bands[bands["antibody"] == "B"].sort_values("lane")
     rows = b["band_row"].to_numpy()
     assert np.all(np.diff(rows) >= -2.0)

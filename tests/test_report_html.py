@@ -32,8 +32,9 @@ def test_report_is_self_contained(demo_report):
     images = re.findall(r"<img[^>]*src=\"([^\"]+)\"", text)
     # 2 pair plots, 2 dose-response plots, 10 QC thumbnails
     assert len(images) >= 14
-    assert all(src.startswith(("data:image/png;base64,", "data:image/jpeg;base64,"))
-               for src in images)
+    assert all(
+        src.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for src in images
+    )
     # each thumbnail links to its full-size QC picture beside the page
     links = re.findall(r"<a href=\"([^\"]+)\"", text)
     assert len(links) == len(list((demo_report.parent / "qc").glob("*.png"))) > 0
@@ -55,11 +56,20 @@ def test_text_is_escaped(tmp_path):
 
     from blotquant.report_html import render_report
 
-    ratios = pd.DataFrame({"pair": ["<b>x</b>/y"], "treatment": ["<script>"], "fold_change": [1.0],
-                           "flags": [""]})
-    page = render_report(experiment_name="<i>exp</i>", pairs=["<b>x</b>/y"], ratios=ratios,
-                         summary=pd.DataFrame(), bands=pd.DataFrame(columns=["membrane", "image"]),
-                         qc_dir=tmp_path, run_info={}, warnings=["<img src=x>"], failures=[])
+    ratios = pd.DataFrame(
+        {"pair": ["<b>x</b>/y"], "treatment": ["<script>"], "fold_change": [1.0], "flags": [""]}
+    )
+    page = render_report(
+        experiment_name="<i>exp</i>",
+        pairs=["<b>x</b>/y"],
+        ratios=ratios,
+        summary=pd.DataFrame(),
+        bands=pd.DataFrame(columns=["membrane", "image"]),
+        qc_dir=tmp_path,
+        run_info={},
+        warnings=["<img src=x>"],
+        failures=[],
+    )
     text = page.decode()
     assert "<script>" not in text and "<i>exp</i>" not in text and "<img src=x>" not in text
     assert "&lt;i&gt;exp&lt;/i&gt;" in text
@@ -67,15 +77,30 @@ def test_text_is_escaped(tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: apt-get install -y chromium")
 def test_chromium_renders_the_report(demo_report, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     shot = tmp_path / "report.png"
-    done = subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000",
-                           demo_report.as_uri()], capture_output=True, timeout=120)
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", demo_report.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-500:]
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 10  # text, plots and pictures, not a blank page
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", demo_report.as_uri()],
-                         capture_output=True, timeout=120, text=True)
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", demo_report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        text=True,
+    )
     assert "p-AKT/AKT" in dom.stdout and "Fold change per treatment" in dom.stdout

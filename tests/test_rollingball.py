@@ -21,15 +21,17 @@ RUNS = json.loads((DATA / "manifest.json").read_text())["runs"]
 
 
 @pytest.mark.parametrize(
-    "run", RUNS, ids=[f"{r['image']}-r{r['radius']}-{'s' if r['smoothing'] else 'ns'}"
-                      for r in RUNS]
+    "run",
+    RUNS,
+    ids=[f"{r['image']}-r{r['radius']}-{'s' if r['smoothing'] else 'ns'}" for r in RUNS],
 )
 def test_background_equals_imagej(run):
     """Within 1 % of the image's range at the 99th percentile (in fact to float precision)."""
     image = tifffile.imread(DATA / run["image"])
     imagej = tifffile.imread(DATA / run["imagej_background"]).astype(np.float64)
-    ours = rolling_ball_background(image, run["radius"], light_background=run["light"],
-                                   smoothing=run["smoothing"])
+    ours = rolling_ball_background(
+        image, run["radius"], light_background=run["light"], smoothing=run["smoothing"]
+    )
     difference = np.abs(ours - imagej)
     span = float(image.max()) - float(image.min())
     assert np.percentile(difference, 99) <= 0.01 * span
@@ -63,8 +65,11 @@ def test_background_stays_under_the_image_without_smoothing():
 
 def test_offset_moves_the_background_by_the_same_amount():
     image = np.random.default_rng(2).normal(500, 30, (60, 70))
-    np.testing.assert_allclose(rolling_ball_background(image + 1000, 20),
-                               rolling_ball_background(image, 20) + 1000, rtol=1e-6)
+    np.testing.assert_allclose(
+        rolling_ball_background(image + 1000, 20),
+        rolling_ball_background(image, 20) + 1000,
+        rtol=1e-6,
+    )
 
 
 def test_narrow_band_is_removed_and_a_wide_plateau_kept():
@@ -88,7 +93,7 @@ def test_rows_only_equal_the_whole_background(radius):
     # the fast path measures only the rows the boxes read; inside them it must
     # give exactly the whole image's background
     rng = np.random.default_rng(3)
-    image = (rng.normal(1000, 40, (400, 300)) + np.linspace(0, 800, 300)[None, :])
+    image = rng.normal(1000, 40, (400, 300)) + np.linspace(0, 800, 300)[None, :]
     image = image.astype(np.uint16)
     image[150:160, 50:250] += 3000
     for light in (False, True):

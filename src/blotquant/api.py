@@ -85,14 +85,21 @@ def run(
     bands = bands_table(experiment, result.analyses)
     ratios = ratios_table(experiment, bands)
     summary = summary_table(experiment, ratios)
-    tables = {"bands.csv": bands, "ratios.csv": ratios, "summary.csv": summary,
-              "summary_wide.csv": summary_wide_table(experiment, ratios)}
+    tables = {
+        "bands.csv": bands,
+        "ratios.csv": ratios,
+        "summary.csv": summary,
+        "summary_wide.csv": summary_wide_table(experiment, ratios),
+    }
     if experiment.dose_key in ratios.columns:
         from blotquant.doseresponse import fit_dose_response
 
         tables["dose_response.csv"] = fit_dose_response(
-            ratios, dose_key=experiment.dose_key, group_keys=experiment.normalize_within,
-            control=experiment.control)
+            ratios,
+            dose_key=experiment.dose_key,
+            group_keys=experiment.normalize_within,
+            control=experiment.control,
+        )
     warnings = list(result.warnings)
     for text in _science_warnings(bands, ratios):
         if text not in warnings:
@@ -121,11 +128,18 @@ def run(
         from blotquant.report_html import render_report
 
         page = render_report(
-            experiment_name=experiment.experiment, pairs=[p.name for p in experiment.pairs],
-            ratios=ratios, summary=summary, bands=bands, qc_dir=output / "qc", run_info=info,
-            warnings=warnings, failures=result.failures,
+            experiment_name=experiment.experiment,
+            pairs=[p.name for p in experiment.pairs],
+            ratios=ratios,
+            summary=summary,
+            bands=bands,
+            qc_dir=output / "qc",
+            run_info=info,
+            warnings=warnings,
+            failures=result.failures,
             normalize_within=experiment.normalize_within,
-            dose_response=tables.get("dose_response.csv"), dose_key=experiment.dose_key,
+            dose_response=tables.get("dose_response.csv"),
+            dose_key=experiment.dose_key,
             thumbnails=result.qc_thumbnails,
         )
         write_atomic(output / "report.html", page)

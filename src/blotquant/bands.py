@@ -68,9 +68,7 @@ class BandBox:
         return cols, tops
 
 
-def lane_profiles(
-    signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5
-) -> np.ndarray:
+def lane_profiles(signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5) -> np.ndarray:
     """Median of the central ``fraction`` of each lane's width, per row.
 
     The median, not the mean: a dust speck covers a few of the lane's columns
@@ -242,9 +240,7 @@ def find_bands(
     half = BOX_HALF_HEIGHT_FWHM * fwhm
     if margin is None:
         margin = int(np.clip(round(0.8 * fwhm), 3, 20))
-    half_top, half_bottom = _limit_by_neighbours(
-        detrended, centres, use_own, half, fwhm, margin
-    )
+    half_top, half_bottom = _limit_by_neighbours(detrended, centres, use_own, half, fwhm, margin)
     slope_at = curve.deriv()(lanes.centers) if curve.order > 0 else np.zeros(n_lanes)
     boxes = []
     half_w = lanes.width / 2.0
@@ -305,7 +301,11 @@ def _fit_band_curve(
 
 
 def _limit_by_neighbours(
-    profiles: np.ndarray, centres: np.ndarray, own: np.ndarray, half: float, fwhm: float,
+    profiles: np.ndarray,
+    centres: np.ndarray,
+    own: np.ndarray,
+    half: float,
+    fwhm: float,
     margin: int,
 ) -> tuple[float, float]:
     """Shrink the box where another band sits closer than the box edge.

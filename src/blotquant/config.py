@@ -49,7 +49,6 @@ from pydantic import ValidationError as _PydanticError
 from pydantic_core import PydanticCustomError
 
 from blotquant.errors import BlotquantError
-from blotquant.tables import RESERVED_LANE_KEYS, same_value
 from blotquant.models import (
     BACKGROUND_METHODS,
     AnalysisSettings,
@@ -59,6 +58,7 @@ from blotquant.models import (
     Membrane,
     Pair,
 )
+from blotquant.tables import RESERVED_LANE_KEYS, same_value
 
 __all__ = ["ConfigError", "Problem", "load_config", "parse_config"]
 
@@ -70,8 +70,7 @@ DEFAULT_OUTPUT = "blotquant-results"
 DEFAULT_CONTROL: dict[str, Any] = {"treatment": "DMSO"}
 DEFAULT_SUMMARY_BY = ("treatment",)
 #: Keys of an image that a region (or every file of a batch) may also set.
-IMAGE_KEYS = ("channel", "band_rows", "lane_centers", "ladder", "band_kda",
-              "band_kda_tolerance")
+IMAGE_KEYS = ("channel", "band_rows", "lane_centers", "ladder", "band_kda", "band_kda_tolerance")
 ANALYSIS_KEYS = tuple(AnalysisSettings.__dataclass_fields__)
 
 # Guards against YAML anchors that refer to themselves or expand enormously.
@@ -266,9 +265,7 @@ def _lane_width(value: Any) -> float | str:
         return "auto"
     number = _as_number(value)
     if number is None or number <= 0:
-        raise _fail(
-            f"expected `auto` or a width in pixels above 0 (e.g. 40); got {_show(value)}."
-        )
+        raise _fail(f"expected `auto` or a width in pixels above 0 (e.g. 40); got {_show(value)}.")
     return number
 
 
@@ -299,9 +296,7 @@ def _margin(value: Any) -> int | str:
 def _rows(value: Any) -> tuple[int, int]:
     example = "e.g. [410, 470]"
     if not isinstance(value, list | tuple):
-        raise _fail(
-            f"expected two image rows [top, bottom] ({example}); got {_show(value)}."
-        )
+        raise _fail(f"expected two image rows [top, bottom] ({example}); got {_show(value)}.")
     if len(value) != 2:
         raise _fail(
             f"expected exactly two image rows [top, bottom] ({example}); got {len(value)} "
@@ -326,8 +321,9 @@ def _rows(value: Any) -> tuple[int, int]:
 def _ladder(value: Any) -> dict[str, Any]:
     example = "e.g. {lane: 1, kda: [250, 150, 100, 75, 50, 37]}"
     if not isinstance(value, dict) or set(value) != {"lane", "kda"}:
-        raise _fail(f"expected the ladder's lane and its marks in kDa ({example}); "
-                    f"got {_show(value)}.")
+        raise _fail(
+            f"expected the ladder's lane and its marks in kDa ({example}); got {_show(value)}."
+        )
     lane = _as_whole(value["lane"])
     sizes = value["kda"]
     if lane is None or lane < 1:
@@ -447,9 +443,7 @@ Items = Annotated[list[Any], Field(min_length=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True
-    )
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
     required: ClassVar[tuple[str, ...]] = ()
     kind: ClassVar[str] = ""
 
@@ -553,8 +547,15 @@ class TopModel(_Model):
 
 _KINDS: dict[str, type[_Model]] = {
     m.kind: m
-    for m in (TopModel, AnalysisModel, MembraneModel, ImageModel, RegionModel, BatchModel,
-              PairModel)
+    for m in (
+        TopModel,
+        AnalysisModel,
+        MembraneModel,
+        ImageModel,
+        RegionModel,
+        BatchModel,
+        PairModel,
+    )
 }
 _KIND_NAMES = {
     "top": "the top level of the config",
@@ -591,13 +592,15 @@ _ITEM_EXAMPLES = {
 }
 _MISSING = {
     "pairs": "`pairs` is missing: list the ratios to report, phospho over total, e.g. "
-    + _EXAMPLES["pairs"] + ".",
+    + _EXAMPLES["pairs"]
+    + ".",
     "file": "`file` is missing: name the image file (relative to the config's folder).",
     "antibody": "`antibody` is missing: say which antibody this region shows.",
     "rows": "`rows` is missing: give the region's image rows as [top, bottom], e.g. [0, 300].",
     "name": "`name` is missing: give the membrane a name, e.g. name: rep1.",
     "lanes": "`lanes` is missing: list every lane on the membrane, left to right, e.g. "
-    + _EXAMPLES["lanes"] + ".",
+    + _EXAMPLES["lanes"]
+    + ".",
     "images": "`images` is missing: list the membrane's images, e.g. " + _EXAMPLES["images"] + ".",
     "files": "`files` is missing: give a glob of the exported files, e.g. files: exports/*.tif.",
     "pattern": "`pattern` is missing: say how the file names read, e.g. "
@@ -686,13 +689,17 @@ _Loader.yaml_implicit_resolvers = {
 
 _YAML_HINTS = (
     ("'\\t'", "YAML does not allow tabs: indent with spaces"),
-    ("mapping values are not allowed", "check the indentation of this line, and put text that "
-     "contains ': ' in quotes"),
+    (
+        "mapping values are not allowed",
+        "check the indentation of this line, and put text that contains ': ' in quotes",
+    ),
     ("could not find expected ':'", "check the indentation of this line and the line before"),
     ("expected <block end>", "check the indentation: items of one list or mapping must line up"),
     ("unhashable", "a key cannot be a list or a mapping"),
-    ("expected a single document", "the file holds several YAML documents (separated by "
-     "---); keep one"),
+    (
+        "expected a single document",
+        "the file holds several YAML documents (separated by ---); keep one",
+    ),
     ("quoted scalar", "a quotation mark is not closed"),
     ("flow sequence", "a [ ... ] list is not closed, or two items lack a comma between them"),
     ("flow mapping", "a { ... } mapping is not closed, or two entries lack a comma between them"),
@@ -741,12 +748,14 @@ def _node_lines(root: yaml.Node) -> tuple[dict[tuple[str | int, ...], int], list
                     continue
                 key, line = key_node.value, key_node.start_mark.line + 1
                 if key in first:
-                    problems.append(Problem(
-                        (*loc, key),
-                        f"`{key}` is written twice in the same mapping (lines {first[key]} and "
-                        f"{line}); YAML would keep only the last. Remove one.",
-                        line,
-                    ))
+                    problems.append(
+                        Problem(
+                            (*loc, key),
+                            f"`{key}` is written twice in the same mapping (lines {first[key]} and "
+                            f"{line}); YAML would keep only the last. Remove one.",
+                            line,
+                        )
+                    )
                 first[key] = line
                 lines[(*loc, key)] = line
                 stack.append(((*loc, key), value_node))
@@ -840,9 +849,7 @@ def load_config(path: str | Path, *, output: str | Path | None = None) -> Experi
     return _parse(data, config_path, output, lines, problems)
 
 
-def parse_config(
-    data: object, *, config_path: Path, output: Path | None = None
-) -> Experiment:
+def parse_config(data: object, *, config_path: Path, output: Path | None = None) -> Experiment:
     """Check a config given as Python data (what YAML would give) and expand it.
 
     Parameters
@@ -1033,12 +1040,14 @@ class _Reader:
                 clean[key] = value
                 continue
             if isinstance(key, bool):
-                why = (" (YAML reads yes/no/on/off/true/false as true or false; put the key in "
-                       "quotes)")
+                why = (
+                    " (YAML reads yes/no/on/off/true/false as true or false; put the key in quotes)"
+                )
             else:
                 why = ""
-            self.add(loc, f"the key {_show(key)} is not a name{why}. Keys are names like "
-                          "`treatment`.")
+            self.add(
+                loc, f"the key {_show(key)} is not a name{why}. Keys are names like `treatment`."
+            )
         try:
             result = model.model_validate(clean)
         except _PydanticError as exc:
@@ -1069,8 +1078,9 @@ class _Reader:
             return key not in broken
 
         if ok("analysis") and top.analysis is not None:
-            analysis, bad = self.validate(AnalysisModel, top.analysis, ("analysis",),
-                                          _EXAMPLES["analysis"])
+            analysis, bad = self.validate(
+                AnalysisModel, top.analysis, ("analysis",), _EXAMPLES["analysis"]
+            )
             if analysis is not None:
                 self.global_analysis = _overrides(analysis, bad, ANALYSIS_KEYS)
         settings = _settings(self.global_analysis)
@@ -1082,9 +1092,13 @@ class _Reader:
         if not membranes and not batches:
             self.measures_known = self.lanes_known = False
         if not membranes and not batches and ok("membranes") and ok("batches"):
-            self.add((), "the config has no `membranes` and no `batches`: describe at least one "
-                         "membrane with its lanes and images, e.g. " + _EXAMPLES["membranes"]
-                     + ", or a batch of exported files.")
+            self.add(
+                (),
+                "the config has no `membranes` and no `batches`: describe at least one "
+                "membrane with its lanes and images, e.g. "
+                + _EXAMPLES["membranes"]
+                + ", or a batch of exported files.",
+            )
         resolved_membranes = []
         for i, raw in enumerate(membranes or []):
             resolved_membranes.append(self._membrane(i, raw))
@@ -1098,8 +1112,11 @@ class _Reader:
         control_given = control is not None
         control = dict(control) if control is not None else dict(DEFAULT_CONTROL)
         normalize = list(top.normalize_within or []) if ok("normalize_within") else None
-        summary = (list(top.summary_by) if top.summary_by is not None else
-                   list(DEFAULT_SUMMARY_BY)) if ok("summary_by") else None
+        summary = (
+            (list(top.summary_by) if top.summary_by is not None else list(DEFAULT_SUMMARY_BY))
+            if ok("summary_by")
+            else None
+        )
 
         self._check_duplicates()
         self._check_pairs(pairs)
@@ -1162,8 +1179,9 @@ class _Reader:
             self.add(("pairs",), _MISSING["pairs"])
             return None
         if not raw:
-            self.add(("pairs",), "is empty; list at least one ratio, e.g. "
-                     + _EXAMPLES["pairs"] + ".")
+            self.add(
+                ("pairs",), "is empty; list at least one ratio, e.g. " + _EXAMPLES["pairs"] + "."
+            )
             return None
         pairs: list[PairModel] = []
         seen: dict[tuple[str, str], int] = {}
@@ -1174,12 +1192,18 @@ class _Reader:
                 complete = False
                 continue
             if pair.phospho == pair.total:
-                self.add(("pairs", k), f"phospho and total are both `{pair.phospho}`; a ratio "
-                         "needs two different antibodies.")
+                self.add(
+                    ("pairs", k),
+                    f"phospho and total are both `{pair.phospho}`; a ratio "
+                    "needs two different antibodies.",
+                )
             key = (pair.phospho, pair.total)
             if key in seen:
-                self.add(("pairs", k), f"the pair {pair.phospho}/{pair.total} is listed twice "
-                         f"(also pairs[{seen[key]}]); remove one.")
+                self.add(
+                    ("pairs", k),
+                    f"the pair {pair.phospho}/{pair.total} is listed twice "
+                    f"(also pairs[{seen[key]}]); remove one.",
+                )
             seen.setdefault(key, k)
             pairs.append(pair)
         return pairs if complete else None
@@ -1203,8 +1227,11 @@ class _Reader:
         lanes = _lanes(templates, name) if templates is not None and name is not None else None
         if name is not None:
             if name in self.membranes:
-                self.add((*loc, "name"), f"membrane name `{name}` is already used by "
-                         f"{self.membranes[name].origin}; give each membrane its own name.")
+                self.add(
+                    (*loc, "name"),
+                    f"membrane name `{name}` is already used by "
+                    f"{self.membranes[name].origin}; give each membrane its own name.",
+                )
             else:
                 self.membranes[name] = _MembraneInfo(name, lanes, f"membranes[{i}]", templates)
         else:
@@ -1237,16 +1264,22 @@ class _Reader:
             meta = dict(lane.model_extra or {})
             for key in meta:
                 if key in RESERVED_LANE_KEYS:
-                    self.add((*lane_loc, key), f"`{key}` is a column blotquant writes itself; "
-                             f"rename this lane key (e.g. `{key}_label`).")
+                    self.add(
+                        (*lane_loc, key),
+                        f"`{key}` is a column blotquant writes itself; "
+                        f"rename this lane key (e.g. `{key}_label`).",
+                    )
                     complete = False
             treatment = meta.get("treatment")
             if role == "sample" and (treatment is None or treatment == ""):
                 typo = _closest("treatment", [k for k in meta if k != "sample"])
                 hint = f" Is `{typo}` meant to be `treatment`?" if typo else ""
-                self.add(lane_loc, "a sample lane needs a `treatment` (e.g. {treatment: DMSO})."
-                         f"{hint} Mark ladder and empty lanes with {{role: ladder}} or "
-                         "{role: empty}.")
+                self.add(
+                    lane_loc,
+                    "a sample lane needs a `treatment` (e.g. {treatment: DMSO})."
+                    f"{hint} Mark ladder and empty lanes with {{role: ladder}} or "
+                    "{role: empty}.",
+                )
                 complete = False
             if meta.get("sample") in (None, ""):
                 meta.pop("sample", None)
@@ -1275,22 +1308,30 @@ class _Reader:
         source = f"membranes[{i}] ({membrane}) > images[{j}] ({file})"
         resolved: dict[str, Any] = {"file": file}
         if has_antibody and has_regions:
-            self.add(loc, "has both `antibody` and `regions`: an image shows one antibody "
-                     "(antibody: AKT) or is cut into strips (regions: [...], each with its own "
-                     "antibody); keep one.")
+            self.add(
+                loc,
+                "has both `antibody` and `regions`: an image shows one antibody "
+                "(antibody: AKT) or is cut into strips (regions: [...], each with its own "
+                "antibody); keep one.",
+            )
             self.measures_known = False
         elif not has_antibody and not has_regions:
-            self.add(loc, "needs `antibody` (the antibody this image shows) or `regions` (strips "
-                     "of one image, each with antibody and rows), e.g. "
-                     + _ITEM_EXAMPLES["images"] + ".")
+            self.add(
+                loc,
+                "needs `antibody` (the antibody this image shows) or `regions` (strips "
+                "of one image, each with antibody and rows), e.g. "
+                + _ITEM_EXAMPLES["images"]
+                + ".",
+            )
             self.measures_known = False
         elif has_antibody:
             if "antibody" in broken:
                 self.measures_known = False
             else:
                 resolved["antibody"] = model.antibody
-                self._measure(loc, source, membrane, n_lanes, file, model.antibody, own, origins,
-                              None)
+                self._measure(
+                    loc, source, membrane, n_lanes, file, model.antibody, own, origins, None
+                )
         elif "regions" in broken:
             self.measures_known = False
         else:
@@ -1303,12 +1344,19 @@ class _Reader:
                     continue
                 mine = _overrides(region, bad, _OVERRIDE_KEYS)
                 self._measure(
-                    rloc, f"{source} > regions[{k}]", membrane, n_lanes, file, region.antibody,
-                    {**own, **mine}, {**origins, **{key: (*rloc, key) for key in mine}},
+                    rloc,
+                    f"{source} > regions[{k}]",
+                    membrane,
+                    n_lanes,
+                    file,
+                    region.antibody,
+                    {**own, **mine},
+                    {**origins, **{key: (*rloc, key) for key in mine}},
                     region.rows,
                 )
-                regions.append({"antibody": region.antibody, "rows": list(region.rows),
-                                **_json_values(mine)})
+                regions.append(
+                    {"antibody": region.antibody, "rows": list(region.rows), **_json_values(mine)}
+                )
             resolved["regions"] = regions
         resolved["channel"] = own.get("channel", 0)
         resolved.update(_json_values({k: v for k, v in own.items() if k != "channel"}))
@@ -1330,41 +1378,54 @@ class _Reader:
         """Check one image or region against its membrane and record it."""
         centers = keys.get("lane_centers")
         if centers is not None and n_lanes is not None and len(centers) != n_lanes:
-            self.add(origins["lane_centers"],
-                     f"has {len(centers)} lane centre{'s' if len(centers) != 1 else ''} but "
-                     f"membrane {membrane} has {n_lanes} lane{'s' if n_lanes != 1 else ''} "
-                     "(ladder and empty lanes count too); give one centre per lane, left to "
-                     "right.")
+            self.add(
+                origins["lane_centers"],
+                f"has {len(centers)} lane centre{'s' if len(centers) != 1 else ''} but "
+                f"membrane {membrane} has {n_lanes} lane{'s' if n_lanes != 1 else ''} "
+                "(ladder and empty lanes count too); give one centre per lane, left to "
+                "right.",
+            )
         band_rows = keys.get("band_rows")
-        if rows is not None and band_rows is not None and (
-            band_rows[1] <= rows[0] or band_rows[0] >= rows[1]
+        if (
+            rows is not None
+            and band_rows is not None
+            and (band_rows[1] <= rows[0] or band_rows[0] >= rows[1])
         ):
             where = "" if origins["band_rows"][:-1] == loc else " (set on the image)"
-            self.add(origins["band_rows"],
-                     f"band_rows {list(band_rows)}{where} lie outside the rows {list(rows)} of "
-                     f"{keypath(loc)}; band_rows are image rows (counted from the top of the "
-                     "whole image), so they must fall inside the region's rows.")
+            self.add(
+                origins["band_rows"],
+                f"band_rows {list(band_rows)}{where} lie outside the rows {list(rows)} of "
+                f"{keypath(loc)}; band_rows are image rows (counted from the top of the "
+                "whole image), so they must fall inside the region's rows.",
+            )
         if membrane is None:
             return
-        self.measured.append(_Measured(
-            membrane, antibody, loc, f"{keypath(loc)} ({image})",
-            subject="this region" if rows is not None else "this image",
-        ))
+        self.measured.append(
+            _Measured(
+                membrane,
+                antibody,
+                loc,
+                f"{keypath(loc)} ({image})",
+                subject="this region" if rows is not None else "this image",
+            )
+        )
         if image is None:
             return
-        self.measurements.append(Measurement(
-            membrane=membrane,
-            image=image,
-            path=path if path is not None else self._path(image),
-            antibody=antibody,
-            channel=keys.get("channel", 0),
-            rows=rows,
-            band_rows=band_rows,
-            lane_centers=centers,
-            analysis=_settings({**self.global_analysis, **keys}),
-            source=source,
-            **_ladder_fields(keys),
-        ))
+        self.measurements.append(
+            Measurement(
+                membrane=membrane,
+                image=image,
+                path=path if path is not None else self._path(image),
+                antibody=antibody,
+                channel=keys.get("channel", 0),
+                rows=rows,
+                band_rows=band_rows,
+                lane_centers=centers,
+                analysis=_settings({**self.global_analysis, **keys}),
+                source=source,
+                **_ladder_fields(keys),
+            )
+        )
 
     # -- batches
 
@@ -1384,10 +1445,12 @@ class _Reader:
         own = _overrides(model, broken, _OVERRIDE_KEYS)
         centers = own.get("lane_centers")
         if centers is not None and n_lanes is not None and len(centers) != n_lanes:
-            self.add((*loc, "lane_centers"),
-                     f"has {len(centers)} lane centre{'s' if len(centers) != 1 else ''} but "
-                     f"the batch has {n_lanes} lane{'s' if n_lanes != 1 else ''} "
-                     "(ladder and empty lanes count too); give one centre per lane.")
+            self.add(
+                (*loc, "lane_centers"),
+                f"has {len(centers)} lane centre{'s' if len(centers) != 1 else ''} but "
+                f"the batch has {n_lanes} lane{'s' if n_lanes != 1 else ''} "
+                "(ladder and empty lanes count too); give one centre per lane.",
+            )
         resolved: dict[str, Any] = {
             "files": model.files,
             "pattern": model.pattern,
@@ -1409,8 +1472,10 @@ class _Reader:
                     self.measures_known = False
                     continue
                 regions.append((k, region, _overrides(region, bad, _OVERRIDE_KEYS)))
-            resolved["regions"] = [{"antibody": r.antibody, "rows": list(r.rows),
-                                    **_json_values(mine)} for _, r, mine in regions]
+            resolved["regions"] = [
+                {"antibody": r.antibody, "rows": list(r.rows), **_json_values(mine)}
+                for _, r, mine in regions
+            ]
         compiled = self._pattern(model.pattern, (*loc, "pattern"), regions is not None)
         files = self._glob(model.files, (*loc, "files"))
         if compiled is None or not files:
@@ -1436,52 +1501,72 @@ class _Reader:
             if raw_antibody in aliases:
                 used_aliases.add(raw_antibody)
             if (membrane, antibody) in found:
-                self.add((*loc, "files"),
-                         f"{found[membrane, antibody]} and {rel} both give membrane `{membrane}`"
-                         f", antibody `{antibody}`; each antibody is measured once per membrane. "
-                         "Remove one file or narrow `files`.")
+                self.add(
+                    (*loc, "files"),
+                    f"{found[membrane, antibody]} and {rel} both give membrane `{membrane}`"
+                    f", antibody `{antibody}`; each antibody is measured once per membrane. "
+                    "Remove one file or narrow `files`.",
+                )
                 continue
             found[membrane, antibody] = rel
             if membrane not in self.membranes:
                 lanes = _lanes(templates, membrane) if templates is not None else None
-                self.membranes[membrane] = _MembraneInfo(membrane, lanes, f"batches[{i}]",
-                                                         templates)
+                self.membranes[membrane] = _MembraneInfo(
+                    membrane, lanes, f"batches[{i}]", templates
+                )
             else:
                 info = self.membranes[membrane]
                 if info.origin.startswith("membranes"):
-                    self.add((*loc, "files"),
-                             f"{rel} gives membrane `{membrane}`, but {info.origin} already has "
-                             "that name; rename the membrane or the files.")
+                    self.add(
+                        (*loc, "files"),
+                        f"{rel} gives membrane `{membrane}`, but {info.origin} already has "
+                        "that name; rename the membrane or the files.",
+                    )
                     continue
                 if info.origin != f"batches[{i}]" and info.templates != templates:
-                    self.add((*loc, "lanes"),
-                             f"{rel} gives membrane `{membrane}`, which {info.origin} also makes "
-                             "with a different lane layout; one membrane has one layout. Make "
-                             "the `lanes` the same or rename the files.")
+                    self.add(
+                        (*loc, "lanes"),
+                        f"{rel} gives membrane `{membrane}`, which {info.origin} also makes "
+                        "with a different lane layout; one membrane has one layout. Make "
+                        "the `lanes` the same or rename the files.",
+                    )
                     continue
-            self.measured.append(_Measured(membrane, antibody, (*loc, "files"), f"file {rel}",
-                                           raw_antibody if raw_antibody == antibody else None))
-            self.measurements.append(Measurement(
-                membrane=membrane,
-                image=rel,
-                path=self._path(rel),
-                antibody=antibody,
-                channel=own.get("channel", 0),
-                band_rows=own.get("band_rows"),
-                lane_centers=centers,
-                analysis=_settings({**self.global_analysis, **own}),
-                source=f"batches[{i}] ({model.files}) > {rel}",
-                **_ladder_fields(own),
-            ))
+            self.measured.append(
+                _Measured(
+                    membrane,
+                    antibody,
+                    (*loc, "files"),
+                    f"file {rel}",
+                    raw_antibody if raw_antibody == antibody else None,
+                )
+            )
+            self.measurements.append(
+                Measurement(
+                    membrane=membrane,
+                    image=rel,
+                    path=self._path(rel),
+                    antibody=antibody,
+                    channel=own.get("channel", 0),
+                    band_rows=own.get("band_rows"),
+                    lane_centers=centers,
+                    analysis=_settings({**self.global_analysis, **own}),
+                    source=f"batches[{i}] ({model.files}) > {rel}",
+                    **_ladder_fields(own),
+                )
+            )
         for rel in unmatched[:_MAX_LISTED]:
-            self.add((*loc, "pattern"),
-                     f"{rel} matches `files` ({model.files}) but not `pattern` "
-                     f"({model.pattern}), so its membrane and antibody are unknown. Rename the "
-                     "file, change `pattern`, or narrow `files` so it is not picked up.")
+            self.add(
+                (*loc, "pattern"),
+                f"{rel} matches `files` ({model.files}) but not `pattern` "
+                f"({model.pattern}), so its membrane and antibody are unknown. Rename the "
+                "file, change `pattern`, or narrow `files` so it is not picked up.",
+            )
         if len(unmatched) > _MAX_LISTED:
-            self.add((*loc, "pattern"),
-                     f"... and {len(unmatched) - _MAX_LISTED} more files that match `files` but "
-                     f"not `pattern` ({model.pattern}).")
+            self.add(
+                (*loc, "pattern"),
+                f"... and {len(unmatched) - _MAX_LISTED} more files that match `files` but "
+                f"not `pattern` ({model.pattern}).",
+            )
         if unmatched:
             self.measures_known = False
         for alias in aliases:
@@ -1509,33 +1594,41 @@ class _Reader:
             lanes = _lanes(templates, membrane) if templates is not None else None
             self.membranes[membrane] = _MembraneInfo(membrane, lanes, f"batches[{i}]", templates)
         elif self.membranes[membrane].origin != f"batches[{i}]":
-            self.add((*loc, "files"), f"{rel} gives membrane `{membrane}`, which "
-                     f"{self.membranes[membrane].origin} also makes; rename the files.")
+            self.add(
+                (*loc, "files"),
+                f"{rel} gives membrane `{membrane}`, which "
+                f"{self.membranes[membrane].origin} also makes; rename the files.",
+            )
             return
         for k, region, mine in regions:
             antibody = region.antibody
             if (membrane, antibody) in found:
-                self.add((*loc, "files"),
-                         f"{found[membrane, antibody]} and {rel} both give membrane `{membrane}`"
-                         f", antibody `{antibody}`; each antibody is measured once per membrane.")
+                self.add(
+                    (*loc, "files"),
+                    f"{found[membrane, antibody]} and {rel} both give membrane `{membrane}`"
+                    f", antibody `{antibody}`; each antibody is measured once per membrane.",
+                )
                 continue
             found[membrane, antibody] = rel
             keys = {**own, **mine}
-            self.measured.append(_Measured(membrane, antibody, (*loc, "regions", k),
-                                           f"file {rel}", None))
-            self.measurements.append(Measurement(
-                membrane=membrane,
-                image=rel,
-                path=self._path(rel),
-                antibody=antibody,
-                channel=keys.get("channel", 0),
-                rows=tuple(region.rows),
-                band_rows=keys.get("band_rows"),
-                lane_centers=keys.get("lane_centers"),
-                analysis=_settings({**self.global_analysis, **keys}),
-                source=f"batches[{i}] ({model.files}) > {rel} > regions[{k}]",
-                **_ladder_fields(keys),
-            ))
+            self.measured.append(
+                _Measured(membrane, antibody, (*loc, "regions", k), f"file {rel}", None)
+            )
+            self.measurements.append(
+                Measurement(
+                    membrane=membrane,
+                    image=rel,
+                    path=self._path(rel),
+                    antibody=antibody,
+                    channel=keys.get("channel", 0),
+                    rows=tuple(region.rows),
+                    band_rows=keys.get("band_rows"),
+                    lane_centers=keys.get("lane_centers"),
+                    analysis=_settings({**self.global_analysis, **keys}),
+                    source=f"batches[{i}] ({model.files}) > {rel} > regions[{k}]",
+                    **_ladder_fields(keys),
+                )
+            )
 
     def _pattern(
         self, pattern: str, loc: tuple[str | int, ...], with_regions: bool = False
@@ -1544,8 +1637,11 @@ class _Reader:
         try:
             parts = list(string.Formatter().parse(pattern))
         except ValueError as exc:
-            self.add(loc, f"`{pattern}` is not a valid pattern ({exc}); write fields as "
-                     "{membrane} and {antibody}, and a literal brace as {{ or }}.")
+            self.add(
+                loc,
+                f"`{pattern}` is not a valid pattern ({exc}); write fields as "
+                "{membrane} and {antibody}, and a literal brace as {{ or }}.",
+            )
             return None
         regex = ""
         groups: dict[str, str] = {}
@@ -1554,10 +1650,13 @@ class _Reader:
             if field is None:
                 continue
             if not field.isidentifier() or spec or conversion:
-                self.add(loc, f"`{{{field}{'!' + conversion if conversion else ''}"
-                         f"{':' + spec if spec else ''}}}` in `{pattern}` is not a field; write "
-                         "fields as a plain name in braces, e.g. {membrane}, {antibody}, "
-                         "{date}.")
+                self.add(
+                    loc,
+                    f"`{{{field}{'!' + conversion if conversion else ''}"
+                    f"{':' + spec if spec else ''}}}` in `{pattern}` is not a field; write "
+                    "fields as a plain name in braces, e.g. {membrane}, {antibody}, "
+                    "{date}.",
+                )
                 return None
             if field in groups:
                 regex += f"(?P={groups[field]})"
@@ -1565,17 +1664,23 @@ class _Reader:
                 groups[field] = f"f{len(groups)}"
                 regex += f"(?P<{groups[field]}>[^/]+?)"
         if with_regions and "antibody" in groups:
-            self.add(loc, f"`{pattern}` has an {{antibody}} field, but the batch's `regions` "
-                     "name the antibodies of every file; drop {antibody} from the pattern, "
-                     'e.g. "{membrane}.tif".')
+            self.add(
+                loc,
+                f"`{pattern}` has an {{antibody}} field, but the batch's `regions` "
+                "name the antibodies of every file; drop {antibody} from the pattern, "
+                'e.g. "{membrane}.tif".',
+            )
             return None
         needed = ("membrane",) if with_regions else ("membrane", "antibody")
         missing = [f for f in needed if f not in groups]
         if missing:
             fields = " and ".join("{" + f + "}" for f in missing)
-            self.add(loc, f"`{pattern}` has no {fields} field; the pattern must say where the "
-                     'file name holds the membrane and the antibody, e.g. '
-                     '"{membrane}_{antibody}.tif".')
+            self.add(
+                loc,
+                f"`{pattern}` has no {fields} field; the pattern must say where the "
+                "file name holds the membrane and the antibody, e.g. "
+                '"{membrane}_{antibody}.tif".',
+            )
             return None
         anchored = ("(?:^|/)" if "/" in pattern else "^") + regex + "$"
         return re.compile(anchored, re.DOTALL), groups
@@ -1623,9 +1728,12 @@ class _Reader:
             if key in first:
                 if first[key].loc == m.loc:
                     continue  # reported as a batch's own duplicate
-                self.add(m.loc, f"{m.subject} measures `{m.antibody}` on membrane `{m.membrane}`"
-                         f", as {first[key].label} does already; each antibody is measured once "
-                         "per membrane. Remove one, or name them apart (e.g. AKT-long).")
+                self.add(
+                    m.loc,
+                    f"{m.subject} measures `{m.antibody}` on membrane `{m.membrane}`"
+                    f", as {first[key].label} does already; each antibody is measured once "
+                    "per membrane. Remove one, or name them apart (e.g. AKT-long).",
+                )
             else:
                 first[key] = m
 
@@ -1648,32 +1756,47 @@ class _Reader:
                 hint = f" Did you mean `{guess}`?" if guess else ""
                 raw_guess = _closest(name, raw_names)
                 if raw_guess is not None:
-                    hint += (f" If the batch files' `{raw_guess}` is this antibody, add "
-                             f"antibody_aliases: {{{raw_guess}: {name}}} to the batch.")
-                self.add(("pairs", k, role), f"no image or batch measures `{name}`.{hint} "
-                         f"Antibodies measured: {listed}. Check the spelling here and in the "
-                         "images' `antibody`.")
+                    hint += (
+                        f" If the batch files' `{raw_guess}` is this antibody, add "
+                        f"antibody_aliases: {{{raw_guess}: {name}}} to the batch."
+                    )
+                self.add(
+                    ("pairs", k, role),
+                    f"no image or batch measures `{name}`.{hint} "
+                    f"Antibodies measured: {listed}. Check the spelling here and in the "
+                    "images' `antibody`.",
+                )
             if missing:
                 continue
             both = where[pair.phospho] & where[pair.total]
             if not both:
-                self.add(("pairs", k), f"`{pair.phospho}` and `{pair.total}` are never measured "
-                         f"on the same membrane ({pair.phospho} on "
-                         f"{', '.join(sorted(where[pair.phospho]))}; {pair.total} on "
-                         f"{', '.join(sorted(where[pair.total]))}), so no ratio can be computed. "
-                         "A ratio needs both antibodies on one membrane.")
+                self.add(
+                    ("pairs", k),
+                    f"`{pair.phospho}` and `{pair.total}` are never measured "
+                    f"on the same membrane ({pair.phospho} on "
+                    f"{', '.join(sorted(where[pair.phospho]))}; {pair.total} on "
+                    f"{', '.join(sorted(where[pair.total]))}), so no ratio can be computed. "
+                    "A ratio needs both antibodies on one membrane.",
+                )
                 continue
             for membrane in sorted(where[pair.phospho] ^ where[pair.total]):
-                has, lacks = ((pair.phospho, pair.total) if membrane in where[pair.phospho]
-                              else (pair.total, pair.phospho))
+                has, lacks = (
+                    (pair.phospho, pair.total)
+                    if membrane in where[pair.phospho]
+                    else (pair.total, pair.phospho)
+                )
                 self.warnings.append(
                     f"Membrane {membrane} has {has} but no {lacks}; the pair "
                     f"{pair.phospho}/{pair.total} gives no ratios for it."
                 )
 
     def _sample_lanes(self) -> list[tuple[str, Lane]]:
-        return [(info.name, lane) for info in self.membranes.values()
-                for lane in info.lanes or () if lane.role == "sample"]
+        return [
+            (info.name, lane)
+            for info in self.membranes.values()
+            for lane in info.lanes or ()
+            if lane.role == "sample"
+        ]
 
     def _check_control(
         self, control: dict[str, Any], given: bool, normalize: list[str] | None
@@ -1683,17 +1806,25 @@ class _Reader:
         lanes = self._sample_lanes()
         for name, info in self.membranes.items():
             if info.lanes is not None and not any(lane.role == "sample" for lane in info.lanes):
-                self.warnings.append(f"Membrane {name} has no sample lanes (only ladder or "
-                                     "empty ones); it gives no ratios.")
+                self.warnings.append(
+                    f"Membrane {name} has no sample lanes (only ladder or "
+                    "empty ones); it gives no ratios."
+                )
         keys = sorted({key for _, lane in lanes for key in lane.metadata})
         what = ", ".join(f"{k}: {v}" for k, v in control.items())
         unknown = [k for k in control if k not in keys]
         for key in unknown:
-            self.add(("control", key) if given else ("control",),
-                     f"no sample lane has the key `{key}`.{_did_you_mean(key, keys)} Lane keys: "
-                     f"{', '.join(keys) or 'none'}."
-                     + ("" if given else f" (`control` is not given, so it is {{{what}}}; add "
-                        "control: {treatment: <your control treatment>}.)"))
+            self.add(
+                ("control", key) if given else ("control",),
+                f"no sample lane has the key `{key}`.{_did_you_mean(key, keys)} Lane keys: "
+                f"{', '.join(keys) or 'none'}."
+                + (
+                    ""
+                    if given
+                    else f" (`control` is not given, so it is {{{what}}}; add "
+                    "control: {treatment: <your control treatment>}.)"
+                ),
+            )
         if unknown:
             return
 
@@ -1708,12 +1839,17 @@ class _Reader:
                 values.append(f"{key}: {', '.join(seen)}")
                 if not hint:
                     hint = _did_you_mean(str(value), seen)
-            self.add(("control",),
-                     f"no sample lane is a control lane {{{what}}}, so there would be no fold "
-                     f"changes.{hint} The lanes have {'; '.join(values)}. "
-                     + ("Change `control` to match your control lanes."
-                        if given else "`control` is not given; add it, e.g. "
-                        "control: {treatment: <your control treatment>}."))
+            self.add(
+                ("control",),
+                f"no sample lane is a control lane {{{what}}}, so there would be no fold "
+                f"changes.{hint} The lanes have {'; '.join(values)}. "
+                + (
+                    "Change `control` to match your control lanes."
+                    if given
+                    else "`control` is not given; add it, e.g. "
+                    "control: {treatment: <your control treatment>}."
+                ),
+            )
             return
         if normalize is None or any(k not in keys for k in normalize):
             return
@@ -1734,17 +1870,18 @@ class _Reader:
                     "`control` / `normalize_within`."
                 )
 
-    def _check_lane_keys(
-        self, key: str, names: list[str] | None, extra: tuple[str, ...]
-    ) -> None:
+    def _check_lane_keys(self, key: str, names: list[str] | None, extra: tuple[str, ...]) -> None:
         if names is None or not self.lanes_known or not self.membranes:
             return
         keys = sorted({k for _, lane in self._sample_lanes() for k in lane.metadata})
         for n, name in enumerate(names):
             if name not in keys and name not in extra:
-                self.add((key, n), f"no sample lane has the key `{name}`."
-                         f"{_did_you_mean(name, [*keys, *extra])} Lane keys: "
-                         f"{', '.join(keys) or 'none'}.")
+                self.add(
+                    (key, n),
+                    f"no sample lane has the key `{name}`."
+                    f"{_did_you_mean(name, [*keys, *extra])} Lane keys: "
+                    f"{', '.join(keys) or 'none'}.",
+                )
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -1801,9 +1938,7 @@ def _json_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
-def _lanes(
-    templates: list[tuple[str, dict[str, Any]]], membrane: str | None
-) -> tuple[Lane, ...]:
+def _lanes(templates: list[tuple[str, dict[str, Any]]], membrane: str | None) -> tuple[Lane, ...]:
     lanes = []
     for number, (role, meta) in enumerate(templates, start=1):
         metadata = dict(meta)

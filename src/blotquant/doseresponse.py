@@ -31,8 +31,9 @@ from blotquant.tables import (
 COLUMNS = list(DOSE_RESPONSE_MEASURED)
 
 
-def _logistic(log_dose: np.ndarray, bottom: float, top: float, log_ic50: float,
-              hill: float) -> np.ndarray:
+def _logistic(
+    log_dose: np.ndarray, bottom: float, top: float, log_ic50: float, hill: float
+) -> np.ndarray:
     return bottom + (top - bottom) / (1.0 + 10.0 ** ((log_dose - log_ic50) * hill))
 
 
@@ -60,21 +61,25 @@ def fit_dose_response(
     out_columns = ["pair", "treatment", *group_keys, *COLUMNS]
     if ratios.empty or dose_key not in ratios.columns or "treatment" not in ratios.columns:
         return pd.DataFrame(columns=out_columns)
-    usable = ratios[~ratios["flags"].map(lambda f: has_flag(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
-                    & pd.to_numeric(ratios["fold_change"], errors="coerce").notna()].copy()
+    usable = ratios[
+        ~ratios["flags"].map(lambda f: has_flag(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
+        & pd.to_numeric(ratios["fold_change"], errors="coerce").notna()
+    ].copy()
     usable["_dose"] = pd.to_numeric(usable[dose_key], errors="coerce")
     control = dict(control or {})
     is_control = pd.Series(True, index=usable.index)
     for key, value in control.items():
-        is_control &= usable[key].map(lambda v, value=value: same_value(v, value)) if key in usable \
-            else False
+        is_control &= (
+            usable[key].map(lambda v, value=value: same_value(v, value)) if key in usable else False
+        )
     rows = []
     keys = ["pair", *group_keys]
     for group_values, group in usable.groupby(keys, sort=False, dropna=False):
         group_values = group_values if isinstance(group_values, tuple) else (group_values,)
         controls = group[is_control.loc[group.index]]
-        for treatment, lanes in group[~is_control.loc[group.index]].groupby("treatment",
-                                                                             sort=False):
+        for treatment, lanes in group[~is_control.loc[group.index]].groupby(
+            "treatment", sort=False
+        ):
             entry = dict(zip(keys, group_values, strict=True))
             entry["treatment"] = treatment
             entry.update(_fit(lanes, controls))
@@ -92,14 +97,17 @@ def _fit(lanes: pd.DataFrame, controls: pd.DataFrame) -> dict[str, Any]:
     result.update(n_points=int(len(y) + len(controls)), n_doses=int(len(distinct)), note="")
     name = str(lanes["treatment"].iloc[0])
     if len(distinct) < 3:
-        result["note"] = (f"only {len(distinct)} dose(s) of {name}; an IC50 needs at least 3 "
-                          "different doses")
+        result["note"] = (
+            f"only {len(distinct)} dose(s) of {name}; an IC50 needs at least 3 different doses"
+        )
         return result
     means = [y[doses == d].mean() for d in distinct]
     top_guess = float(pd.to_numeric(controls["fold_change"]).mean()) if len(controls) else 1.0
     if min(means) > 0.8 * top_guess:
-        result["note"] = (f"no inhibition: {name} keeps the response within 20 % of control at "
-                          f"every dose (lowest mean {min(means):.2f})")
+        result["note"] = (
+            f"no inhibition: {name} keeps the response within 20 % of control at "
+            f"every dose (lowest mean {min(means):.2f})"
+        )
         return result
     log_dose = np.log10(doses)
     lo, hi = log_dose.min(), log_dose.max()
@@ -109,8 +117,9 @@ def _fit(lanes: pd.DataFrame, controls: pd.DataFrame) -> dict[str, Any]:
     start = [max(min(means), 0.0), top_guess, (lo + hi) / 2, 1.0]
     bounds = ([-0.1, 0.5, lo - 1, 0.2], [1.5, 2.0, hi + 1, 5.0])
     try:
-        params, cov = optimize.curve_fit(_logistic, log_dose, y, p0=start, bounds=bounds,
-                                         maxfev=10000)
+        params, cov = optimize.curve_fit(
+            _logistic, log_dose, y, p0=start, bounds=bounds, maxfev=10000
+        )
     except (RuntimeError, ValueError) as exc:
         result["note"] = f"the fit did not converge ({exc})"
         return result
@@ -118,15 +127,24 @@ def _fit(lanes: pd.DataFrame, controls: pd.DataFrame) -> dict[str, Any]:
     fitted = _logistic(log_dose, *params)
     ss_res = float(np.sum((y - fitted) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
-    result.update(hill=float(hill), top=float(top), bottom=float(bottom),
-                  r2=1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan)
+    result.update(
+        hill=float(hill),
+        top=float(top),
+        bottom=float(bottom),
+        r2=1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan,
+    )
     if not lo <= log_ic50 <= hi:
-        result["note"] = (f"the IC50 of {name} lies outside the tested doses "
-                          f"({10 ** lo:g}-{10 ** hi:g}); test a wider range")
+        result["note"] = (
+            f"the IC50 of {name} lies outside the tested doses "
+            f"({10**lo:g}-{10**hi:g}); test a wider range"
+        )
         return result
     dof = max(len(y) - 4, 1)
     se = float(np.sqrt(cov[2, 2])) if np.all(np.isfinite(cov)) else np.nan
     half = stats.t.ppf(0.975, dof) * se
-    result.update(ic50=float(10 ** log_ic50), ic50_ci_low=float(10 ** (log_ic50 - half)),
-                  ic50_ci_high=float(10 ** (log_ic50 + half)))
+    result.update(
+        ic50=float(10**log_ic50),
+        ic50_ci_low=float(10 ** (log_ic50 - half)),
+        ic50_ci_high=float(10 ** (log_ic50 + half)),
+    )
     return result

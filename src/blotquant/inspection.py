@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from blotquant.lanes import _autocorrelation_pitch, _rows_with_bands, band_residual, column_profile
+from blotquant.lanes import band_residual, column_profile, lane_pitch, rows_with_bands
 from blotquant.polarity import detect_polarity, to_signal
 from blotquant.profiles import lower_baseline
 
@@ -30,7 +30,7 @@ def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
     """
     signal = to_signal(pixels, detect_polarity(pixels), ceiling)
     residual = band_residual(signal)
-    rows = _rows_with_bands(residual)
+    rows = rows_with_bands(residual)
     profile = column_profile(residual, 0.0, 0.0, rows=rows)
     width = len(profile)
     profile = np.clip(profile - lower_baseline(profile, width / 4), 0, None)
@@ -41,7 +41,7 @@ def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
     presence = smooth / (smooth + 0.5 * float(np.percentile(positive, 75)))
     # faint lanes between strong ones make twice the pitch repeat best: take
     # the shortest spacing that clearly repeats
-    pitch = _autocorrelation_pitch(presence, 12.0, width / 2.0, share=0.25)
+    pitch = lane_pitch(presence, 12.0, width / 2.0, share=0.25)
     if pitch is None:
         return 1
     strong = np.flatnonzero(smooth > 0.25 * float(np.percentile(smooth, 99)))
@@ -89,6 +89,7 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
     varying = [k for k, col in enumerate(columns) if len(set(col)) > 1]
     if len(varying) < 2:
         return None
+
     def letters(k: int) -> float:
         text = "".join(columns[k])
         return sum(c.isalpha() for c in text) / max(len(text), 1)
@@ -110,8 +111,11 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
             parts.append(re.sub(r"[{}]", lambda m: m.group(0) * 2, columns[k][0]))
         if k < len(seps):
             parts.append(seps[k])
-    return NamingGuess("".join(parts) + suffixes.pop(), sorted(set(columns[membrane])),
-                       sorted(set(columns[antibody])))
+    return NamingGuess(
+        "".join(parts) + suffixes.pop(),
+        sorted(set(columns[membrane])),
+        sorted(set(columns[antibody])),
+    )
 
 
 def antibody_name(token: str) -> str:
@@ -127,13 +131,15 @@ def antibody_name(token: str) -> str:
 def pairs_from(antibodies: list[str]) -> list[dict[str, str]]:
     """Phospho/total pairs among antibody names (p-X with X)."""
     names = set(antibodies)
-    return [{"phospho": a, "total": a[2:]} for a in sorted(names)
-            if a.startswith("p-") and a[2:] in names]
+    return [
+        {"phospho": a, "total": a[2:]}
+        for a in sorted(names)
+        if a.startswith("p-") and a[2:] in names
+    ]
 
 
 def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def most_common(values: list[int]) -> int:

@@ -111,7 +111,7 @@ def _across_quantiles(residual: np.ndarray) -> dict[float, np.ndarray]:
     return dict(zip(levels, _row_quantiles(residual[:, ::step], levels), strict=True))
 
 
-def _rows_with_bands(
+def rows_with_bands(
     residual: np.ndarray, quantiles: dict[float, np.ndarray] | None = None
 ) -> np.ndarray:
     """Rows that hold bands or marks, widened a little.
@@ -230,9 +230,12 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     # the spacing is read from the autocorrelation (a lane pattern repeats at
     # the pitch, not at half of it, even when lanes have dips inside); the
     # comb then fits the pitch near it and, above all, the offset
-    guess = _autocorrelation_pitch(profile, min_pitch, max_pitch)
-    lo, hi = (min_pitch, max_pitch) if guess is None else (
-        max(min_pitch, 0.85 * guess), min(max_pitch, 1.15 * guess))
+    guess = lane_pitch(profile, min_pitch, max_pitch)
+    lo, hi = (
+        (min_pitch, max_pitch)
+        if guess is None
+        else (max(min_pitch, 0.85 * guess), min(max_pitch, 1.15 * guess))
+    )
     coarse = np.arange(lo, hi + 1e-9, 1.0 if hi - lo > 2 else 0.25)
     # offsets in steps of a 25th of a pitch (the profile is smoothed at a
     # fifth), then refined around the best at a quarter pixel
@@ -243,7 +246,7 @@ def _comb_fit(profile: np.ndarray, n_lanes: int, min_pitch: float, max_pitch: fl
     return best[1], best[2]
 
 
-def _autocorrelation_pitch(
+def lane_pitch(
     profile: np.ndarray, min_pitch: float, max_pitch: float, share: float = 0.6
 ) -> float | None:
     """Lane spacing from the autocorrelation of a lane-presence profile.
@@ -260,7 +263,8 @@ def _autocorrelation_pitch(
     corr /= corr[0]
     lo, hi = max(1, int(np.floor(min_pitch))), int(min(np.ceil(max_pitch), n - 2))
     peaks = [
-        lag for lag in range(lo, hi + 1)
+        lag
+        for lag in range(lo, hi + 1)
         if corr[lag] >= corr[lag - 1] and corr[lag] > corr[lag + 1] and corr[lag] > 0.05
     ]
     if not peaks:
@@ -324,8 +328,7 @@ def _measure_lanes(
             middle = np.abs(np.arange(lo, hi) - c) <= 0.2 * pitch
             # (a lane the comb put just off the image has no middle inside it)
             values = segment[middle] if middle.any() else segment[near]
-            strengths[i] = max(float(np.partition(values, len(values) // 2)[len(values) // 2]),
-                               0.0)
+            strengths[i] = max(float(np.partition(values, len(values) // 2)[len(values) // 2]), 0.0)
             # (touching lanes have no valley below half height: keep the above)
             centre = _edge_center(profile, c, pitch, 0.5 * strengths[i])
             if centre is not None:
@@ -429,8 +432,9 @@ def _half_max_center(
         return int(np.argmin(ok)) if not ok.all() else len(ok)
 
     def run(level: float, monotone: bool) -> tuple[int, int]:
-        left = i_peak - steps(segment[:i_peak][::-1], segment[1 : i_peak + 1][::-1], level,
-                              monotone)
+        left = i_peak - steps(
+            segment[:i_peak][::-1], segment[1 : i_peak + 1][::-1], level, monotone
+        )
         right = i_peak + steps(segment[i_peak + 1 :], segment[i_peak:-1], level, monotone)
         return left, right
 
@@ -525,7 +529,7 @@ def find_lanes(
     best_slope = _estimate_tilt(residual, local_ref, max_pitch, quantiles) if n_lanes > 1 else 0.0
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise
-    band_rows_mask = _rows_with_bands(residual, quantiles)
+    band_rows_mask = rows_with_bands(residual, quantiles)
     profile = column_profile(residual, best_slope, local_ref, rows=band_rows_mask)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))

@@ -112,6 +112,16 @@ class Experiment:
     #: without a control lane, an alias no file uses).
     warnings: tuple[str, ...] = ()
 
+    def lane_keys(self) -> list[str]:
+        """Lane metadata keys in first-seen order (treatment and sample first)."""
+        keys: list[str] = ["treatment", "sample"]
+        for membrane in self.membranes:
+            for lane in membrane.lanes:
+                for key in lane.metadata:
+                    if key not in keys:
+                        keys.append(key)
+        return keys
+
     def membrane(self, name: str) -> Membrane:
         for m in self.membranes:
             if m.name == name:

@@ -79,9 +79,7 @@ def _where(measurement: Measurement) -> str:
     return f" (config: {measurement.source})" if measurement.source else ""
 
 
-def _check_rows(
-    name: str, rows: tuple[int, int], height: int, measurement: Measurement
-) -> None:
+def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Measurement) -> None:
     top, bottom = rows
     if top < 0 or bottom > height or top >= bottom:
         raise BlotquantError(
@@ -204,26 +202,27 @@ def analyze_image(
         if not 1 <= measurement.ladder_lane <= n_lanes:
             raise BlotquantError(
                 f"{measurement.image}: `ladder: {{lane: {measurement.ladder_lane}}}` but membrane "
-                f"{membrane.name} has {n_lanes} lanes{_where(measurement)}.")
+                f"{membrane.name} has {n_lanes} lanes{_where(measurement)}."
+            )
         profile = lane_profiles(signal, lanes)[measurement.ladder_lane - 1]
         ladder = fit_ladder(profile, measurement.ladder_kda or ())
         if ladder is None:
             warnings.append(
                 f"{measurement.image}: the ladder's {len(measurement.ladder_kda or ())} marks were "
-                f"not found in lane {measurement.ladder_lane}{_where(measurement)}; no kDa.")
+                f"not found in lane {measurement.ladder_lane}{_where(measurement)}; no kDa."
+            )
     if measurement.band_kda is not None:
         if ladder is None:
             raise BlotquantError(
                 f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "
                 f"marks are found{_where(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
-                "or use band_rows instead.")
+                "or use band_rows instead."
+            )
         tol = measurement.band_kda_tolerance
         top = ladder.row_at(measurement.band_kda * (1 + tol))
         bottom = ladder.row_at(measurement.band_kda * (1 - tol))
         band_rows = (max(0, int(np.floor(top))), min(region.shape[0], int(np.ceil(bottom)) + 1))
-    boxes = find_bands(
-        signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin
-    )
+    boxes = find_bands(signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin)
     background_image = None
     first = 0
     if settings.background == "rolling-ball" and boxes:
@@ -409,7 +408,7 @@ def run_experiment(
 
 def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
     """One row per measured band: the contract's bands.csv."""
-    meta_keys = metadata_keys(experiment)
+    meta_keys = experiment.lane_keys()
     rows: list[dict[str, Any]] = []
     for a in analyses:
         m = a.measurement
@@ -445,14 +444,3 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
             rows.append(row)
     columns = [*BANDS_LEADING, *meta_keys, *BANDS_MEASURED]
     return pd.DataFrame(rows, columns=columns)
-
-
-def metadata_keys(experiment: Experiment) -> list[str]:
-    """Lane metadata keys in first-seen order (treatment and sample first)."""
-    keys: list[str] = ["treatment", "sample"]
-    for membrane in experiment.membranes:
-        for lane in membrane.lanes:
-            for key in lane.metadata:
-                if key not in keys:
-                    keys.append(key)
-    return keys

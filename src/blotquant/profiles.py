@@ -52,8 +52,10 @@ def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) ->
         baseline = np.interp(x, anchors, row[anchors])
         # beyond the outermost gaps the background keeps its slope (a ramp
         # does not stop at the last lane); the slope is taken over about one window
-        for end, inner, sel in ((anchors[0], 1, x < anchors[0]),
-                                (anchors[-1], -1, x > anchors[-1])):
+        for end, inner, sel in (
+            (anchors[0], 1, x < anchors[0]),
+            (anchors[-1], -1, x > anchors[-1]),
+        ):
             far = anchors[np.abs(anchors - end) >= size / 2]
             if sel.any() and far.size:
                 other = far[0] if inner == 1 else far[-1]
@@ -83,8 +85,12 @@ def _lower_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarra
         y_mean = (weight * y[fit]).sum(axis=1) / counts[fit]
         dx = (x[None, :] - x_mean[:, None]) * weight
         spread = (dx * dx).sum(axis=1)
-        slope = np.divide((dx * (y[fit] - y_mean[:, None])).sum(axis=1), spread,
-                          out=np.zeros_like(spread), where=spread > 0)
+        slope = np.divide(
+            (dx * (y[fit] - y_mean[:, None])).sum(axis=1),
+            spread,
+            out=np.zeros_like(spread),
+            where=spread > 0,
+        )
         lines[fit] = y_mean[:, None] + slope[:, None] * (x[None, :] - x_mean[:, None])
         below = y <= lines
         changed = fit & (below.sum(axis=1) >= 2) & ~(below == use).all(axis=1)

@@ -189,8 +189,10 @@ def despeckle(
     small = [
         k + 1
         for k, where in enumerate(ndimage.find_objects(cores))
-        if where is not None and max(sl.stop - sl.start for sl in where) <= SPECK_MAX_PX
-        and where[0].start > 0 and where[0].stop < n
+        if where is not None
+        and max(sl.stop - sl.start for sl in where) <= SPECK_MAX_PX
+        and where[0].start > 0
+        and where[0].stop < n
     ]
     specks = np.isin(cores, small)
     if not specks.any():
@@ -224,8 +226,9 @@ def _despeckle_box(
     if (left, right) == (box.x_left, box.x_right):
         return despeckle(patch, pixel_noise, size=(box.x_right - box.x_left) // 2)
     wide, _ = band_patch(signal, replace(box, x_left=left, x_right=right), margin)
-    clean, specks = despeckle(wide.astype(np.float64, copy=False), pixel_noise,
-                              size=(box.x_right - box.x_left) // 2)
+    clean, specks = despeckle(
+        wide.astype(np.float64, copy=False), pixel_noise, size=(box.x_right - box.x_left) // 2
+    )
     keep = slice(box.x_left - left, box.x_left - left + (box.x_right - box.x_left))
     return clean[keep], specks[keep]
 

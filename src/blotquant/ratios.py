@@ -19,11 +19,10 @@ from blotquant.tables import (
     same_value,
 )
 
+
 def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
     """One row per membrane, sample lane and pair with both bands measured."""
-    from blotquant.pipeline import metadata_keys
-
-    meta_keys = metadata_keys(experiment)
+    meta_keys = experiment.lane_keys()
     index = {}
     for row in bands.to_dict("records"):
         index.setdefault((row["membrane"], row["antibody"], int(row["lane"])), row)

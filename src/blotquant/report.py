@@ -26,8 +26,15 @@ from blotquant.io import BlotImage
 from blotquant.models import Measurement
 
 #: Files a run owns in its output folder; a rerun replaces all of them.
-RESULT_FILES = ("bands.csv", "ratios.csv", "summary.csv", "summary_wide.csv",
-                "dose_response.csv", "run.json", "report.html")
+RESULT_FILES = (
+    "bands.csv",
+    "ratios.csv",
+    "summary.csv",
+    "summary_wide.csv",
+    "dose_response.csv",
+    "run.json",
+    "report.html",
+)
 QC_DIR = "qc"
 
 _FLAG_COLOURS = {
@@ -327,15 +334,19 @@ def render_qc_and_thumbnail(
             c_right = box.center_row + box.slope * (right - box.lane_x)
             t_l, t_r = c_left - box.half_top + off, c_right - box.half_top + off
             b_l, b_r = t_l + box.height, t_r + box.height
-            draw.polygon([pt(left, t_l), pt(right, t_r), pt(right, b_r), pt(left, b_l)],
-                         outline=colour, width=2)
+            draw.polygon(
+                [pt(left, t_l), pt(right, t_r), pt(right, b_r), pt(left, b_l)],
+                outline=colour,
+                width=2,
+            )
             if m.analysis.background in ("profile-baseline", "lane-edges"):
                 draw.line([pt(left, t_l - margin), pt(right, t_r - margin)], fill=_MARGIN_COLOUR)
                 draw.line([pt(left, b_l + margin), pt(right, b_r + margin)], fill=_MARGIN_COLOUR)
             if band.flags:
                 draw.text(pt(left, b_l + margin + 2), ",".join(band.flags), fill=colour, font=font)
-        _profile_panel(draw, a, colour_of, canvas.width,
-                       canvas.height + y0 + panel * panel_h, panel_h, font)
+        _profile_panel(
+            draw, a, colour_of, canvas.width, canvas.height + y0 + panel * panel_h, panel_h, font
+        )
     buffer = _io.BytesIO()
     full.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue(), (qc_thumbnail(full) if thumbnail else None)
@@ -352,15 +363,26 @@ def qc_thumbnail(picture: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _profile_panel(draw: Any, analysis: Any, colours: dict[int, tuple[int, int, int]],
-                   width: int, top: int, height: int, font: Any) -> None:
+def _profile_panel(
+    draw: Any,
+    analysis: Any,
+    colours: dict[int, tuple[int, int, int]],
+    width: int,
+    top: int,
+    height: int,
+    font: Any,
+) -> None:
     """Small multiples: each band's profile with the background removed under it."""
     bands = [b for b in analysis.bands if b.profile is not None]
     if not bands:
         return
     m = analysis.measurement
-    draw.text((6, top + 2), f"{m.antibody}: lane profiles (white), background (blue)",
-              fill=(200, 200, 200), font=font)
+    draw.text(
+        (6, top + 2),
+        f"{m.antibody}: lane profiles (white), background (blue)",
+        fill=(200, 200, 200),
+        font=font,
+    )
     cell_w = width / len(bands)
     peak = max(float(np.max(b.profile)) for b in bands)
     floor = min(float(np.min(b.profile)) for b in bands)
@@ -374,8 +396,15 @@ def _profile_panel(draw: Any, analysis: Any, colours: dict[int, tuple[int, int, 
         prof = band.profile
         n = len(prof)
 
-        def points(start: int, values: np.ndarray, x0: float = x0, w: float = w, n: int = n,
-                   y_top: float = y_top, y_bot: float = y_bot) -> list[float]:
+        def points(
+            start: int,
+            values: np.ndarray,
+            x0: float = x0,
+            w: float = w,
+            n: int = n,
+            y_top: float = y_top,
+            y_bot: float = y_bot,
+        ) -> list[float]:
             # flat [x0, y0, x1, y1, ...] in picture coordinates
             xs = x0 + w * (start + np.arange(len(values))) / max(n - 1, 1)
             ys = y_bot - (y_bot - y_top) * (np.asarray(values, dtype=float) - floor) / span
@@ -386,8 +415,9 @@ def _profile_panel(draw: Any, analysis: Any, colours: dict[int, tuple[int, int, 
         draw.rectangle([box_l, y_top, box_r, y_bot], fill=(45, 45, 60))
         draw.line(points(0, prof), fill=(255, 255, 255), width=1)
         draw.line(points(margin, band.background), fill=(90, 140, 255), width=2)
-        draw.text((x0, y_bot + 2), f"L{band.lane}", fill=colours.get(band.lane, _OK_COLOUR),
-                  font=font)
+        draw.text(
+            (x0, y_bot + 2), f"L{band.lane}", fill=colours.get(band.lane, _OK_COLOUR), font=font
+        )
 
 
 def _font(size: int) -> Any:

@@ -69,8 +69,9 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str],
-               dose_key: str = "dose_nM") -> str:
+def _pair_plot(
+    ratios: pd.DataFrame, pair: str, groups: Sequence[str], dose_key: str = "dose_nM"
+) -> str:
     """Dot-and-bar plot of fold change per treatment, one panel per group."""
     import matplotlib
 
@@ -78,9 +79,15 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str],
     import matplotlib.pyplot as plt
 
     data = ratios[ratios["pair"] == pair].copy()
-    dose = data[dose_key].map(lambda d: "" if d in (None, "") else f" {d:g}"
-                              if isinstance(d, (int, float)) else f" {d}") \
-        if dose_key in data else ""
+    dose = (
+        data[dose_key].map(
+            lambda d: (
+                "" if d in (None, "") else f" {d:g}" if isinstance(d, (int, float)) else f" {d}"
+            )
+        )
+        if dose_key in data
+        else ""
+    )
     data["label"] = data["treatment"].astype(str) + (dose if isinstance(dose, pd.Series) else "")
     keys = [g for g in groups if g in data.columns]
     panels = list(data.groupby(keys, sort=False)) if keys else [("all", data)]
@@ -98,8 +105,15 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str],
             x = k + rng.uniform(-0.2, 0.2, len(fc))
             ax.scatter(x[~flagged.to_numpy()], fc[~flagged], color="#1f4e79", s=16, zorder=3)
             if flagged.any():
-                ax.scatter(x[flagged.to_numpy()], fc[flagged], facecolors="none",
-                           edgecolors="#c00", s=24, zorder=3, label="flagged lane")
+                ax.scatter(
+                    x[flagged.to_numpy()],
+                    fc[flagged],
+                    facecolors="none",
+                    edgecolors="#c00",
+                    s=24,
+                    zorder=3,
+                    label="flagged lane",
+                )
         ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
@@ -113,8 +127,13 @@ def _pair_plot(ratios: pd.DataFrame, pair: str, groups: Sequence[str],
     return encoded
 
 
-def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
-               groups: Sequence[str], dose_key: str = "dose_nM") -> str | None:
+def _dose_plot(
+    ratios: pd.DataFrame,
+    fits: pd.DataFrame,
+    pair: str,
+    groups: Sequence[str],
+    dose_key: str = "dose_nM",
+) -> str | None:
     """Fold change against dose (log) with the fitted curves, one panel per group."""
     import matplotlib
 
@@ -137,8 +156,7 @@ def _dose_plot(ratios: pd.DataFrame, fits: pd.DataFrame, pair: str,
             dose = pd.to_numeric(lanes[dose_key], errors="coerce")
             colour = f"C{k}"
             ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14)
-            x = np.logspace(np.log10(dose[dose > 0].min()) - 0.5,
-                            np.log10(dose.max()) + 0.5, 100)
+            x = np.logspace(np.log10(dose[dose > 0].min()) - 0.5, np.log10(dose.max()) + 0.5, 100)
             y = fit.bottom + (fit.top - fit.bottom) / (1 + (x / fit.ic50) ** fit.hill)
             ax.plot(x, y, color=colour, label=f"{fit.treatment}: IC50 {fit.ic50:.3g} nM")
         ax.set_xscale("log")
@@ -173,38 +191,51 @@ def render_report(
     ``thumbnails`` maps QC picture names to JPEG thumbnails already drawn;
     the others are made from the pictures in ``qc_dir``.
     """
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
-             f"{_esc(experiment_name)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{_esc(experiment_name)}</h1>",
-             f"<p>blotquant {_esc(run_info.get('blotquant_version'))}, "
-             f"{_esc(run_info.get('finished'))}</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
+        f"{_esc(experiment_name)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_esc(experiment_name)}</h1>",
+        f"<p>blotquant {_esc(run_info.get('blotquant_version'))}, "
+        f"{_esc(run_info.get('finished'))}</p>",
+    ]
     if failures:
-        parts.append(f"<p class='bad'>{len(failures)} input(s) rejected; their lanes are missing "
-                     "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for _, m in failures)
-                     + "</ul>")
+        parts.append(
+            f"<p class='bad'>{len(failures)} input(s) rejected; their lanes are missing "
+            "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for _, m in failures) + "</ul>"
+        )
     else:
         parts.append("<p class='ok'>Every image was quantified.</p>")
     if warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class='warn'>{_esc(w)}</li>"
-                                                      for w in warnings) + "</ul>")
-    parts.append("<h2>Fold change per treatment</h2><p>Bars: mean of the lanes that are not "
-                 "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>")
+        parts.append(
+            "<h2>Warnings</h2><ul>"
+            + "".join(f"<li class='warn'>{_esc(w)}</li>" for w in warnings)
+            + "</ul>"
+        )
+    parts.append(
+        "<h2>Fold change per treatment</h2><p>Bars: mean of the lanes that are not "
+        "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>"
+    )
     for pair in pairs:
         if (ratios["pair"] == pair).any():
             plot = _pair_plot(ratios, pair, normalize_within, dose_key)
-            parts.append(f"<figure>{_img(plot, pair)}"
-                         f"<figcaption>{_esc(pair)}</figcaption></figure>")
+            parts.append(
+                f"<figure>{_img(plot, pair)}<figcaption>{_esc(pair)}</figcaption></figure>"
+            )
     if dose_response is not None and not dose_response.empty:
         parts.append("<h2>Dose-response (four-parameter logistic)</h2>")
         for pair in pairs:
             plot = _dose_plot(ratios, dose_response, pair, normalize_within, dose_key)
             if plot is not None:
-                parts.append(f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
-                             f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>")
+                parts.append(
+                    f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
+                    f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>"
+                )
         parts.append(_table(dose_response))
     parts.append("<h2>Summary</h2>" + _table(summary))
-    parts.append("<h2>QC pictures</h2><p>Click a picture for the full-size one in "
-                 f"<code>{_esc(qc_dir.name)}/</code>.</p>")
+    parts.append(
+        "<h2>QC pictures</h2><p>Click a picture for the full-size one in "
+        f"<code>{_esc(qc_dir.name)}/</code>.</p>"
+    )
     # only flagged bands make captions: find them once, not once per picture
     flagged_all = bands[bands["flags"].astype(str) != ""] if "flags" in bands else bands
     stems = [Path(str(p)).stem for p in flagged_all["image"]]
@@ -213,16 +244,23 @@ def render_report(
         membrane, _, stem = picture.stem.partition("__")
         mine = (membranes == membrane) & np.array([stem.startswith(s) for s in stems], bool)
         flagged = flagged_all[mine]
-        caption = ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}"
-                            for r in flagged.itertuples()) or "no flags"
+        caption = (
+            ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}" for r in flagged.itertuples())
+            or "no flags"
+        )
         small = (thumbnails or {}).get(picture.name) or _thumbnail_of(picture)
         link = f"{qc_dir.name}/{picture.name}"
-        parts.append(f"<figure><a href=\"{_esc(link)}\">{_img(small, picture.name, 'jpeg')}</a>"
-                     f"<figcaption>{_esc(picture.name)}: {_esc(caption)} (click for the full "
-                     "picture)</figcaption></figure>")
+        parts.append(
+            f'<figure><a href="{_esc(link)}">{_img(small, picture.name, "jpeg")}</a>'
+            f"<figcaption>{_esc(picture.name)}: {_esc(caption)} (click for the full "
+            "picture)</figcaption></figure>"
+        )
     inputs = run_info.get("inputs", {})
-    parts.append("<h2>Provenance</h2><p>Config: " + _esc(run_info.get("config_file"))
-                 + "</p>" + _table(pd.DataFrame(
-                     [{"input": k, "sha256": v.get("sha256")} for k, v in inputs.items()]))
-                 + "</body></html>")
+    parts.append(
+        "<h2>Provenance</h2><p>Config: "
+        + _esc(run_info.get("config_file"))
+        + "</p>"
+        + _table(pd.DataFrame([{"input": k, "sha256": v.get("sha256")} for k, v in inputs.items()]))
+        + "</body></html>"
+    )
     return "\n".join(parts).encode("utf-8")

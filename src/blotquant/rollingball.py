@@ -81,9 +81,7 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
     return small
 
 
-def _roll(
-    image: np.ndarray, patch: np.ndarray, rows: tuple[int, int] | None = None
-) -> np.ndarray:
+def _roll(image: np.ndarray, patch: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
     """Opening with the ball, which may hang over the edges by its half-width.
 
     Erosion then dilation by the ball's heights (a non-flat structuring
@@ -106,7 +104,12 @@ def _roll(
 
 
 def _two_step(
-    image: np.ndarray, patch: np.ndarray, first: int, last: int, out_w: int, pick: np.ufunc,
+    image: np.ndarray,
+    patch: np.ndarray,
+    first: int,
+    last: int,
+    out_w: int,
+    pick: np.ufunc,
     sign: float,
 ) -> np.ndarray:
     """``pick`` over the ball's offsets of ``image`` shifted, plus ``sign`` x height.
@@ -144,9 +147,7 @@ def _interpolation(
     return index, (1.0 - distance).astype(np.float32)
 
 
-def _background(
-    work: np.ndarray, radius: float, rows: tuple[int, int]
-) -> np.ndarray:
+def _background(work: np.ndarray, radius: float, rows: tuple[int, int]) -> np.ndarray:
     """The ball's background of ``work`` (already smoothed), in rows ``rows`` only."""
     shrink, patch = ball_for_radius(radius)
     height, width = work.shape
@@ -199,7 +200,10 @@ def rolling_ball_background(
 
 
 def _rolling_ball(
-    image: np.ndarray, radius: float, light_background: bool, smoothing: bool,
+    image: np.ndarray,
+    radius: float,
+    light_background: bool,
+    smoothing: bool,
     rows: tuple[int, int],
 ) -> np.ndarray:
     if radius <= 0:
@@ -236,8 +240,9 @@ def rolling_ball_rows(
     reach = (2 * (patch.shape[0] // 2) + 2) * shrink + 2
     start = max(0, (top - reach) // shrink * shrink)
     stop = min(height, bottom + reach)
-    return _rolling_ball(image[start:stop], radius, light_background, smoothing,
-                         (top - start, bottom - start))
+    return _rolling_ball(
+        image[start:stop], radius, light_background, smoothing, (top - start, bottom - start)
+    )
 
 
 def subtract_background(image: np.ndarray, radius: float, **kwargs: bool) -> np.ndarray:

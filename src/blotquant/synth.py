@@ -165,8 +165,10 @@ def _to_image(spec: BlotSpec, x: float, y: float) -> tuple[float, float]:
     angle = np.radians(spec.rotation_deg)
     xc, yc = (spec.width - 1) / 2.0, (spec.height - 1) / 2.0
     dx, dy = x - xc, y - yc
-    return (xc + dx * np.cos(angle) - dy * np.sin(angle),
-            yc + dx * np.sin(angle) + dy * np.cos(angle))
+    return (
+        xc + dx * np.cos(angle) - dy * np.sin(angle),
+        yc + dx * np.sin(angle) + dy * np.cos(angle),
+    )
 
 
 def _smile_offset(spec: BlotSpec, x: np.ndarray | float) -> np.ndarray | float:
@@ -178,8 +180,7 @@ def _smile_offset(spec: BlotSpec, x: np.ndarray | float) -> np.ndarray | float:
 
 def _band_shape(spec: BlotSpec, xr, yr, cx: float, row: float, sigma: float) -> np.ndarray:
     half = spec.band_half_width * spec.pitch
-    across = 1.0 / (1.0 + np.exp(np.clip((np.abs(xr - cx) - half) / spec.edge_softness,
-                                         -60, 60)))
+    across = 1.0 / (1.0 + np.exp(np.clip((np.abs(xr - cx) - half) / spec.edge_softness, -60, 60)))
     centre = row + _smile_offset(spec, xr)
     return across * np.exp(-0.5 * ((yr - centre) / sigma) ** 2)
 
@@ -277,14 +278,33 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
     result = []
     for k, antibody, lane, volume, y_img, x_img, band in truths:
         footprint = band > 0.02 * band.max() if band.max() > 0 else band > 0
-        result.append(BandTruth(k, antibody, lane, volume, float(y_img), float(x_img),
-                                bool(np.any(clipped & footprint))))
+        result.append(
+            BandTruth(
+                k,
+                antibody,
+                lane,
+                volume,
+                float(y_img),
+                float(x_img),
+                bool(np.any(clipped & footprint)),
+            )
+        )
     return image, result
 
 
 def truth_table(truth: list[BandTruth], **columns: object) -> pd.DataFrame:
     """Truth as a DataFrame, with extra constant columns (membrane, image, ...)."""
-    rows = [{**columns, "strip": t.strip, "antibody": t.antibody, "lane": t.lane,
-             "true_volume": t.true_volume, "band_row": round(t.band_row, 3),
-             "lane_x": round(t.lane_x, 3), "saturated": t.saturated} for t in truth]
+    rows = [
+        {
+            **columns,
+            "strip": t.strip,
+            "antibody": t.antibody,
+            "lane": t.lane,
+            "true_volume": t.true_volume,
+            "band_row": round(t.band_row, 3),
+            "lane_x": round(t.lane_x, 3),
+            "saturated": t.saturated,
+        }
+        for t in truth
+    ]
     return pd.DataFrame(rows)

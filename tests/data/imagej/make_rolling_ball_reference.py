@@ -28,16 +28,38 @@ RADII = (10, 25, 50, 100)
 def make_images() -> list[dict]:
     rng = np.random.default_rng(53)
     cases = []
-    for name, bits, polarity in [("bright16", 16, "light-bands"), ("bright8", 8, "light-bands"),
-                                 ("dark16", 16, "dark-bands"), ("dark8", 8, "dark-bands")]:
+    for name, bits, polarity in [
+        ("bright16", 16, "light-bands"),
+        ("bright8", 8, "light-bands"),
+        ("dark16", 16, "dark-bands"),
+        ("dark8", 8, "dark-bands"),
+    ]:
         scale = 1.0 if bits == 16 else 1 / 200
         volumes = list(rng.uniform(0.3, 1.0, 5) * 8e5 * scale)
-        strip = StripSpec("x", 160, 75, volumes, sigma=4.0, background=1500 * scale,
-                          gradient=(1.5 * scale, 1.0 * scale), blotches=2)
-        spec = BlotSpec(width=240, strips=[strip], n_lanes=5, pitch=45, first_lane=30,
-                        polarity=polarity, bit_depth=bits, rotation_deg=0.5,
-                        read_noise=20 * scale, shot_noise=scale, dust=2,
-                        white=(50000 if bits == 16 else 230))
+        strip = StripSpec(
+            "x",
+            160,
+            75,
+            volumes,
+            sigma=4.0,
+            background=1500 * scale,
+            gradient=(1.5 * scale, 1.0 * scale),
+            blotches=2,
+        )
+        spec = BlotSpec(
+            width=240,
+            strips=[strip],
+            n_lanes=5,
+            pitch=45,
+            first_lane=30,
+            polarity=polarity,
+            bit_depth=bits,
+            rotation_deg=0.5,
+            read_noise=20 * scale,
+            shot_noise=scale,
+            dust=2,
+            white=(50000 if bits == 16 else 230),
+        )
         image, _ = render_blot(spec, rng)
         tifffile.imwrite(HERE / f"{name}.tif", image, compression="zlib")
         cases.append({"image": f"{name}.tif", "light": polarity == "dark-bands"})
@@ -49,17 +71,29 @@ def write_macro(cases: list[dict]) -> list[dict]:
     for case in cases:
         for radius in RADII:
             # without smoothing at two radii: one unshrunk ball, one shrunk
-            for smoothing in ((True, False) if radius in (10, 50) else (True,)):
+            for smoothing in (True, False) if radius in (10, 50) else (True,):
                 options = f"rolling={radius}{' light' if case['light'] else ''} create"
                 options += "" if smoothing else " disable"
-                out = (f"{Path(case['image']).stem}_r{radius}"
-                       f"{'' if smoothing else '_nosmooth'}_ij.tif")
-                lines += [f'open("{HERE / case["image"]}");', 'run("32-bit");',
-                          f'run("Subtract Background...", "{options}");',
-                          f'saveAs("Tiff", "{HERE / out}");', "close();"]
-                runs.append({"image": case["image"], "radius": radius, "light": case["light"],
-                             "smoothing": smoothing, "imagej_options": options,
-                             "imagej_background": out})
+                out = (
+                    f"{Path(case['image']).stem}_r{radius}{'' if smoothing else '_nosmooth'}_ij.tif"
+                )
+                lines += [
+                    f'open("{HERE / case["image"]}");',
+                    'run("32-bit");',
+                    f'run("Subtract Background...", "{options}");',
+                    f'saveAs("Tiff", "{HERE / out}");',
+                    "close();",
+                ]
+                runs.append(
+                    {
+                        "image": case["image"],
+                        "radius": radius,
+                        "light": case["light"],
+                        "smoothing": smoothing,
+                        "imagej_options": options,
+                        "imagej_background": out,
+                    }
+                )
     lines.append('print("done");')
     (HERE / "rolling_ball.ijm").write_text("\n".join(lines) + "\n")
     return runs
@@ -68,8 +102,19 @@ def write_macro(cases: list[dict]) -> list[dict]:
 def main() -> None:
     runs = write_macro(make_images())
     result = subprocess.run(
-        ["xvfb-run", "-a", "java", "-jar", "/usr/share/java/ij.jar", "-batch",
-         str(HERE / "rolling_ball.ijm")], capture_output=True, text=True, timeout=600)
+        [
+            "xvfb-run",
+            "-a",
+            "java",
+            "-jar",
+            "/usr/share/java/ij.jar",
+            "-batch",
+            str(HERE / "rolling_ball.ijm"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     missing = [r["imagej_background"] for r in runs if not (HERE / r["imagej_background"]).exists()]
     if "done" not in result.stdout or missing:
         raise SystemExit(f"ImageJ failed: {result.stdout[-500:]} {result.stderr[-500:]} {missing}")
@@ -78,8 +123,9 @@ def main() -> None:
         path = HERE / run["imagej_background"]
         data = tifffile.imread(path).astype(np.float32)
         tifffile.imwrite(path, data, compression="zlib")
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "imagej"],
-                             capture_output=True, text=True).stdout
+    version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "imagej"], capture_output=True, text=True
+    ).stdout
     manifest = {"imagej": f"ImageJ (Debian package imagej {version})", "runs": runs}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"{len(runs)} ImageJ backgrounds written")
