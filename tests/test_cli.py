@@ -50,6 +50,7 @@ def test_run_help_names_every_option():
         assert option in result.output
 
 
+@pytest.mark.slow
 def test_demo_runs_cleanly(demo_run):
     out, result, _ = demo_run
     assert result.exit_code == 0, result.output
@@ -58,6 +59,7 @@ def test_demo_runs_cleanly(demo_run):
     assert len(list((out / "qc").glob("*.png"))) >= 4
 
 
+@pytest.mark.slow
 def test_demo_meets_the_output_contract(demo_run):
     out, _, _ = demo_run
     bands = pd.read_csv(out / "bands.csv", keep_default_na=False)
@@ -93,6 +95,7 @@ def test_demo_meets_the_output_contract(demo_run):
     assert run["config"]["analysis"]["background"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHECKER.is_file(), reason="../shared/tools/check_outputs.py not present")
 def test_demo_passes_the_shared_contract_checker(demo_run):
     out, _, _ = demo_run
@@ -102,6 +105,7 @@ def test_demo_passes_the_shared_contract_checker(demo_run):
     assert module.check(out) == []
 
 
+@pytest.mark.slow
 def test_demo_shows_the_biology(demo_run):
     """Resistant cells keep AKT phosphorylated under IGF-1R inhibitors; parental do not."""
     out, _, _ = demo_run
@@ -116,6 +120,7 @@ def test_demo_shows_the_biology(demo_run):
     assert parental_akt.median() < 0.6
 
 
+@pytest.mark.slow
 def test_demo_dose_response(demo_run):
     """Linsitinib blocks AKT phosphorylation in parental cells, not in resistant ones."""
     out, _, _ = demo_run
@@ -129,6 +134,7 @@ def test_demo_dose_response(demo_run):
     assert single["ic50"].isna().all() and single["note"].str.contains("at least 3").all()
 
 
+@pytest.mark.slow
 def test_demo_fold_changes_match_ground_truth(demo_run):
     out, _, _ = demo_run
     truth_file = ROOT / "sample_images" / "ground_truth.csv"
@@ -150,11 +156,13 @@ def _true_fold_changes(truth: pd.DataFrame, ratios: pd.DataFrame) -> np.ndarray:
     return merged[column].to_numpy()
 
 
+@pytest.mark.slow
 def test_inputs_are_never_modified(demo_run):
     _, _, before = demo_run
     assert _hashes(ROOT / "sample_images") == before
 
 
+@pytest.mark.slow
 def test_jobs_two_gives_identical_numbers(demo_run, tmp_path):
     out, _, _ = demo_run
     result = CliRunner().invoke(
@@ -165,6 +173,7 @@ def test_jobs_two_gives_identical_numbers(demo_run, tmp_path):
         assert (tmp_path / "par" / name).read_bytes() == (out / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_missing_image_rejects_only_that_image(tmp_path):
     work = tmp_path / "w"
     shutil.copytree(ROOT / "sample_images", work / "sample_images")

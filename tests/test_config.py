@@ -887,6 +887,7 @@ def _only_blotquant_errors(call) -> None:
         assert str(exc).startswith("Config ")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_values)
 def test_random_data_raises_only_blotquant_errors(data):
@@ -899,6 +900,7 @@ def _example_data() -> dict[str, Any]:
     return yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_example_raises_only_blotquant_errors(data):
@@ -967,6 +969,7 @@ def test_mutated_example_raises_only_blotquant_errors(data):
         max_size=30,
     ).map("".join)
 )
+@pytest.mark.slow
 def test_random_yaml_text_raises_only_blotquant_errors(text):
     path = _FOLDER / "fuzz.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")

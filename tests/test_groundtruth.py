@@ -21,6 +21,8 @@ from blotquant.api import run
 from blotquant.config import parse_config
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
+pytestmark = pytest.mark.slow
+
 N_LANES = 10
 TREATMENTS = [
     "DMSO",
