@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from blotquant import __version__
 from blotquant.config import load_config
 from blotquant.models import Experiment
 from blotquant.pipeline import RunResult, bands_table, run_experiment
@@ -105,7 +104,6 @@ def run(
         if text not in warnings:
             warnings.append(text)
     info = run_json(
-        version=__version__,
         experiment_name=experiment.experiment,
         config_path=experiment.config_path,
         resolved_config=experiment.resolved,

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+
+from blotquant.qc import qc_thumbnail
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -44,10 +47,6 @@ def _img(data: bytes | str, alt: str, kind: str = "png") -> str:
 
 
 def _thumbnail_of(picture: Path) -> bytes:
-    from PIL import Image
-
-    from blotquant.report import qc_thumbnail
-
     with Image.open(picture) as image:
         return qc_thumbnail(image)
 
