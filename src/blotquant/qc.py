@@ -130,7 +130,7 @@ def render_qc_and_thumbnail(
 
 
 def qc_thumbnail(picture: Image.Image) -> bytes:
-    """A QC picture (a PIL image) shrunk to ``THUMBNAIL_WIDTH`` as a JPEG, for report.html."""
+    """Shrink a QC picture (a PIL image) to ``THUMBNAIL_WIDTH`` as a JPEG, for report.html."""
     rgb = picture.convert("RGB")
     factor = -(-rgb.width // THUMBNAIL_WIDTH)
     if factor > 1:
@@ -146,7 +146,7 @@ def _region_height(measurement: Measurement, height: int) -> int:
 
 
 def _image_layer(image: BlotImage, analyses: Sequence[Any]) -> tuple[Image.Image, float]:
-    """The image in grey levels with its saturated pixels red, and its zoom.
+    """Paint the image in grey levels and its saturated pixels red; return it and its zoom.
 
     Returns
     -------
@@ -200,7 +200,7 @@ def _draw_lanes(
     region_height: int,
     font: Any,
 ) -> None:
-    """The region's outline and label, then each lane's line and number."""
+    """Draw the region's outline and label, then each lane's line and number."""
     m = analysis.measurement
     off = analysis.row_offset
     if m.rows is not None:

@@ -132,7 +132,7 @@ def write_results(
 
 
 def new_qc_staging(out: Path) -> Path:
-    """A fresh hidden folder in ``out`` to collect QC pictures in before they replace ``qc/``."""
+    """Make a hidden folder in ``out`` to collect QC pictures in before they replace ``qc/``."""
     staging = Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; it becomes qc/
     return staging
@@ -182,5 +182,5 @@ def run_json(
 
 
 def now() -> datetime:
-    """The current time, in UTC."""
+    """Return the current time, in UTC."""
     return datetime.now(UTC)
