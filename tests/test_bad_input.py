@@ -414,3 +414,18 @@ def test_inputs_are_never_modified(project):
     assert digest() == before
     run = json.loads((project / "out" / "run.json").read_text())
     assert {Path(k).name: v["sha256"] for k, v in run["inputs"].items()} == before
+
+
+def test_a_file_counts_as_quantified_only_when_all_its_antibodies_are(project):
+    from blotquant.api import run
+
+    config = _config(project)
+    image = config["membranes"][1]["images"][1]
+    del image["antibody"]
+    image["regions"] = [{"antibody": "X", "rows": [0, 140]}, {"antibody": "Y", "rows": [0, 500]}]
+    _write(project, config)
+    (project / "m1_X.tif").unlink()
+    outcome = run(project / "config.yaml", out=project / "out")
+    assert (outcome.files_total, outcome.files_quantified) == (4, 2)
+    assert len(outcome.failures) == 2
+    assert "2 of 4 image file(s) quantified" in _run(project).output

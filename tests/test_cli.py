@@ -206,3 +206,48 @@ def test_out_pointing_at_a_file_is_refused(tmp_path):
     result = CliRunner().invoke(main, ["run", str(DEMO), "--out", str(target)])
     assert result.exit_code == 2 and "existing file" in result.output
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_has_help(name):
+    command = main.commands[name]
+    assert command.help
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Usage: main {name} ")
+    assert command.help.split()[0] in result.output
+
+
+def _error_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """One bad call per command, and the exact line it must print."""
+    (tmp / "results.csv").write_text("keep me")
+    (tmp / "empty").mkdir()
+    return {
+        "run": (
+            ["run", str(DEMO), "--out", str(tmp / "results.csv")],
+            f"The output path {tmp / 'results.csv'} is an existing file, not a folder. Nothing "
+            "was written. Choose a folder with --out (or `output:` in the config).",
+        ),
+        "inspect": (
+            ["inspect", str(tmp / "none.tif")],
+            f"Image file not found: {(tmp / 'none.tif').resolve()}. Check the `file` entry in "
+            "the config (paths are relative to the config file's folder).",
+        ),
+        "init": (
+            ["init", str(tmp / "empty")],
+            f"{tmp / 'empty'} holds no TIFF, PNG or JPEG images.",
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["run", "inspect", "init"])
+def test_each_command_prints_one_exact_error_line(name, tmp_path):
+    args, message = _error_cases(tmp_path)[name]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output == f"error: {message}\n"
+    assert result.stdout == ""
+
+
+def test_every_command_has_an_error_case(tmp_path):
+    assert set(_error_cases(tmp_path)) == set(main.commands)

@@ -10,7 +10,16 @@ import yaml
 from click.testing import CliRunner
 
 from blotquant.cli import main
-from blotquant.inspection import antibody_name, guess_naming, pairs_from
+from blotquant.errors import BlotquantError
+from blotquant.inspection import (
+    antibody_name,
+    config_snippet,
+    describe,
+    guess_naming,
+    inspect_image,
+    pairs_from,
+    starting_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-blots" / "krause_westernBlot"
@@ -109,3 +118,40 @@ def test_init_refuses_to_overwrite(tmp_path):
     result = CliRunner().invoke(main, ["init", str(tmp_path)])
     assert result.exit_code == 2 and "exists already" in result.output
     assert (tmp_path / "blotquant.yaml").read_text() == "keep"
+
+
+def test_inspect_image_as_a_library_call():
+    inspection = inspect_image(ROOT / "sample_images" / "rep3_AKT.png", n_lanes=14)
+    assert inspection.n_lanes == 14 and not inspection.lanes_guessed
+    assert inspection.picture.startswith(b"\x89PNG")
+    assert len(inspection.analysis.bands) == 14
+    text = describe(inspection)
+    assert text.startswith(f"{ROOT / 'sample_images' / 'rep3_AKT.png'}: 978 x 340 px")
+    snippet = config_snippet(inspection).splitlines()
+    assert snippet[:3] == ["  lanes:", "    - {treatment: DMSO}", "    - {treatment: treatment-2}"]
+    assert len(snippet) == 1 + 14 + 2
+    assert snippet[-1].startswith("    - {file: rep3_AKT.png, antibody: ANTIBODY, band_rows: [")
+
+
+def test_starting_config_for_files_named_alike(tmp_path):
+    for membrane in ("WB1", "WB2"):
+        for antibody in ("pAKT", "AKT"):
+            shutil.copy(
+                ROOT / "sample_images" / f"rep3_{antibody}.png",
+                tmp_path / f"{membrane}_{antibody}.png",
+            )
+    start = starting_config(tmp_path)
+    assert start.images_counted == 3 and 12 <= start.n_lanes <= 16
+    assert start.config["batches"][0]["pattern"] == "{membrane}_{antibody}.png"
+    assert start.description.startswith("4 files as pattern '{membrane}_{antibody}.png'")
+    assert start.description.endswith(f"; {start.n_lanes} lanes.")
+    text = start.text()
+    assert text.startswith("# Starting config written by `blotquant init`.")
+    assert yaml.safe_load(text) == start.config
+
+
+def test_starting_config_refuses_what_is_not_a_folder_of_images(tmp_path):
+    with pytest.raises(BlotquantError, match="is not a folder"):
+        starting_config(tmp_path / "none")
+    with pytest.raises(BlotquantError, match="holds no TIFF, PNG or JPEG images"):
+        starting_config(tmp_path)

@@ -56,22 +56,31 @@ def test_results_are_readable_by_colleagues(demo_report):
 def test_text_is_escaped(tmp_path):
     import pandas as pd
 
+    from blotquant.models import AnalysisSettings, Experiment, Pair
     from blotquant.report_html import render_report
 
     ratios = pd.DataFrame(
         {"pair": ["<b>x</b>/y"], "treatment": ["<script>"], "fold_change": [1.0], "flags": [""]}
     )
-    page = render_report(
-        experiment_name="<i>exp</i>",
-        pairs=["<b>x</b>/y"],
-        ratios=ratios,
-        summary=pd.DataFrame(),
-        bands=pd.DataFrame(columns=["membrane", "image"]),
-        qc_dir=tmp_path,
-        run_info={},
-        warnings=["<img src=x>"],
-        failures=[],
+    experiment = Experiment(
+        config_path=tmp_path / "config.yaml",
+        experiment="<i>exp</i>",
+        output=tmp_path,
+        analysis=AnalysisSettings(),
+        pairs=(Pair("<b>x</b>", "y"),),
+        control={},
+        normalize_within=(),
+        summary_by=(),
+        membranes=(),
+        measurements=(),
     )
+    tables = {
+        "ratios.csv": ratios,
+        "summary.csv": pd.DataFrame(),
+        "bands.csv": pd.DataFrame(columns=["membrane", "image"]),
+    }
+    run_info = {"warnings": ["<img src=x>"], "failures": []}
+    page = render_report(experiment, tables, run_info, qc_dir=tmp_path)
     text = page.decode()
     assert "<script>" not in text and "<i>exp</i>" not in text and "<img src=x>" not in text
     assert "&lt;i&gt;exp&lt;/i&gt;" in text

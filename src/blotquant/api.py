@@ -8,18 +8,27 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from blotquant import __version__
 from blotquant.config import load_config
+from blotquant.doseresponse import fit_dose_response
 from blotquant.models import Experiment
 from blotquant.pipeline import RunResult, bands_table, run_experiment
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
-from blotquant.report import new_qc_staging, now, prepare_output, run_json, write_results
+from blotquant.report import (
+    new_qc_staging,
+    now,
+    prepare_output,
+    run_json,
+    write_atomic,
+    write_results,
+)
+from blotquant.report_html import render_report
 
 
 @dataclass
@@ -36,11 +45,25 @@ class RunOutcome:
 
     @property
     def failures(self) -> list[tuple[str, str]]:
+        """(input, message) of every input that was rejected."""
         return self.result.failures
 
     @property
     def complete(self) -> bool:
+        """Whether every image was quantified."""
         return not self.result.failures
+
+    @property
+    def files_total(self) -> int:
+        """Image files the config names."""
+        return len({m.path for m in self.experiment.measurements})
+
+    @property
+    def files_quantified(self) -> int:
+        """Image files of which every antibody (and region) was measured."""
+        wanted = Counter(m.path for m in self.experiment.measurements)
+        measured = Counter(a.measurement.path for a in self.result.analyses)
+        return sum(measured[path] == n for path, n in wanted.items())
 
 
 def run(
@@ -92,8 +115,6 @@ def run(
         "summary_wide.csv": summary_wide_table(experiment, ratios),
     }
     if experiment.dose_key in ratios.columns:
-        from blotquant.doseresponse import fit_dose_response
-
         tables["dose_response.csv"] = fit_dose_response(
             ratios,
             dose_key=experiment.dose_key,
@@ -105,7 +126,6 @@ def run(
         if text not in warnings:
             warnings.append(text)
     info = run_json(
-        version=__version__,
         experiment_name=experiment.experiment,
         config_path=experiment.config_path,
         resolved_config=experiment.resolved,
@@ -124,23 +144,8 @@ def run(
         qc_staging=staging,
     )
     if qc:
-        from blotquant.report import write_atomic
-        from blotquant.report_html import render_report
-
         page = render_report(
-            experiment_name=experiment.experiment,
-            pairs=[p.name for p in experiment.pairs],
-            ratios=ratios,
-            summary=summary,
-            bands=bands,
-            qc_dir=output / "qc",
-            run_info=info,
-            warnings=warnings,
-            failures=result.failures,
-            normalize_within=experiment.normalize_within,
-            dose_response=tables.get("dose_response.csv"),
-            dose_key=experiment.dose_key,
-            thumbnails=result.qc_thumbnails,
+            experiment, tables, info, qc_dir=output / "qc", thumbnails=result.qc_thumbnails
         )
         write_atomic(output / "report.html", page)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)

@@ -1,19 +1,62 @@
-"""The command line: a thin shell over :func:`blotquant.api.run`."""
+"""The command line: each command parses its options, makes one library call, prints.
+
+The library is imported inside the commands, so that ``blotquant --help``
+answers without loading pandas, scipy and Pillow.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
 from blotquant import __version__
 from blotquant.errors import BlotquantError
 
+_PATH = click.Path(path_type=Path)
+
 
 def _echo_error(message: str) -> None:
     click.secho("error: ", fg="red", bold=True, nl=False, err=True)
     click.echo(message, err=True)
+
+
+def _warn(texts: Iterable[str]) -> None:
+    for text in texts:
+        click.secho("warning: ", fg="yellow", nl=False, err=True)
+        click.echo(text, err=True)
+
+
+def _user_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Print a :class:`BlotquantError` as one ``error:`` line and exit 2, with no traceback."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except BlotquantError as exc:
+            _echo_error(str(exc))
+            sys.exit(2)
+
+    return guarded
+
+
+@contextlib.contextmanager
+def _progress_bar(*, show: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """Show a progress bar on the terminal while the block runs; yield its update callback."""
+    if not show:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("Quantifying", total=None)  # the run reports the total
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,13 +66,8 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("config", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Output folder (overrides `output:` in the config).",
-)
+@click.argument("config", type=_PATH)
+@click.option("--out", type=_PATH, help="Output folder (overrides `output:` in the config).")
 @click.option(
     "--jobs",
     "-j",
@@ -39,41 +77,20 @@ def main() -> None:
     help="Images analysed in parallel processes.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@_user_errors
 def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
-    """Quantify every image named in CONFIG and write bands.csv, ratios.csv,
-    summary.csv, qc/ pictures and run.json.
+    """Quantify every image named in CONFIG.
 
+    Writes bands.csv, ratios.csv, summary.csv, qc/ pictures and run.json.
     Exits 0 when every image was quantified, 1 when any input was rejected
     (the others are still measured and written), 2 when the config itself
     cannot be used.
     """
     from blotquant.api import run as run_api
-    from blotquant.config import load_config
 
     try:
-        experiment = load_config(config, output=out)
-    except BlotquantError as exc:
-        _echo_error(str(exc))
-        sys.exit(2)
-    n_files = len({m.path for m in experiment.measurements})
-    show_bar = not quiet and sys.stderr.isatty()
-    try:
-        if show_bar:
-            from rich.progress import Progress
-
-            with Progress(transient=True) as bar:
-                task = bar.add_task("Quantifying", total=n_files)
-                outcome = run_api(
-                    experiment,
-                    out=out,
-                    jobs=jobs,
-                    progress=lambda done, total: bar.update(task, completed=done),
-                )
-        else:
-            outcome = run_api(experiment, out=out, jobs=jobs)
-    except BlotquantError as exc:
-        _echo_error(str(exc))
-        sys.exit(2)
+        with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:
+            outcome = run_api(config, out=out, jobs=jobs, progress=progress)
     except KeyboardInterrupt:
         _echo_error(
             "interrupted. Files already in the output folder are complete; "
@@ -81,18 +98,16 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
         )
         sys.exit(130)
     if not quiet:
-        for text in outcome.warnings:
-            click.secho("warning: ", fg="yellow", nl=False, err=True)
-            click.echo(text, err=True)
+        _warn(outcome.warnings)
     for _where, message in outcome.failures:
         _echo_error(message)
     if not quiet:
         n_bands = len(outcome.bands)
         flagged = int((outcome.bands["flags"] != "").sum()) if n_bands else 0
         click.echo(
-            f"{n_files - len({w.split(' [')[0] for w, _ in outcome.failures})} of {n_files} "
-            f"image file(s) quantified: {n_bands} bands ({flagged} flagged), "
-            f"{len(outcome.ratios)} ratios -> {outcome.output}"
+            f"{outcome.files_quantified} of {outcome.files_total} image file(s) quantified: "
+            f"{n_bands} bands ({flagged} flagged), {len(outcome.ratios)} ratios -> "
+            f"{outcome.output}"
         )
     if outcome.failures:
         click.echo(
@@ -103,7 +118,7 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
 
 
 @main.command()
-@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("image", type=_PATH)
 @click.option(
     "--lanes",
     "n_lanes",
@@ -120,11 +135,9 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
     help="Page or channel of a multi-page file.",
 )
 @click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="QC picture to write (default: <image>_inspect.png in this folder).",
+    "--out", type=_PATH, help="QC picture to write (default: <image>_inspect.png in this folder)."
 )
+@_user_errors
 def inspect(
     image: Path,
     n_lanes: int | None,
@@ -132,79 +145,21 @@ def inspect(
     channel: int,
     out: Path | None,
 ) -> None:
-    """Show what blotquant sees in IMAGE: polarity, lanes, bands, saturation;
-    write its QC picture and print a config snippet for it."""
-    import numpy as np
+    """Show what blotquant sees in IMAGE: polarity, lanes, bands, saturation.
 
-    from blotquant.inspection import estimate_lane_count
-    from blotquant.io import read_image
-    from blotquant.models import Lane, Measurement, Membrane
-    from blotquant.pipeline import analyze_image
-    from blotquant.report import render_qc, write_atomic
+    Writes its QC picture and prints a config snippet for it.
+    """
+    from blotquant.inspection import config_snippet, describe, inspect_image
+    from blotquant.report import write_atomic
 
-    try:
-        picture = read_image(image, channel)
-        guessed = n_lanes is None
-        if guessed:
-            n_lanes = estimate_lane_count(picture.pixels, picture.ceiling)
-        membrane = Membrane(
-            "inspect",
-            tuple(
-                Lane(i + 1, "sample", {"treatment": "DMSO" if i == 0 else f"treatment-{i + 1}"})
-                for i in range(n_lanes)
-            ),
-        )
-        measurement = Measurement(
-            "inspect",
-            image.name,
-            image,
-            "antibody",
-            channel=channel,
-            band_rows=tuple(band_rows) if band_rows else None,
-            source="blotquant inspect",
-        )
-        analysis = analyze_image(
-            picture.pixels, picture.ceiling, measurement, membrane, picture.floor
-        )
-        out = out or Path(f"{image.stem}_inspect.png")
-        write_atomic(out, render_qc(picture, [analysis]))
-    except BlotquantError as exc:
-        _echo_error(str(exc))
-        sys.exit(2)
-    for text in picture.warnings:
-        click.secho("warning: ", fg="yellow", nl=False, err=True)
-        click.echo(text, err=True)
-    lanes = analysis.lanes
-    h, w = picture.pixels.shape
-    click.echo(
-        f"{image}: {w} x {h} px, {picture.bit_depth}-bit, channel {channel} of "
-        f"{picture.n_channels}, {analysis.polarity}"
-    )
-    click.echo(
-        f"lanes: {n_lanes}{' (guessed; give --lanes to set)' if guessed else ''}, "
-        f"pitch {lanes.pitch:.1f} px, box width {lanes.width:.1f} px, "
-        f"tilt {np.degrees(np.arctan(lanes.slope)):.2f} deg"
-    )
-    click.echo("lane  centre  band row  net volume  flags")
-    for box, band in zip(analysis.boxes, analysis.bands, strict=True):
-        click.echo(
-            f"{box.lane:4d}  {box.lane_x:6.1f}  {box.center_row:8.1f}  "
-            f"{band.net_volume:10.4g}  {band.flag_text}"
-        )
-    saturated = sum(b.saturated_pixels for b in analysis.bands)
-    click.echo(f"saturated pixels in bands: {saturated}")
+    inspection = inspect_image(image, n_lanes=n_lanes, band_rows=band_rows, channel=channel)
+    out = out or Path(f"{image.stem}_inspect.png")
+    write_atomic(out, inspection.picture)
+    _warn(inspection.image.warnings)
+    click.echo(describe(inspection))
     click.echo(f"QC picture: {out}")
-    rows = [b.band_top for b in analysis.boxes] + [b.band_bottom for b in analysis.boxes]
     click.echo("\nconfig snippet (edit the lanes and the antibody):")
-    click.echo("  lanes:")
-    for lane in membrane.lanes:
-        click.echo(f"    - {{treatment: {lane.metadata['treatment']}}}")
-    click.echo("  images:")
-    click.echo(
-        f"    - {{file: {image.name}, antibody: ANTIBODY"
-        + (f", channel: {channel}" if channel else "")
-        + f", band_rows: [{max(0, min(rows) - 10)}, {min(h, max(rows) + 10)}]}}"
-    )
+    click.echo(config_snippet(inspection))
 
 
 @main.command()
@@ -217,93 +172,24 @@ def inspect(
     help="Name of the config file written into FOLDER.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing config of that name.")
+@_user_errors
 def init(folder: Path, config_name: str, force: bool) -> None:
-    """Write a starting config for a FOLDER of exports: it guesses the file-name
-    pattern (membrane and antibody), counts lanes, and fills the lanes with
-    placeholders to edit. The config runs as it is."""
-    import yaml
+    """Write a starting config for a FOLDER of exports.
 
-    from blotquant.inspection import (
-        antibody_name,
-        estimate_lane_count,
-        guess_naming,
-        image_files,
-        most_common,
-        pairs_from,
-    )
-    from blotquant.io import read_image
-
-    target = folder / config_name
-    try:
-        if not folder.is_dir():
-            raise BlotquantError(f"{folder} is not a folder. Name the folder of image exports.")
-        if target.exists() and not force:
-            raise BlotquantError(
-                f"{target} exists already; nothing was written. Use --force to "
-                "replace it, or --config to choose another name."
-            )
-        files = image_files(folder)
-        if not files:
-            raise BlotquantError(f"{folder} holds no TIFF, PNG or JPEG images.")
-        counts = []
-        for file in files[:3]:
-            picture = read_image(file)
-            counts.append(estimate_lane_count(picture.pixels, picture.ceiling))
-    except BlotquantError as exc:
-        _echo_error(str(exc))
-        sys.exit(2)
-    n_lanes = most_common(counts)
-    lanes = [{"treatment": "DMSO" if i == 0 else f"treatment-{i + 1}"} for i in range(n_lanes)]
-    guess = guess_naming([f.name for f in files])
-    config: dict = {"experiment": f"{folder.name} (edit me)"}
-    if guess is not None:
-        names = {token: antibody_name(token) for token in guess.antibodies}
-        pairs = pairs_from(list(names.values()))
-        if not pairs and len(names) >= 2:
-            first, second = sorted(names.values())[:2]
-            pairs = [{"phospho": first, "total": second}]
-        batch = {
-            "files": f"*{Path(files[0].name).suffix}",
-            "pattern": guess.pattern,
-            "lanes": lanes,
-        }
-        aliases = {k: v for k, v in names.items() if k != v}
-        if aliases:
-            batch["antibody_aliases"] = aliases
-        config.update(
-            pairs=pairs or [{"phospho": "EDIT", "total": "EDIT"}],
-            control={"treatment": "DMSO"},
-            summary_by=["treatment"],
-            batches=[batch],
-        )
-        described = (
-            f"{len(files)} files as pattern {guess.pattern!r}: {len(guess.membranes)} "
-            f"membrane(s), antibodies {', '.join(sorted(names.values()))}"
-        )
-    else:
-        antibodies = [f.stem for f in files]
-        config.update(
-            pairs=[{"phospho": antibodies[0], "total": antibodies[1 % len(antibodies)]}],
-            control={"treatment": "DMSO"},
-            summary_by=["treatment"],
-            membranes=[
-                {
-                    "name": "membrane1",
-                    "lanes": lanes,
-                    "images": [{"file": f.name, "antibody": f.stem} for f in files],
-                }
-            ],
-        )
-        described = f"{len(files)} files with no common naming: one membrane, one antibody each"
-    header = (
-        "# Starting config written by `blotquant init`. Edit before trusting the numbers:\n"
-        "#  - lanes: one entry per lane, left to right, with its treatment (and dose_nM,\n"
-        "#    cell_line, ...); mark the ladder {role: ladder} and empty lanes {role: empty}\n"
-        "#  - pairs: which phospho antibody goes over which total\n"
-        f"# Lanes counted: {n_lanes} (from {len(counts)} image(s)).\n"
-    )
+    It guesses the file-name pattern (membrane and antibody), counts lanes,
+    and fills the lanes with placeholders to edit. The config runs as it is.
+    """
+    from blotquant.inspection import starting_config
     from blotquant.report import write_atomic
 
-    write_atomic(target, (header + yaml.safe_dump(config, sort_keys=False, width=100)).encode())
-    click.echo(f"{described}; {n_lanes} lanes.")
+    target = folder / config_name
+    # (a target inside something that is not a folder never exists: starting_config says so)
+    if target.exists() and not force:
+        raise BlotquantError(
+            f"{target} exists already; nothing was written. Use --force to "
+            "replace it, or --config to choose another name."
+        )
+    start = starting_config(folder)
+    write_atomic(target, start.text().encode())
+    click.echo(start.description)
     click.echo(f"wrote {target}. Edit the lanes, then: blotquant run {target}")

@@ -1,7 +1,8 @@
-"""Looking at one image before writing a config: ``blotquant inspect`` and ``init``.
+"""Looking at images before writing a config: ``blotquant inspect`` and ``init``.
 
-Lane count, polarity, lanes and bands of a single image, and a guess at the
-file-name pattern of a folder of exports.
+Lane count, polarity, lanes and bands of a single image (:func:`inspect_image`,
+with a config snippet for it), and a starting config for a folder of exports
+(:func:`starting_config`), from a guess at its file-name pattern.
 """
 
 from __future__ import annotations
@@ -10,13 +11,20 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 from scipy import ndimage
 
+from blotquant.errors import BlotquantError
+from blotquant.io import BlotImage, read_image
 from blotquant.lanes import band_residual, column_profile, lane_pitch, rows_with_bands
+from blotquant.models import Lane, Measurement, Membrane
+from blotquant.pipeline import ImageAnalysis, analyze_image
 from blotquant.polarity import detect_polarity, to_signal
 from blotquant.profiles import lower_baseline
+from blotquant.qc import render_qc
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -119,7 +127,7 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
 
 
 def antibody_name(token: str) -> str:
-    """A file-name spelling to the usual antibody name: pAKT -> p-AKT, pIGF1R -> p-IGF-1R."""
+    """Spell an antibody of a file name the usual way: pAKT -> p-AKT, pIGF1R -> p-IGF-1R."""
     name = token
     phospho = len(name) > 1 and name[0] == "p" and (name[1].isupper() or name[1] == "-")
     if phospho:
@@ -139,8 +147,248 @@ def pairs_from(antibodies: list[str]) -> list[dict[str, str]]:
 
 
 def image_files(folder: Path) -> list[Path]:
+    """List the images of a folder (TIFF, PNG, JPEG), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def most_common(values: list[int]) -> int:
+    """Return the value that occurs most often (the first of those tied)."""
     return Counter(values).most_common(1)[0][0]
+
+
+def placeholder_lanes(n_lanes: int) -> list[dict[str, str]]:
+    """Lane entries to edit: the first a DMSO control, the others numbered treatments."""
+    return [{"treatment": "DMSO" if i == 0 else f"treatment-{i + 1}"} for i in range(n_lanes)]
+
+
+# --- one image: `blotquant inspect` -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What blotquant sees in one image, with placeholder lanes."""
+
+    image: BlotImage
+    analysis: ImageAnalysis
+    #: The QC picture (PNG).
+    picture: bytes
+    #: Lanes on the membrane (ladder and empty ones included) ...
+    n_lanes: int
+    #: ... and whether that count was guessed rather than given.
+    lanes_guessed: bool
+
+
+def inspect_image(
+    path: str | Path,
+    *,
+    n_lanes: int | None = None,
+    band_rows: tuple[int, int] | None = None,
+    channel: int = 0,
+) -> Inspection:
+    """Find the polarity, lanes and bands of one image, and draw its QC picture.
+
+    Parameters
+    ----------
+    path : str or Path
+        TIFF, PNG or JPEG file.
+    n_lanes : int, optional
+        Lanes on the membrane (ladder and empty ones included); guessed if omitted.
+    band_rows : (int, int), optional
+        Search the band in these rows, [top, bottom).
+    channel : int
+        Page or channel of a multi-page file.
+
+    Returns
+    -------
+    Inspection
+
+    Raises
+    ------
+    BlotquantError
+        If the image cannot be read or measured.
+    """
+    path = Path(path)
+    image = read_image(path, channel)
+    guessed = n_lanes is None
+    if n_lanes is None:
+        n_lanes = estimate_lane_count(image.pixels, image.ceiling)
+    lanes = placeholder_lanes(n_lanes)
+    membrane = Membrane(
+        "inspect", tuple(Lane(i + 1, "sample", meta) for i, meta in enumerate(lanes))
+    )
+    measurement = Measurement(
+        "inspect",
+        path.name,
+        path,
+        "antibody",
+        channel=channel,
+        band_rows=tuple(band_rows) if band_rows else None,
+        source="blotquant inspect",
+    )
+    analysis = analyze_image(image.pixels, image.ceiling, measurement, membrane, image.floor)
+    return Inspection(image, analysis, render_qc(image, [analysis]), n_lanes, guessed)
+
+
+def describe(inspection: Inspection) -> str:
+    """Describe the image, its lanes and each lane's band, in lines of text."""
+    image, analysis = inspection.image, inspection.analysis
+    lanes = analysis.lanes
+    height, width = image.pixels.shape
+    guessed = " (guessed; give --lanes to set)" if inspection.lanes_guessed else ""
+    lines = [
+        f"{image.path}: {width} x {height} px, {image.bit_depth}-bit, channel {image.channel} "
+        f"of {image.n_channels}, {analysis.polarity}",
+        f"lanes: {inspection.n_lanes}{guessed}, pitch {lanes.pitch:.1f} px, box width "
+        f"{lanes.width:.1f} px, tilt {np.degrees(np.arctan(lanes.slope)):.2f} deg",
+        "lane  centre  band row  net volume  flags",
+    ]
+    for box, band in zip(analysis.boxes, analysis.bands, strict=True):
+        lines.append(
+            f"{box.lane:4d}  {box.lane_x:6.1f}  {box.center_row:8.1f}  "
+            f"{band.net_volume:10.4g}  {band.flag_text}"
+        )
+    saturated = sum(b.saturated_pixels for b in analysis.bands)
+    lines.append(f"saturated pixels in bands: {saturated}")
+    return "\n".join(lines)
+
+
+def config_snippet(inspection: Inspection) -> str:
+    """Write out the lanes and image entry of a config for the inspected image, to edit.
+
+    The band rows are those of the boxes found, with 10 rows to spare.
+    """
+    image, boxes = inspection.image, inspection.analysis.boxes
+    rows = [b.band_top for b in boxes] + [b.band_bottom for b in boxes]
+    height = image.pixels.shape[0]
+    channel = f", channel: {image.channel}" if image.channel else ""
+    lines = ["  lanes:"]
+    lines += [
+        f"    - {{treatment: {lane['treatment']}}}"
+        for lane in placeholder_lanes(inspection.n_lanes)
+    ]
+    lines += [
+        "  images:",
+        f"    - {{file: {image.path.name}, antibody: ANTIBODY{channel}, band_rows: "
+        f"[{max(0, min(rows) - 10)}, {min(height, max(rows) + 10)}]}}",
+    ]
+    return "\n".join(lines)
+
+
+# --- a folder of exports: `blotquant init` ----------------------------------------------
+
+#: Images whose lanes are counted for a starting config (the first ones by name).
+IMAGES_COUNTED = 3
+
+_HEADER = (
+    "# Starting config written by `blotquant init`. Edit before trusting the numbers:\n"
+    "#  - lanes: one entry per lane, left to right, with its treatment (and dose_nM,\n"
+    "#    cell_line, ...); mark the ladder {{role: ladder}} and empty lanes {{role: empty}}\n"
+    "#  - pairs: which phospho antibody goes over which total\n"
+    "# Lanes counted: {n_lanes} (from {n_images} image(s)).\n"
+)
+
+
+@dataclass(frozen=True)
+class StartingConfig:
+    """A config for a folder of exports that runs as it is, to edit before trusting it."""
+
+    #: The config, as YAML would hold it.
+    config: dict[str, Any]
+    #: What was guessed, in one line.
+    description: str
+    n_lanes: int
+    #: Images the lane count came from.
+    images_counted: int
+
+    def text(self) -> str:
+        """Give the config as YAML, under comments that say what to edit."""
+        header = _HEADER.format(n_lanes=self.n_lanes, n_images=self.images_counted)
+        return header + yaml.safe_dump(self.config, sort_keys=False, width=100)
+
+
+def starting_config(folder: Path) -> StartingConfig:
+    """Guess a config for a folder of exports: naming pattern, antibodies, pairs, lanes.
+
+    Files named alike (``{membrane}_{antibody}.tif``) become one batch with that
+    pattern; otherwise each file becomes one antibody of a single membrane.
+    The lanes are placeholders, as many as most of the first images show.
+
+    Parameters
+    ----------
+    folder : Path
+        The folder of image exports.
+
+    Returns
+    -------
+    StartingConfig
+
+    Raises
+    ------
+    BlotquantError
+        If ``folder`` is not a folder, holds no images, or an image cannot be read.
+    """
+    if not folder.is_dir():
+        raise BlotquantError(f"{folder} is not a folder. Name the folder of image exports.")
+    files = image_files(folder)
+    if not files:
+        raise BlotquantError(f"{folder} holds no TIFF, PNG or JPEG images.")
+    counts = []
+    for file in files[:IMAGES_COUNTED]:
+        image = read_image(file)
+        counts.append(estimate_lane_count(image.pixels, image.ceiling))
+    n_lanes = most_common(counts)
+    lanes = placeholder_lanes(n_lanes)
+    guess = guess_naming([f.name for f in files])
+    if guess is None:
+        entries, described = _one_membrane(files, lanes)
+    else:
+        entries, described = _one_batch(files, lanes, guess)
+    config = {"experiment": f"{folder.name} (edit me)", **entries}
+    return StartingConfig(config, f"{described}; {n_lanes} lanes.", n_lanes, len(counts))
+
+
+def _one_batch(
+    files: list[Path], lanes: list[dict[str, str]], guess: NamingGuess
+) -> tuple[dict[str, Any], str]:
+    """Config entries for one batch of files named as ``guess`` says, and what was found."""
+    names = {token: antibody_name(token) for token in guess.antibodies}
+    pairs = pairs_from(list(names.values()))
+    if not pairs and len(names) >= 2:
+        first, second = sorted(names.values())[:2]
+        pairs = [{"phospho": first, "total": second}]
+    batch: dict[str, Any] = {
+        "files": f"*{Path(files[0].name).suffix}",
+        "pattern": guess.pattern,
+        "lanes": lanes,
+    }
+    aliases = {k: v for k, v in names.items() if k != v}
+    if aliases:
+        batch["antibody_aliases"] = aliases
+    entries = {
+        "pairs": pairs or [{"phospho": "EDIT", "total": "EDIT"}],
+        "control": {"treatment": "DMSO"},
+        "summary_by": ["treatment"],
+        "batches": [batch],
+    }
+    return entries, (
+        f"{len(files)} files as pattern {guess.pattern!r}: {len(guess.membranes)} "
+        f"membrane(s), antibodies {', '.join(sorted(names.values()))}"
+    )
+
+
+def _one_membrane(files: list[Path], lanes: list[dict[str, str]]) -> tuple[dict[str, Any], str]:
+    """Config entries for one membrane holding every file as its own antibody."""
+    antibodies = [f.stem for f in files]
+    entries = {
+        "pairs": [{"phospho": antibodies[0], "total": antibodies[1 % len(antibodies)]}],
+        "control": {"treatment": "DMSO"},
+        "summary_by": ["treatment"],
+        "membranes": [
+            {
+                "name": "membrane1",
+                "lanes": lanes,
+                "images": [{"file": f.name, "antibody": f.stem} for f in files],
+            }
+        ],
+    }
+    return entries, f"{len(files)} files with no common naming: one membrane, one antibody each"

@@ -289,7 +289,7 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
 
 def _run_file(task: _FileTask) -> RunResult:
     """Read one file once and analyse every measurement on it."""
-    from blotquant.report import qc_name, render_qc_and_thumbnail
+    from blotquant.qc import qc_name, render_qc_and_thumbnail
 
     outcome = RunResult()
     images: dict[int, BlotImage] = {}

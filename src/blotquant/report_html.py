@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+
+from blotquant.models import Experiment
+from blotquant.qc import qc_thumbnail
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -44,10 +48,6 @@ def _img(data: bytes | str, alt: str, kind: str = "png") -> str:
 
 
 def _thumbnail_of(picture: Path) -> bytes:
-    from PIL import Image
-
-    from blotquant.report import qc_thumbnail
-
     with Image.open(picture) as image:
         return qc_thumbnail(image)
 
@@ -171,37 +171,66 @@ def _dose_plot(
 
 
 def render_report(
-    *,
-    experiment_name: str,
-    pairs: Sequence[str],
-    ratios: pd.DataFrame,
-    summary: pd.DataFrame,
-    bands: pd.DataFrame,
-    qc_dir: Path,
+    experiment: Experiment,
+    tables: Mapping[str, pd.DataFrame],
     run_info: Mapping[str, Any],
-    warnings: Sequence[str],
-    failures: Sequence[tuple[str, str]],
-    normalize_within: Sequence[str] = (),
-    dose_response: pd.DataFrame | None = None,
-    dose_key: str = "dose_nM",
+    *,
+    qc_dir: Path,
     thumbnails: Mapping[str, bytes] | None = None,
 ) -> bytes:
-    """The run as one HTML page that opens offline (UTF-8 bytes).
+    """Render the run as one HTML page that opens offline (UTF-8 bytes).
 
-    ``thumbnails`` maps QC picture names to JPEG thumbnails already drawn;
-    the others are made from the pictures in ``qc_dir``.
+    Parameters
+    ----------
+    experiment : Experiment
+        The config that was run (its name, pairs, groups and dose key).
+    tables : mapping of str to DataFrame
+        The result tables by file name, as written: ``bands.csv``,
+        ``ratios.csv``, ``summary.csv`` and, when fitted, ``dose_response.csv``.
+    run_info : mapping
+        The run's provenance (:func:`blotquant.report.run_json`), with its
+        warnings and failures.
+    qc_dir : Path
+        The folder of QC pictures, beside the page.
+    thumbnails : mapping of str to bytes, optional
+        QC picture name -> JPEG thumbnail already drawn; the others are made
+        from the pictures in ``qc_dir``.
+
+    Returns
+    -------
+    bytes
     """
+    ratios = tables["ratios.csv"]
+    pairs = [pair.name for pair in experiment.pairs]
+    groups = experiment.normalize_within
+    parts = [
+        *_heading(experiment.experiment, run_info),
+        *_fold_changes(ratios, pairs, groups, experiment.dose_key),
+        *_dose_responses(
+            ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
+        ),
+        "<h2>Summary</h2>" + _table(tables["summary.csv"]),
+        *_qc_pictures(qc_dir, tables["bands.csv"], thumbnails or {}),
+        _provenance(run_info),
+    ]
+    return "\n".join(parts).encode("utf-8")
+
+
+def _heading(name: str, run_info: Mapping[str, Any]) -> list[str]:
+    """Title, version and time, what was rejected and the warnings."""
+    failures = [f["message"] for f in run_info.get("failures", [])]
+    warnings = run_info.get("warnings", [])
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>blotquant: "
-        f"{_esc(experiment_name)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{_esc(experiment_name)}</h1>",
+        f"{_esc(name)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_esc(name)}</h1>",
         f"<p>blotquant {_esc(run_info.get('blotquant_version'))}, "
         f"{_esc(run_info.get('finished'))}</p>",
     ]
     if failures:
         parts.append(
             f"<p class='bad'>{len(failures)} input(s) rejected; their lanes are missing "
-            "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for _, m in failures) + "</ul>"
+            "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for m in failures) + "</ul>"
         )
     else:
         parts.append("<p class='ok'>Every image was quantified.</p>")
@@ -211,31 +240,54 @@ def render_report(
             + "".join(f"<li class='warn'>{_esc(w)}</li>" for w in warnings)
             + "</ul>"
         )
-    parts.append(
+    return parts
+
+
+def _fold_changes(
+    ratios: pd.DataFrame, pairs: Sequence[str], groups: Sequence[str], dose_key: str
+) -> list[str]:
+    """One fold-change plot per pair that has ratios."""
+    parts = [
         "<h2>Fold change per treatment</h2><p>Bars: mean of the lanes that are not "
         "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>"
-    )
+    ]
     for pair in pairs:
         if (ratios["pair"] == pair).any():
-            plot = _pair_plot(ratios, pair, normalize_within, dose_key)
+            plot = _pair_plot(ratios, pair, groups, dose_key)
             parts.append(
                 f"<figure>{_img(plot, pair)}<figcaption>{_esc(pair)}</figcaption></figure>"
             )
-    if dose_response is not None and not dose_response.empty:
-        parts.append("<h2>Dose-response (four-parameter logistic)</h2>")
-        for pair in pairs:
-            plot = _dose_plot(ratios, dose_response, pair, normalize_within, dose_key)
-            if plot is not None:
-                parts.append(
-                    f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
-                    f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>"
-                )
-        parts.append(_table(dose_response))
-    parts.append("<h2>Summary</h2>" + _table(summary))
-    parts.append(
+    return parts
+
+
+def _dose_responses(
+    ratios: pd.DataFrame,
+    fits: pd.DataFrame | None,
+    pairs: Sequence[str],
+    groups: Sequence[str],
+    dose_key: str,
+) -> list[str]:
+    """Plot the fitted dose-response curves of each pair, then their table (if fitted)."""
+    if fits is None or fits.empty:
+        return []
+    parts = ["<h2>Dose-response (four-parameter logistic)</h2>"]
+    for pair in pairs:
+        plot = _dose_plot(ratios, fits, pair, groups, dose_key)
+        if plot is not None:
+            parts.append(
+                f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
+                f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>"
+            )
+    parts.append(_table(fits))
+    return parts
+
+
+def _qc_pictures(qc_dir: Path, bands: pd.DataFrame, thumbnails: Mapping[str, bytes]) -> list[str]:
+    """Each QC picture's thumbnail, linked to the picture, with its flagged bands."""
+    parts = [
         "<h2>QC pictures</h2><p>Click a picture for the full-size one in "
         f"<code>{_esc(qc_dir.name)}/</code>.</p>"
-    )
+    ]
     # only flagged bands make captions: find them once, not once per picture
     flagged_all = bands[bands["flags"].astype(str) != ""] if "flags" in bands else bands
     stems = [Path(str(p)).stem for p in flagged_all["image"]]
@@ -248,19 +300,23 @@ def render_report(
             ", ".join(f"{r.antibody} lane {r.lane}: {r.flags}" for r in flagged.itertuples())
             or "no flags"
         )
-        small = (thumbnails or {}).get(picture.name) or _thumbnail_of(picture)
+        small = thumbnails.get(picture.name) or _thumbnail_of(picture)
         link = f"{qc_dir.name}/{picture.name}"
         parts.append(
             f'<figure><a href="{_esc(link)}">{_img(small, picture.name, "jpeg")}</a>'
             f"<figcaption>{_esc(picture.name)}: {_esc(caption)} (click for the full "
             "picture)</figcaption></figure>"
         )
+    return parts
+
+
+def _provenance(run_info: Mapping[str, Any]) -> str:
+    """List the config file and the SHA-256 of every input, closing the page."""
     inputs = run_info.get("inputs", {})
-    parts.append(
+    return (
         "<h2>Provenance</h2><p>Config: "
         + _esc(run_info.get("config_file"))
         + "</p>"
         + _table(pd.DataFrame([{"input": k, "sha256": v.get("sha256")} for k, v in inputs.items()]))
         + "</body></html>"
     )
-    return "\n".join(parts).encode("utf-8")
