@@ -58,8 +58,35 @@ class LaneGeometry:
             return self.width
         return float(np.median(np.diff(self.centers)))
 
-    def centers_at(self, row: float) -> np.ndarray:
-        return self.centers + self.slope * (row - self.ref_row)
+    def drift_at(self, row: float | np.ndarray) -> float | np.ndarray:
+        """Columns every lane has drifted by at ``row`` since ``ref_row``.
+
+        Parameters
+        ----------
+        row : float or ndarray
+            Row(s) of the analysed array.
+
+        Returns
+        -------
+        float or ndarray
+            ``slope * (row - ref_row)``, of ``row``'s shape.
+        """
+        return self.slope * (row - self.ref_row)
+
+    def centers_at(self, row: float | np.ndarray) -> np.ndarray:
+        """Lane centre columns at ``row``.
+
+        Parameters
+        ----------
+        row : float or ndarray
+            Row of the analysed array; an array of shape (n_rows, 1) gives
+            every lane at every row.
+
+        Returns
+        -------
+        ndarray, shape (n_lanes,) or (n_rows, n_lanes)
+        """
+        return self.centers + self.drift_at(row)
 
 
 def fixed_lanes(
