@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from blotquant.background import background_profile, lane_edges, profile_baseline
-from blotquant.bands import BandBox, find_bands
+from blotquant.bands import BandBox, band_patch, find_bands
 from blotquant.lanes import find_lanes
 from blotquant.polarity import detect_polarity, saturation_mask, to_signal
-from blotquant.quantify import LOW_SNR, band_patch, measure_band, noise_sigma
+from blotquant.quantify import LOW_SNR, measure_band, noise_sigma
 from tests.conftest import make_blot
 
 

@@ -1,7 +1,7 @@
 """Background under a band: what is removed from the raw volume.
 
 All methods work on a *band patch*: the band box straightened along the band
-(one row per box column, see :func:`blotquant.quantify.band_patch`) with
+(one row per box column, see :func:`blotquant.bands.band_patch`) with
 ``margin`` rows of membrane kept above and below it.
 
 Methods
@@ -24,9 +24,52 @@ none
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-METHODS = ("profile-baseline", "lane-edges", "rolling-ball", "none")
+from blotquant.bands import BandBox
+from blotquant.rollingball import rolling_ball_rows
+
+#: Methods that take the background from the membrane margins above and below
+#: each box (a QC picture draws those margins).
+DRAWS_MARGINS = ("profile-baseline", "lane-edges")
+
+
+def background_image(
+    method: str, signal: np.ndarray, boxes: Sequence[BandBox], radius: float
+) -> tuple[np.ndarray | None, int]:
+    """The background image a method needs before measuring, if any.
+
+    Only ``rolling-ball`` needs one; it is computed only over the rows the
+    boxes and their margins read (the ball is the slow part of a run).
+
+    Parameters
+    ----------
+    method : str
+        Background method.
+    signal : ndarray, shape (n_rows, n_columns)
+        Image, bands bright.
+    boxes : sequence of BandBox
+        The boxes that will be measured.
+    radius : float
+        Rolling-ball radius, in pixels.
+
+    Returns
+    -------
+    image : ndarray of float32, shape (last_row - first_row, n_columns), or None
+        The background of rows ``first_row`` to ``last_row`` of ``signal``;
+        None for the other methods, or when there is no box.
+    first_row : int
+        The row of ``signal`` that ``image[0]`` holds (0 without an image).
+    """
+    if method != "rolling-ball" or not boxes:
+        return None, 0
+    # only the rows the boxes and their margins read
+    tops = [int(b.column_tops()[1].min()) - b.margin for b in boxes]
+    bottoms = [int(b.column_tops()[1].max()) + b.height + b.margin for b in boxes]
+    first, last = max(0, min(tops)), min(signal.shape[0], max(bottoms) + 1)
+    return rolling_ball_rows(signal, radius, (first, last)), first
 
 
 def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
@@ -53,7 +96,7 @@ def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
     # the profile under the band is a sum across the lane: a trimmed mean
     # would be biased wherever the margin is not flat across the lane (the
     # tail of a nonspecific band, a blotch). Dust in the margins was replaced
-    # beforehand (see blotquant.quantify.despeckle).
+    # beforehand (see blotquant.dust.despeckle).
     above = float(patch[:, :margin].sum(axis=0).mean())
     below = float(patch[:, margin + height :].sum(axis=0).mean())
     # the margins' means sit at their centre rows; the line runs between them
