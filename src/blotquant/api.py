@@ -17,7 +17,8 @@ import pandas as pd
 from blotquant import __version__
 from blotquant.config import load_config
 from blotquant.models import Experiment
-from blotquant.pipeline import RunResult, bands_table, run_experiment
+from blotquant.pipeline import BatchAnalyses, run_experiment
+from blotquant.quantify import bands_table
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
 from blotquant.report import new_qc_staging, now, prepare_output, run_json, write_results
 
@@ -31,7 +32,7 @@ class RunOutcome:
     bands: pd.DataFrame
     ratios: pd.DataFrame
     summary: pd.DataFrame
-    result: RunResult
+    result: BatchAnalyses
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -163,9 +163,7 @@ def inspect(
             band_rows=tuple(band_rows) if band_rows else None,
             source="blotquant inspect",
         )
-        analysis = analyze_image(
-            picture.pixels, picture.ceiling, measurement, membrane, picture.floor
-        )
+        analysis = analyze_image(picture, measurement, membrane)
         out = out or Path(f"{image.stem}_inspect.png")
         write_atomic(out, render_qc(picture, [analysis]))
     except BlotquantError as exc:

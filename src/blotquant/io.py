@@ -62,7 +62,42 @@ class BlotImage:
 
     @property
     def bit_depth(self) -> int:
+        """Bits per pixel of the array (8, 16 or 64)."""
         return self.pixels.dtype.itemsize * 8
+
+    @classmethod
+    def from_array(
+        cls,
+        pixels: np.ndarray,
+        *,
+        ceiling: float | None = None,
+        floor: float | None = None,
+        path: str | Path = "array",
+    ) -> BlotImage:
+        """Wrap a 2-D array already in memory (tests, notebooks) as an image.
+
+        Parameters
+        ----------
+        pixels : ndarray, shape (n_rows, n_columns)
+            The image as exported; not copied, never modified.
+        ceiling : float, optional
+            The detector's largest value; by default unknown, so light bands
+            are flagged saturated only with a ``saturation_level``. Pass
+            ``detector_limits(pixels)[0]`` for what :func:`read_image` would find.
+        floor : float, optional
+            The detector's smallest value (dark bands saturate there); by
+            default 0 for unsigned-integer arrays and unknown otherwise.
+        path : str or Path
+            A name for messages and QC pictures.
+
+        Returns
+        -------
+        BlotImage
+            With no file hash (``sha256`` is empty) and no warnings.
+        """
+        if floor is None and pixels.dtype.kind == "u":
+            floor = 0.0
+        return cls(pixels, Path(path), 0, 1, ceiling, "", floor)
 
 
 def file_sha256(path: Path) -> str:

@@ -63,6 +63,24 @@ def to_signal(
     return signal
 
 
+def signal_dtype(pixels: np.ndarray) -> type[np.floating]:
+    """Choose the float type that holds an image's signal exactly, in the least memory.
+
+    Parameters
+    ----------
+    pixels : ndarray
+        Image as exported.
+
+    Returns
+    -------
+    type
+        ``np.float32`` for 8- and 16-bit integers (exact in single
+        precision; sums are taken in double), else ``np.float64``.
+    """
+    exact32 = pixels.dtype.kind in "ui" and pixels.dtype.itemsize <= 2
+    return np.float32 if exact32 else np.float64
+
+
 def saturation_mask(
     pixels: np.ndarray,
     polarity: Resolved,
