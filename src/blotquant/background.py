@@ -39,7 +39,7 @@ DRAWS_MARGINS = ("profile-baseline", "lane-edges")
 def background_image(
     method: str, signal: np.ndarray, boxes: Sequence[BandBox], radius: float
 ) -> tuple[np.ndarray | None, int]:
-    """The background image a method needs before measuring, if any.
+    """Compute the background image a method needs before measuring, if any.
 
     Only ``rolling-ball`` needs one; it is computed only over the rows the
     boxes and their margins read (the ball is the slow part of a run).
@@ -107,7 +107,22 @@ def profile_baseline(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
 
 
 def lane_edges(patch: np.ndarray, margin: int, height: int) -> np.ndarray:
-    """Median of the border pixels above and below the box, per box row."""
+    """Median of the border pixels above and below the box, per box row.
+
+    Parameters
+    ----------
+    patch : ndarray, shape (n_columns, margin + height + margin)
+        Straightened band with membrane margins.
+    margin : int
+        Rows of membrane above and below the box.
+    height : int
+        Rows of the box.
+
+    Returns
+    -------
+    ndarray, shape (height,)
+        The median times the box's columns, the same in every row.
+    """
     border = np.concatenate([patch[:, :margin].ravel(), patch[:, margin + height :].ravel()])
     return np.full(height, float(np.median(border)) * patch.shape[0])
 
@@ -121,7 +136,28 @@ def background_profile(
 ) -> np.ndarray:
     """Background of each box row (summed across the lane) by ``method``.
 
-    Its sum is the band's background volume.
+    Parameters
+    ----------
+    method : str
+        One of :data:`blotquant.models.BACKGROUND_METHODS`.
+    patch : ndarray, shape (n_columns, margin + height + margin)
+        Straightened band with membrane margins.
+    margin : int
+        Rows of membrane above and below the box.
+    height : int
+        Rows of the box.
+    background_patch : ndarray, shape (n_columns, margin + height + margin), optional
+        The background image cut like ``patch``; ``rolling-ball`` needs it.
+
+    Returns
+    -------
+    ndarray, shape (height,)
+        Its sum is the band's background volume.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or ``rolling-ball`` without its patch.
     """
     if method == "profile-baseline":
         return profile_baseline(patch, margin, height)
@@ -145,6 +181,20 @@ def background_uncertainty(
     pixels and multiplied by the box area, so its noise is scaled up with it.
     The rolling ball's estimate comes from many more pixels; its noise is
     treated as that of a margin of the same size.
+
+    Parameters
+    ----------
+    method : str
+        Background method.
+    noise_sigma : float
+        Noise standard deviation of one pixel.
+    n_columns, margin, height : int
+        The band patch's columns, margin rows (each side) and box rows.
+
+    Returns
+    -------
+    float
+        0.0 for ``none`` and for boxes without margins.
     """
     if method == "none" or margin <= 0:
         return 0.0

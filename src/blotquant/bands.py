@@ -294,7 +294,7 @@ def _vote_band_row(
     expected_shift: np.ndarray,
     window: tuple[int, int],
 ) -> tuple[int, np.ndarray]:
-    """The row inside ``window`` where the voters' bands line up, and the votes per row.
+    """Find the row inside ``window`` where the voters' bands line up, and the votes per row.
 
     Each lane's profile is shifted by its expected tilt before the votes are
     added, so the votes count at the row of the membrane's middle column.

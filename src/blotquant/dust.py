@@ -31,12 +31,23 @@ SPECK_MAX_PX = 12
 
 
 def running_median(patch: np.ndarray, size: int) -> np.ndarray:
-    """Running median along axis 0 (edge values repeated), on every third column or so.
+    """Take a running median along axis 0 (edge values repeated), exactly every few columns.
 
     Along a band the median changes slowly, so it is taken exactly at every
     ``size // 8``-th position and interpolated linearly between them: the
     same answer on the band's plateau and its straight flanks, for a few
     times less work.
+
+    Parameters
+    ----------
+    patch : ndarray, shape (n_columns, n_rows)
+        Band patch, columns along axis 0.
+    size : int
+        Window, in columns (odd).
+
+    Returns
+    -------
+    ndarray, shape (n_columns, n_rows)
     """
     n = patch.shape[0]
     half = size // 2
@@ -56,7 +67,7 @@ def running_median(patch: np.ndarray, size: int) -> np.ndarray:
 
 
 def _may_hold_specks(patch: np.ndarray, pixel_noise: float) -> bool:
-    """Quick test: does any pixel stand out from both neighbours a speck's width away?
+    """Tell quickly whether a pixel stands out from both neighbours a speck's width away.
 
     A speck core (at most ``SPECK_MAX_PX`` across) is higher (or lower) than
     the band on both sides of it along the band; a band's own profile across
@@ -94,6 +105,25 @@ def despeckle(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Replace specks (dust, hot pixels) in a band patch by their neighbours' median.
 
+    Parameters
+    ----------
+    patch : ndarray, shape (n_columns, n_rows)
+        Band patch, columns along axis 0 (see :func:`blotquant.bands.band_patch`).
+    pixel_noise : float
+        The image's pixel noise (standard deviation).
+    size : int, optional
+        Columns of the running median; by default half the patch's columns
+        (at most 31).
+
+    Returns
+    -------
+    clean : ndarray, shape (n_columns, n_rows)
+        ``patch`` itself when it holds no speck.
+    specks : ndarray of bool, shape (n_columns, n_rows)
+        The pixels that started a speck.
+
+    Notes
+    -----
     The median runs along the band (``patch`` axis 0) over half the box's
     width: across a lane a band's profile only rises and falls, so the median
     follows it, even at the band's corners, while a speck, round and smaller
@@ -103,22 +133,6 @@ def despeckle(
     pixels joined to it that still depart by ``SPECK_SKIRT_SD`` (hysteresis,
     as in edge detection): a bright speck's skirt is faint pixel by pixel but
     adds up. Speck and skirt, one pixel wider, are replaced by the median.
-
-    Parameters
-    ----------
-    patch : ndarray
-        Band patch, columns along axis 0 (see :func:`band_patch`).
-    pixel_noise : float
-        The image's pixel noise (standard deviation).
-    size : int, optional
-        Columns of the running median; by default half the patch's columns
-        (at most 31).
-
-    Returns
-    -------
-    clean : ndarray
-    specks : ndarray of bool
-        The pixels that started a speck.
     """
     size = min(31, patch.shape[0] // 2 if size is None else size) | 1
     if size < 5 or not _may_hold_specks(patch, pixel_noise):
@@ -174,6 +188,24 @@ def despeckle_box(
     width more on each side puts such a speck inside what is judged, while a
     neighbour's flank entering the box keeps rising beyond it and is not
     taken for one.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_image_rows, n_image_columns)
+        The image the box lies in, bands bright.
+    box : BandBox
+        The band's box.
+    margin : int
+        Rows of membrane above and below the box in ``patch``.
+    pixel_noise : float
+        The image's pixel noise (standard deviation).
+    patch : ndarray of float64, shape (x_right - x_left, margin + box.height + margin)
+        The box's patch (:func:`blotquant.bands.band_patch` of ``signal``).
+
+    Returns
+    -------
+    clean : ndarray, shape of ``patch``
+    specks : ndarray of bool, shape of ``patch``
     """
     if not _may_hold_specks(patch, pixel_noise):
         return patch, np.zeros(patch.shape, bool)

@@ -29,8 +29,8 @@ class BlotImage:
 
     Attributes
     ----------
-    pixels : ndarray
-        2-D array (uint8, uint16 or float64), never modified by blotquant.
+    pixels : ndarray, shape (n_rows, n_columns)
+        uint8, uint16 or float64, never modified by blotquant.
     path : Path
         The file it came from.
     channel : int
@@ -101,7 +101,18 @@ class BlotImage:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -196,6 +207,16 @@ def detector_limits(pixels: np.ndarray) -> tuple[float | None, float | None]:
     a clipping plateau too: with 65 536 levels and noise, so many equal
     extremes do not happen by chance. 8-bit data repeat values too often for
     that test, so only 0 and 255 count there.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (n_rows, n_columns)
+        The image as read.
+
+    Returns
+    -------
+    ceiling, floor : float or None
+        None for both in floating-point data (no known limits).
     """
     if pixels.dtype.kind != "u":
         return None, None

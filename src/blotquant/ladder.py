@@ -27,11 +27,33 @@ class LadderFit:
     intercept: float
 
     def kda_at(self, row: float) -> float:
-        """Size (kDa) of a protein that migrated to ``row``."""
+        """Size of a protein that migrated to ``row``.
+
+        Parameters
+        ----------
+        row : float
+            Row of the analysed image or region.
+
+        Returns
+        -------
+        float
+            Size in kDa.
+        """
         return float(10 ** (self.slope * row + self.intercept))
 
     def row_at(self, kda: float) -> float:
-        """Row (sub-pixel) a protein of ``kda`` migrates to."""
+        """Row a protein of a given size migrates to.
+
+        Parameters
+        ----------
+        kda : float
+            Size in kDa.
+
+        Returns
+        -------
+        float
+            Row (sub-pixel) of the analysed image or region.
+        """
         return float((np.log10(kda) - self.intercept) / self.slope)
 
 

@@ -143,7 +143,7 @@ def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Meas
 def _cut_region(
     pixels: np.ndarray, measurement: Measurement
 ) -> tuple[np.ndarray, int, tuple[int, int] | None]:
-    """The measurement's region, its first image row, and its band window in region rows."""
+    """Cut the measurement's region; give its first image row and its band window in it."""
     height = pixels.shape[0]
     row_offset = 0
     region = pixels
@@ -191,7 +191,7 @@ def _refuse_unmeasurable(region: np.ndarray, measurement: Measurement, membrane:
 def _saturated_pixels(
     region: np.ndarray, polarity: Resolved, image: BlotImage, measurement: Measurement
 ) -> np.ndarray:
-    """The region's pixels at the detector's limit; refuse it if over-exposed."""
+    """Find the region's pixels at the detector's limit; refuse it if over-exposed."""
     level = measurement.analysis.saturation_level
     # an image mostly at either limit is over-exposed, whichever way the bands go
     # (a share of a half is told as well from every third row and column)
@@ -212,7 +212,7 @@ def _saturated_pixels(
 
 
 def _place_lanes(signal: np.ndarray, measurement: Measurement, n_lanes: int) -> LaneGeometry:
-    """The lanes: where the config puts them, or found in the signal."""
+    """Place the lanes where the config puts them, or find them in the signal."""
     width = signal.shape[1]
     if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
@@ -230,7 +230,7 @@ def _place_lanes(signal: np.ndarray, measurement: Measurement, n_lanes: int) -> 
 def _fit_ladder(
     signal: np.ndarray, lanes: LaneGeometry, measurement: Measurement, membrane: Membrane
 ) -> tuple[LadderFit | None, tuple[str, ...]]:
-    """The ladder's fit when the image names its ladder, and a warning if it failed."""
+    """Fit the ladder when the image names one; warn when its marks are not found."""
     lane = measurement.ladder_lane
     if lane is None:
         return None, ()
@@ -250,7 +250,7 @@ def _fit_ladder(
 
 
 def _kda_rows(ladder: LadderFit | None, measurement: Measurement, n_rows: int) -> tuple[int, int]:
-    """The band window around ``band_kda``, from the ladder."""
+    """Turn ``band_kda`` into a band window, from the ladder."""
     if ladder is None:
         raise BlotquantError(
             f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "

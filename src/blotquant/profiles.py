@@ -24,8 +24,8 @@ def robust_sigma(
 
     Parameters
     ----------
-    values : ndarray
-        Samples of the noise, any shape.
+    values : ndarray, any shape
+        Samples of the noise.
     axis : int, optional
         Axis along which to estimate; by default over all values.
     centred : bool
@@ -79,21 +79,38 @@ def lower_baseline(profile: np.ndarray, window: float, smooth: float = 2.0) -> n
 
     Parameters
     ----------
-    profile : ndarray
-        1-D profile.
+    profile : ndarray, shape (n_samples,)
+        The profile.
     window : float
         At least the spacing of the peaks (lane pitch), so that every window
         holds a gap.
     smooth : float
         Gaussian smoothing (sigma, samples) applied before finding the minima,
         so that noise does not pull the baseline down.
+
+    Returns
+    -------
+    ndarray, shape of ``profile``
+        Never above the smoothed profile (when ``smooth > 0``).
     """
     profile = np.asarray(profile)
     return lower_baselines(profile[None, :], window, smooth)[0]
 
 
 def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) -> np.ndarray:
-    """:func:`lower_baseline` of every row of a 2-D array, at once."""
+    """:func:`lower_baseline` of every row of a 2-D array, at once.
+
+    Parameters
+    ----------
+    profiles : ndarray, shape (n_profiles, n_samples)
+        One profile per row.
+    window, smooth : float
+        As for :func:`lower_baseline`.
+
+    Returns
+    -------
+    ndarray, shape (n_profiles, n_samples)
+    """
     n_rows, n = profiles.shape
     if n < 3:
         low = profiles.min(axis=1, keepdims=True) if n else np.zeros((n_rows, 1))
@@ -130,7 +147,7 @@ def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) ->
 
 
 def _lower_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """A straight line under most of each row of ``y``: refit to the points below it.
+    """Fit a straight line under most of each row of ``y``, refitting to the points below it.
 
     Least-squares lines in closed form, every row at once; a row stops being
     refitted once the points below its line no longer change.

@@ -208,7 +208,7 @@ def measure_band(
 def _flags(
     snr: float, *, detected: bool, saturated: bool, clipped: bool, dust: bool
 ) -> tuple[str, ...]:
-    """The band's flag words, in the order bands.csv lists them."""
+    """Give the band's flag words, in the order bands.csv lists them."""
     flags: list[str] = []
     if saturated:
         flags.append("saturated")
