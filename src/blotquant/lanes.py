@@ -580,6 +580,67 @@ def _estimate_tilt(
     return float(np.tan(np.radians(angles[best])))
 
 
+def _refine_comb(light: np.ndarray, centers: np.ndarray, pitch: float) -> tuple[float, np.ndarray]:
+    """Refit the comb's pitch and offset to the lanes' own centres.
+
+    The comb's pitch is only roughly right on wide, flat lanes: a straight
+    line is fitted to the lanes' own centres (lane number -> column) a few
+    times, dropping lanes that sit off the line (uneven loading, bubbles).
+    """
+    idx = np.arange(len(centers))
+    for _ in range(4):
+        refined, strengths, _ = _measure_lanes(light, centers, pitch)
+        found = _strong(strengths)
+        use = found.copy()
+        if use.sum() < 2:
+            break
+        for _ in range(2 if use.sum() >= 3 else 0):
+            coef = np.polyfit(idx[use], refined[use], 1)
+            resid = np.abs(refined - np.polyval(coef, idx))
+            keep = found & (resid <= max(0.15 * pitch, 2.0))
+            if keep.sum() < 3 or np.array_equal(keep, use):
+                break
+            use = keep
+        if use.sum() == 2:  # two lanes of their own fix pitch and offset exactly
+            coef = np.polyfit(idx[use], refined[use], 1)
+        new_pitch = float(coef[0])
+        if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
+            break
+        new_centers = np.polyval(coef, idx)
+        moved = float(np.max(np.abs(new_centers - centers)))
+        pitch, centers = new_pitch, new_centers
+        if moved < 0.25:
+            break
+    return pitch, centers
+
+
+def _correct_spacing(
+    light: np.ndarray, centers: np.ndarray, pitch: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move each lane with signal to its own centre (uneven spacing).
+
+    Returns the centres, and each lane's strength, 10 %-width and whether it
+    has signal of its own.
+    """
+    idx = np.arange(len(centers))
+    refined, strengths, widths = _measure_lanes(light, centers, pitch)
+    found = _strong(strengths)
+    shift = np.clip(refined - centers, -pitch / 3.0, pitch / 3.0)
+    centers = np.where(found, centers + shift, centers)
+    if found.sum() >= 2 and (~found).any():
+        # lanes placed by the comb follow the drift of their found neighbours
+        centers[~found] += np.interp(idx[~found], idx[found], shift[found])
+    return centers, strengths, widths, found
+
+
+def _lane_width_from(widths: np.ndarray, found: np.ndarray, pitch: float) -> float:
+    """Box width from the lanes' measured widths: generous, within 0.4 to 0.95 pitch."""
+    measured = np.median(widths[found]) if found.any() else 0.75 * pitch
+    # generous: a box clipping the band's soft edges loses volume, while extra
+    # membrane inside the box is removed exactly by the baseline
+    return float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
+
+
 def find_lanes(
     signal: np.ndarray,
     n_lanes: int,
@@ -639,48 +700,10 @@ def find_lanes(
     light = ndimage.gaussian_filter1d(
         ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
     )
-    idx = np.arange(n_lanes)
-    # the comb's pitch is only roughly right on wide, flat lanes: fit a
-    # straight line to the lanes' own centres (lane number -> column) a few
-    # times, dropping lanes that sit off the line (uneven loading, bubbles)
-    for _ in range(4):
-        refined, strengths, widths = _measure_lanes(light, centers, pitch)
-        found = _strong(strengths)
-        use = found.copy()
-        if use.sum() < 2:
-            break
-        for _ in range(2 if use.sum() >= 3 else 0):
-            coef = np.polyfit(idx[use], refined[use], 1)
-            resid = np.abs(refined - np.polyval(coef, idx))
-            keep = found & (resid <= max(0.15 * pitch, 2.0))
-            if keep.sum() < 3 or np.array_equal(keep, use):
-                break
-            use = keep
-        if use.sum() == 2:  # two lanes of their own fix pitch and offset exactly
-            coef = np.polyfit(idx[use], refined[use], 1)
-        new_pitch = float(coef[0])
-        if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
-            break
-        new_centers = np.polyval(coef, idx)
-        moved = float(np.max(np.abs(new_centers - centers)))
-        pitch, centers = new_pitch, new_centers
-        if moved < 0.25:
-            break
-
-    # per-lane correction for uneven spacing, only where the lane has signal
-    refined, strengths, widths = _measure_lanes(light, centers, pitch)
-    found = _strong(strengths)
-    shift = np.clip(refined - centers, -pitch / 3.0, pitch / 3.0)
-    centers = np.where(found, centers + shift, centers)
-    if found.sum() >= 2 and (~found).any():
-        # lanes placed by the comb follow the drift of their found neighbours
-        centers[~found] += np.interp(idx[~found], idx[found], shift[found])
-
+    pitch, centers = _refine_comb(light, centers, pitch)
+    centers, strengths, widths, found = _correct_spacing(light, centers, pitch)
     if lane_width is None:
-        measured = np.median(widths[found]) if found.any() else 0.75 * pitch
-        # generous: a box clipping the band's soft edges loses volume, while extra
-        # membrane inside the box is removed exactly by the baseline
-        lane_width = float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
+        lane_width = _lane_width_from(widths, found, pitch)
     return LaneGeometry(
         bounds=_valleys(light, centers, strengths, found),
         centers=centers,
