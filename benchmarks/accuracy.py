@@ -28,12 +28,15 @@ import tifffile
 import yaml
 from PIL import Image
 
+from blotquant.models import BACKGROUND_METHODS, DEFAULT_BACKGROUND
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
 HERE = Path(__file__).resolve().parent
 IMAGEJ_DATA = HERE / "data"
 IMAGEJ_SEED = 2026
-METHODS = ("profile-baseline", "lane-edges", "rolling-ball", "none")
+#: The default first, raw volumes ("none") last, the others by name: the
+#: order of the README's tables.
+METHODS = tuple(sorted(BACKGROUND_METHODS, key=lambda m: (m != DEFAULT_BACKGROUND, m == "none", m)))
 IMAGEJ_RADII = (10, 25, 50, 100)
 TREATMENTS = ["DMSO", "DMSO", "A", "A", "B", "B", "C", "C", "D", "D"]
 #: true phospho/total fold change of each treatment (D: the faint case, 5 %)

@@ -8,7 +8,7 @@ import tifffile
 from PIL import Image
 
 from blotquant.errors import BlotquantError
-from blotquant.io import read_image
+from blotquant.io import BlotImage, read_image
 
 
 def _gradient(dtype=np.uint16, shape=(30, 40)):
@@ -125,3 +125,14 @@ def test_reading_never_modifies_the_file(tmp_path):
     image = read_image(tmp_path / "a.tif")
     assert (tmp_path / "a.tif").read_bytes() == before
     assert image.sha256 == __import__("hashlib").sha256(before).hexdigest()
+
+
+def test_an_array_in_memory_becomes_an_image():
+    pixels = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    image = BlotImage.from_array(pixels, ceiling=4095.0)
+    assert image.pixels is pixels
+    assert (image.ceiling, image.floor, image.channel, image.n_channels) == (4095.0, 0.0, 0, 1)
+    # floating-point data have no known limits unless given
+    floats = BlotImage.from_array(pixels.astype(float))
+    assert (floats.ceiling, floats.floor) == (None, None)
+    assert BlotImage.from_array(pixels, floor=3.0, path="x.tif").floor == 3.0

@@ -9,6 +9,8 @@ import tifffile
 from blotquant.api import run
 from blotquant.config import parse_config
 from blotquant.errors import BlotquantError
+from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
+from blotquant.lanes import fixed_lanes
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
 MARKS = [150.0, 100.0, 50.0, 25.0]
@@ -84,3 +86,25 @@ def test_band_kda_without_a_ladder_is_refused(tmp_path):
 def test_ladder_sizes_must_fall(tmp_path):
     with pytest.raises(BlotquantError, match="largest mark"):
         _project(tmp_path, ladder={"lane": 1, "kda": [25, 50, 100]})
+
+
+def test_band_window_spans_the_tolerance_and_stays_inside_the_image():
+    # log10(kDa) = -0.01 * row + 3: 100 kDa at row 100, 10 kDa at row 200
+    ladder = LadderFit((50.0, 150.0), (316.2, 31.62), -0.01, 3.0)
+    top, bottom = band_window(ladder, 100.0, 0.15, 400)
+    assert top == int(np.floor(ladder.row_at(115.0)))
+    assert bottom == int(np.ceil(ladder.row_at(85.0))) + 1
+    assert top < 100 < bottom
+    assert band_window(ladder, 10.0, 0.5, 210) == (int(np.floor(ladder.row_at(15.0))), 210)
+    assert band_window(ladder, 2000.0, 0.5, 400)[0] == 0
+
+
+def test_fit_ladder_lane_fits_the_named_lane():
+    rows = np.arange(200)
+    profile = sum(np.exp(-0.5 * ((rows - r) / 2.0) ** 2) for r in (40, 80, 120, 160))
+    signal = np.zeros((200, 100))
+    signal[:, 10:30] = profile[:, None]  # lane 1 holds the ladder
+    lanes = fixed_lanes([20.0, 60.0], 20.0, 99.5)
+    fit = fit_ladder_lane(signal, lanes, 1, [200.0, 100.0, 50.0, 25.0])
+    assert fit is not None and fit.rows == (40.0, 80.0, 120.0, 160.0)
+    assert fit_ladder_lane(signal, lanes, 2, [200.0, 100.0, 50.0, 25.0]) is None

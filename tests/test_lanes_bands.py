@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from blotquant.bands import find_bands
-from blotquant.lanes import find_lanes, fixed_lanes
+from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from tests.conftest import make_blot
 
 
@@ -177,3 +177,13 @@ def test_a_lane_placed_just_off_the_image_is_measured_without_error():
     profile[40:70] = 10.0
     refined, strengths, _ = _measure_lanes(profile, np.array([-10.0, 55.0]), 40.0)
     assert np.isfinite(refined).all() and strengths[1] == pytest.approx(10.0)
+
+
+def test_lane_centres_at_any_row_follow_the_drift():
+    lanes = LaneGeometry(np.array([20.0, 60.0]), 30.0, 0.1, 50.0, np.ones(2, bool))
+    np.testing.assert_allclose(lanes.centers_at(70.0), [22.0, 62.0])
+    assert lanes.drift_at(30.0) == pytest.approx(-2.0)
+    rows = np.arange(100.0)
+    np.testing.assert_array_equal(
+        lanes.centers_at(rows[:, None])[:, 1], lanes.centers[1] + lanes.drift_at(rows)
+    )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from blotquant.errors import BlotquantError
+from blotquant.io import BlotImage
 from blotquant.models import AnalysisSettings, Lane, Measurement, Membrane
 from blotquant.pipeline import analyze_image
 from tests.conftest import make_blot
@@ -40,8 +41,8 @@ def test_dark_and_light_versions_give_the_same_volumes():
     )
     light = _uint16(blot.image)
     dark = 65535 - light
-    a = analyze_image(light, 65535.0, _measurement(), _membrane(6))
-    b = analyze_image(dark, 65535.0, _measurement(), _membrane(6))
+    a = analyze_image(BlotImage.from_array(light, ceiling=65535.0), _measurement(), _membrane(6))
+    b = analyze_image(BlotImage.from_array(dark, ceiling=65535.0), _measurement(), _membrane(6))
     assert a.polarity == "light-bands" and b.polarity == "dark-bands"
     np.testing.assert_allclose(
         [x.net_volume for x in a.bands], [x.net_volume for x in b.bands], rtol=1e-9
@@ -51,8 +52,8 @@ def test_dark_and_light_versions_give_the_same_volumes():
 
 def test_volumes_scale_linearly_with_intensity():
     blot = make_blot(n_lanes=5, pitch=45, background=0, noise=0)
-    one = analyze_image(blot.image + 100, None, _measurement(), _membrane(5))
-    three = analyze_image(3 * blot.image + 100, None, _measurement(), _membrane(5))
+    one = analyze_image(BlotImage.from_array(blot.image + 100), _measurement(), _membrane(5))
+    three = analyze_image(BlotImage.from_array(3 * blot.image + 100), _measurement(), _membrane(5))
     np.testing.assert_allclose(
         [b.net_volume for b in three.bands], [3 * b.net_volume for b in one.bands], rtol=1e-6
     )
@@ -61,8 +62,8 @@ def test_volumes_scale_linearly_with_intensity():
 def test_shifting_the_image_shifts_the_lanes():
     blot = make_blot(n_lanes=5, pitch=45, noise=2)
     shifted = np.pad(blot.image, ((0, 0), (17, 0)), mode="edge")
-    a = analyze_image(blot.image, None, _measurement(), _membrane(5))
-    b = analyze_image(shifted, None, _measurement(), _membrane(5))
+    a = analyze_image(BlotImage.from_array(blot.image), _measurement(), _membrane(5))
+    b = analyze_image(BlotImage.from_array(shifted), _measurement(), _membrane(5))
     np.testing.assert_allclose(b.lanes.centers, a.lanes.centers + 17, atol=0.5)
 
 
@@ -70,7 +71,7 @@ def test_region_rows_are_reported_in_image_coordinates():
     top = make_blot(n_lanes=4, pitch=40, height=100, band_row=40)
     bottom = make_blot(n_lanes=4, pitch=40, height=100, band_row=70)
     image = np.vstack([top.image, bottom.image])
-    a = analyze_image(image, None, _measurement(rows=(100, 200)), _membrane(4))
+    a = analyze_image(BlotImage.from_array(image), _measurement(rows=(100, 200)), _membrane(4))
     assert a.row_offset == 100
     assert all(abs(b.center_row + a.row_offset - 170) < 1 for b in a.boxes)
 
@@ -80,22 +81,25 @@ def test_band_rows_in_image_rows_inside_a_region():
     weak = make_blot(n_lanes=4, pitch=40, height=100, band_row=70, amplitudes=[800] * 4)
     image = np.vstack([np.full((100, strip.image.shape[1]), 100.0), strip.image + weak.image])
     a = analyze_image(
-        image, None, _measurement(rows=(100, 200), band_rows=(150, 190)), _membrane(4)
+        BlotImage.from_array(image),
+        _measurement(rows=(100, 200), band_rows=(150, 190)),
+        _membrane(4),
     )
     assert all(abs(b.center_row + 100 - 170) < 1 for b in a.boxes)
 
 
 def test_ladder_and_empty_lanes_get_no_band_rows():
     blot = make_blot(n_lanes=6, pitch=45, amplitudes=[3000, 1000, 1000, 0, 1000, 1000])
-    a = analyze_image(blot.image, None, _measurement(), _membrane(6, {1: "ladder", 4: "empty"}))
+    a = analyze_image(
+        BlotImage.from_array(blot.image), _measurement(), _membrane(6, {1: "ladder", 4: "empty"})
+    )
     assert [b.lane for b in a.boxes] == [2, 3, 5, 6]
 
 
 def test_lane_centers_override():
     blot = make_blot(n_lanes=4, pitch=40)
     a = analyze_image(
-        blot.image,
-        None,
+        BlotImage.from_array(blot.image),
         _measurement(lane_centers=(40, 80, 120, 160), analysis=AnalysisSettings(lane_width=30)),
         _membrane(4),
     )
@@ -116,7 +120,7 @@ def test_lane_centers_override():
 def test_rows_and_lanes_outside_the_image_are_refused(kwargs, words):
     blot = make_blot(n_lanes=4, pitch=40)
     with pytest.raises(BlotquantError, match="blot.tif") as info:
-        analyze_image(blot.image, None, _measurement(**kwargs), _membrane(4))
+        analyze_image(BlotImage.from_array(blot.image), _measurement(**kwargs), _membrane(4))
     assert words in str(info.value)
     assert "membranes[0]" in str(info.value)
 
@@ -124,17 +128,23 @@ def test_rows_and_lanes_outside_the_image_are_refused(kwargs, words):
 def test_image_too_narrow_for_its_lanes():
     with pytest.raises(BlotquantError, match="too narrow for the 30 lanes"):
         analyze_image(
-            np.random.default_rng(0).random((50, 100)), None, _measurement(), _membrane(30)
+            BlotImage.from_array(np.random.default_rng(0).random((50, 100))),
+            _measurement(),
+            _membrane(30),
         )
 
 
 def test_constant_image_is_refused():
     with pytest.raises(BlotquantError, match="every pixel has the value 7"):
-        analyze_image(np.full((50, 200), 7, np.uint16), 65535.0, _measurement(), _membrane(4))
+        analyze_image(
+            BlotImage.from_array(np.full((50, 200), 7, np.uint16), ceiling=65535.0),
+            _measurement(),
+            _membrane(4),
+        )
 
 
 def test_all_saturated_image_is_refused():
     image = np.full((50, 200), 65535, np.uint16)
     image[::7, ::5] = 100
     with pytest.raises(BlotquantError, match="saturated"):
-        analyze_image(image, 65535.0, _measurement(), _membrane(4))
+        analyze_image(BlotImage.from_array(image, ceiling=65535.0), _measurement(), _membrane(4))

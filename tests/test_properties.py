@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blotquant.io import BlotImage
 from blotquant.models import Lane, Measurement, Membrane
 from blotquant.pipeline import analyze_image
 from tests.conftest import make_blot
@@ -43,7 +44,7 @@ def _analyse(image: np.ndarray, n_lanes: int, ceiling: float | None = None):
         "m", tuple(Lane(i + 1, "sample", {"treatment": "t"}) for i in range(n_lanes))
     )
     measurement = Measurement("m", "x.tif", Path("x.tif"), "X")
-    return analyze_image(image, ceiling, measurement, membrane)
+    return analyze_image(BlotImage.from_array(image, ceiling=ceiling), measurement, membrane)
 
 
 @SETTINGS

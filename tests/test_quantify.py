@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from blotquant.background import background_profile, lane_edges, profile_baseline
-from blotquant.bands import BandBox, find_bands
+from blotquant.bands import BandBox, band_patch, find_bands
 from blotquant.lanes import find_lanes
 from blotquant.polarity import detect_polarity, saturation_mask, to_signal
-from blotquant.quantify import LOW_SNR, band_patch, measure_band, noise_sigma
+from blotquant.quantify import LOW_SNR, image_noise, measure_band, noise_sigma
 from tests.conftest import make_blot
 
 
@@ -163,3 +163,12 @@ def test_rolling_ball_background_image_is_summed_over_the_box():
     bg = np.full(blot.image.shape, 7.0)
     bands = _measure(blot.image + 7.0, 4, method="rolling-ball", bg_image=bg)
     np.testing.assert_allclose([b.net_volume for b in bands], blot.volumes, rtol=2e-3)
+
+
+def test_whole_counts_carry_at_least_their_rounding_noise():
+    flat = np.full((40, 60), 1000.0)
+    assert noise_sigma(flat) == 0.0
+    assert image_noise(flat, whole_counts=False) == 0.0
+    assert image_noise(flat, whole_counts=True) == pytest.approx(1 / np.sqrt(12))
+    noisy = flat + np.random.default_rng(0).normal(0, 5.0, flat.shape)
+    assert image_noise(noisy, whole_counts=True) == noise_sigma(noisy)

@@ -12,9 +12,7 @@ In a notebook, the stages can be taken one at a time::
     >>> m = experiment.measurements[0]  # doctest: +SKIP
     >>> image = blotquant.read_image(m.path, m.channel)  # doctest: +SKIP
     >>> membrane = experiment.membrane(m.membrane)  # doctest: +SKIP
-    >>> analysis = blotquant.analyze_image(
-    ...     image.pixels, image.ceiling, m, membrane, image.floor
-    ... )  # doctest: +SKIP
+    >>> analysis = blotquant.analyze_image(image, m, membrane)  # doctest: +SKIP
     >>> analysis.lanes, analysis.boxes, analysis.bands  # doctest: +SKIP
 
 Every problem a user can fix is raised as :class:`BlotquantError`, with a

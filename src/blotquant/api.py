@@ -18,7 +18,8 @@ import pandas as pd
 from blotquant.config import load_config
 from blotquant.doseresponse import fit_dose_response
 from blotquant.models import Experiment
-from blotquant.pipeline import RunResult, bands_table, run_experiment
+from blotquant.pipeline import BatchAnalyses, run_experiment
+from blotquant.quantify import bands_table
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
 from blotquant.report import (
     new_qc_staging,
@@ -40,7 +41,7 @@ class RunOutcome:
     bands: pd.DataFrame
     ratios: pd.DataFrame
     summary: pd.DataFrame
-    result: RunResult
+    result: BatchAnalyses
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from blotquant.lanes import LaneGeometry
-from blotquant.profiles import lower_baselines
+from blotquant.profiles import lower_baselines, robust_sigma
 
 #: Box half-height in units of the band's full width at half maximum.
 #: 1.5 FWHM is 3.5 sigma of a Gaussian band: 99.95 % of its volume inside.
@@ -48,6 +48,7 @@ class BandBox:
 
     @property
     def band_top(self) -> int:
+        """First row of the box at the lane centre."""
         return int(np.floor(self.center_row - self.half_top + 0.5))
 
     @property
@@ -61,11 +62,52 @@ class BandBox:
         return self.band_top + self.height - 1
 
     def column_tops(self) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices of the box and the first box row in each column."""
+        """Column indices of the box and the first box row in each column.
+
+        Returns
+        -------
+        cols : ndarray of int, shape (x_right - x_left,)
+        tops : ndarray of int, shape (x_right - x_left,)
+        """
         cols = np.arange(self.x_left, self.x_right)
         centre = self.center_row + self.slope * (cols - self.lane_x)
         tops = np.floor(centre - self.half_top + 0.5).astype(int)
         return cols, tops
+
+
+def band_patch(
+    image: np.ndarray, box: BandBox, margin: int, row_offset: int = 0
+) -> tuple[np.ndarray, bool]:
+    """Straighten the band box along the band, with ``margin`` rows each side.
+
+    Parameters
+    ----------
+    image : ndarray, shape (n_rows, n_columns)
+        The signal (or a background image, or a saturation mask).
+    box : BandBox
+        The box to cut.
+    margin : int
+        Rows of membrane kept above and below the box.
+    row_offset : int
+        The row of the full image that ``image[0]`` holds, for arrays that
+        keep only some rows (a background computed where needed).
+
+    Returns
+    -------
+    patch : ndarray, shape (x_right - x_left, margin + box.height + margin)
+        One row per box column, of ``image``'s dtype.
+    clipped : bool
+        True if the box or its margins ran past the image's edge (edge rows
+        are repeated there).
+    """
+    cols, tops = box.column_tops()
+    offsets = np.arange(-margin, box.height + margin)
+    rows = tops[:, None] + offsets[None, :] - row_offset
+    height, width = image.shape[:2]
+    clipped = bool(rows.min() < 0 or rows.max() >= height or box.x_left <= 0)
+    clipped = clipped or box.x_right >= width
+    rows = np.clip(rows, 0, height - 1)
+    return image[rows, cols[:, None]], clipped
 
 
 def lane_profiles(signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5) -> np.ndarray:
@@ -74,7 +116,18 @@ def lane_profiles(signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5
     The median, not the mean: a dust speck covers a few of the lane's columns
     and must not make a band (or move one) in the profile.
 
-    Returns an array of shape (n_lanes, n_rows).
+    Parameters
+    ----------
+    signal : ndarray, shape (n_rows, n_columns)
+        Image, bands bright.
+    lanes : LaneGeometry
+        Lanes of that image.
+    fraction : float
+        Share of the lane's width the median is taken over.
+
+    Returns
+    -------
+    ndarray, shape (n_lanes, n_rows)
     """
     height, width = signal.shape
     half = max(1.0, fraction * lanes.width / 2.0)
@@ -82,9 +135,9 @@ def lane_profiles(signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5
     out = np.zeros((len(lanes.centers), height))
     rows = np.arange(height)
     offsets = np.arange(n_cols)
+    centres = lanes.centers_at(rows[:, None])
     for i in range(len(lanes.centers)):
-        centre = lanes.centers[i] + lanes.slope * (rows - lanes.ref_row)
-        first = np.clip(np.floor(centre - half).astype(int), 0, max(0, width - n_cols))
+        first = np.clip(np.floor(centres[:, i] - half).astype(int), 0, max(0, width - n_cols))
         if lanes.slope == 0.0 or np.all(first == first[0]):
             strip = signal[:, first[0] : first[0] + n_cols]
         else:
@@ -135,14 +188,6 @@ def _subpixel(profile: np.ndarray, i: int) -> float:
     return float(i)
 
 
-def _noise_sigma(profile: np.ndarray) -> float:
-    """Robust noise of a profile from its first differences."""
-    diffs = np.diff(profile)
-    if diffs.size == 0:
-        return 0.0
-    return float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2.0))
-
-
 def find_bands(
     signal: np.ndarray,
     lanes: LaneGeometry,
@@ -155,11 +200,11 @@ def find_bands(
 
     Parameters
     ----------
-    signal : ndarray
-        2-D float image of one image or region, bands bright.
+    signal : ndarray, shape (n_rows, n_columns)
+        Float image of one image or region, bands bright.
     lanes : LaneGeometry
         Lanes of that image.
-    sample_lanes : ndarray of bool
+    sample_lanes : ndarray of bool, shape (n_lanes,)
         True for lanes that carry samples (ladder and empty lanes: False).
         Only sample lanes vote for the band row, and only they get boxes.
     band_rows : (int, int), optional
@@ -174,67 +219,48 @@ def find_bands(
     list of BandBox
         One per sample lane, left to right.
     """
-    height, width = signal.shape
+    height = signal.shape[0]
     n_lanes = len(lanes.centers)
     sample_lanes = np.asarray(sample_lanes, dtype=bool)
     lo_row, hi_row = band_rows if band_rows is not None else (0, height)
-    lo_row, hi_row = max(0, int(lo_row)), min(height, int(hi_row))
+    window = (max(0, int(lo_row)), min(height, int(hi_row)))
 
     profiles = lane_profiles(signal, lanes)
     smoothed = ndimage.gaussian_filter1d(profiles, 1.0, axis=1)
-    window = max(31, height // 6)
-    detrended = smoothed - lower_baselines(smoothed, window, smooth=0.0)
+    detrended = smoothed - lower_baselines(smoothed, max(31, height // 6), smooth=0.0)
     # membrane tilt moves bands too: a lane drifting right going down means the
     # band drops going left, by -slope rows per column
     band_slope_guess = -lanes.slope
     x_mid = float(np.mean(lanes.centers))
     expected_shift = band_slope_guess * (lanes.centers - x_mid)
 
+    # the sample lanes vote for the row where their bands line up
     voters = np.flatnonzero(sample_lanes) if sample_lanes.any() else np.arange(n_lanes)
-    maxima = np.array([detrended[i, lo_row:hi_row].max(initial=0.0) for i in voters])
-    scale = max(float(np.median(maxima)) if len(maxima) else 0.0, 1e-12)
-    combined = np.zeros(height)
-    for i, peak in zip(voters, maxima, strict=True):
-        # each lane votes with equal weight unless it is blank (no band anywhere)
-        weight = 1.0 / max(peak, 0.2 * scale)
-        combined += ndimage.shift(detrended[i], -expected_shift[i], order=1, mode="nearest") * (
-            weight
-        )
-    search = combined[lo_row:hi_row]
-    row0 = lo_row + (int(np.argmax(search)) if search.size else 0)
+    row0, combined = _vote_band_row(detrended, voters, expected_shift, window)
 
     # per lane: local peak near the expected row, then a smooth curve through them
     fwhm0 = _fwhm(combined, row0) if combined[row0] > 0 else 6.0
     reach = max(4.0, 1.0 * fwhm0)
-    rows_found = np.full(n_lanes, np.nan)
-    strength = np.zeros(n_lanes)
-    fwhms = np.full(n_lanes, np.nan)
-    noise = np.array([_noise_sigma(p[lo_row:hi_row]) for p in profiles])
-    for i in range(n_lanes):
-        guess = row0 + expected_shift[i]
-        peak_row, peak_value = _local_peak(
-            _clip_window(detrended[i], lo_row, hi_row), guess, reach + 10.0
-        )
-        rows_found[i] = _subpixel(detrended[i], peak_row)
-        strength[i] = peak_value / max(noise[i], 1e-12)
-        fwhms[i] = _fwhm(detrended[i], peak_row)
-
+    noise = np.array(
+        [robust_sigma(np.diff(p[window[0] : window[1]]), differences=True) for p in profiles]
+    )
+    rows_found, strength, fwhms = _peaks_per_lane(
+        detrended, row0 + expected_shift, reach + 10.0, noise, window
+    )
     good = sample_lanes & (strength >= 5.0)
     curve = _fit_band_curve(lanes.centers, rows_found, good, row0, expected_shift)
     predicted = curve(lanes.centers)
-    for i in range(n_lanes):
-        if not good[i] or abs(rows_found[i] - predicted[i]) > MAX_OFF_CURVE:
-            peak_row, peak_value = _local_peak(
-                _clip_window(detrended[i], lo_row, hi_row), predicted[i], 3.0
-            )
-            rows_found[i] = _subpixel(detrended[i], peak_row)
-            strength[i] = peak_value / max(noise[i], 1e-12)
-            fwhms[i] = _fwhm(detrended[i], peak_row)
+    # lanes without a clear peak of their own near the curve look again, close to it
+    again = np.flatnonzero(~good | (np.abs(rows_found - predicted) > MAX_OFF_CURVE))
+    rows_found[again], strength[again], fwhms[again] = _peaks_per_lane(
+        detrended[again], predicted[again], 3.0, noise[again], window
+    )
     detected = strength >= 5.0
     # lanes without a clear peak are measured where the curve says the band is
     use_own = detected & (np.abs(rows_found - predicted) <= MAX_OFF_CURVE)
     centres = np.where(use_own, rows_found, predicted)
 
+    # one box height for every lane, from the lanes with a band of their own
     ref = sample_lanes & use_own
     fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
     half = BOX_HALF_HEIGHT_FWHM * fwhm
@@ -243,21 +269,8 @@ def find_bands(
     half_top, half_bottom = _limit_by_neighbours(detrended, centres, use_own, half, fwhm, margin)
     slope_at = curve.deriv()(lanes.centers) if curve.order > 0 else np.zeros(n_lanes)
     boxes = []
-    half_w = lanes.width / 2.0
     for i in np.flatnonzero(sample_lanes):
-        x_centre = float(lanes.centers[i] + lanes.slope * (centres[i] - lanes.ref_row))
-        x_left = int(max(0, np.floor(x_centre - half_w + 0.5)))
-        x_right = int(min(width, np.floor(x_centre + half_w + 0.5)))
-        if lanes.bounds is not None:
-            # not past the valley into a neighbouring lane: a bright neighbour's
-            # flank is not membrane, and the baseline would not remove it
-            drift = lanes.slope * (centres[i] - lanes.ref_row)
-            if i > 0:
-                x_left = max(x_left, int(np.ceil(lanes.bounds[i - 1] + drift)))
-            if i < n_lanes - 1:
-                x_right = min(x_right, int(np.floor(lanes.bounds[i] + drift)) + 1)
-        if x_right <= x_left:
-            x_right = min(width, x_left + 1)
+        x_centre, x_left, x_right = _box_columns(lanes, int(i), centres[i], signal.shape[1])
         boxes.append(
             BandBox(
                 lane=int(i) + 1,
@@ -273,6 +286,73 @@ def find_bands(
             )
         )
     return boxes
+
+
+def _vote_band_row(
+    detrended: np.ndarray,
+    voters: np.ndarray,
+    expected_shift: np.ndarray,
+    window: tuple[int, int],
+) -> tuple[int, np.ndarray]:
+    """Find the row inside ``window`` where the voters' bands line up, and the votes per row.
+
+    Each lane's profile is shifted by its expected tilt before the votes are
+    added, so the votes count at the row of the membrane's middle column.
+    """
+    lo_row, hi_row = window
+    maxima = np.array([detrended[i, lo_row:hi_row].max(initial=0.0) for i in voters])
+    scale = max(float(np.median(maxima)) if len(maxima) else 0.0, 1e-12)
+    combined = np.zeros(detrended.shape[1])
+    for i, peak in zip(voters, maxima, strict=True):
+        # each lane votes with equal weight unless it is blank (no band anywhere)
+        weight = 1.0 / max(peak, 0.2 * scale)
+        combined += ndimage.shift(detrended[i], -expected_shift[i], order=1, mode="nearest") * (
+            weight
+        )
+    search = combined[lo_row:hi_row]
+    return lo_row + (int(np.argmax(search)) if search.size else 0), combined
+
+
+def _peaks_per_lane(
+    detrended: np.ndarray,
+    guesses: np.ndarray,
+    reach: float,
+    noise: np.ndarray,
+    window: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each profile's highest point within ``reach`` rows of its guess (inside ``window``).
+
+    Returns the sub-pixel row, the strength (peak over noise) and the FWHM,
+    one value per profile each.
+    """
+    n = len(guesses)
+    rows, strength, fwhms = np.empty(n), np.empty(n), np.empty(n)
+    for k in range(n):
+        profile = detrended[k]
+        peak_row, peak_value = _local_peak(_clip_window(profile, *window), guesses[k], reach)
+        rows[k] = _subpixel(profile, peak_row)
+        strength[k] = peak_value / max(noise[k], 1e-12)
+        fwhms[k] = _fwhm(profile, peak_row)
+    return rows, strength, fwhms
+
+
+def _box_columns(lanes: LaneGeometry, i: int, row: float, width: int) -> tuple[float, int, int]:
+    """Lane ``i``'s centre column at ``row`` and its box's columns [left, right)."""
+    x_centre = float(lanes.centers_at(row)[i])
+    half_w = lanes.width / 2.0
+    x_left = int(max(0, np.floor(x_centre - half_w + 0.5)))
+    x_right = int(min(width, np.floor(x_centre + half_w + 0.5)))
+    if lanes.bounds is not None:
+        # not past the valley into a neighbouring lane: a bright neighbour's
+        # flank is not membrane, and the baseline would not remove it
+        drift = lanes.drift_at(row)
+        if i > 0:
+            x_left = max(x_left, int(np.ceil(lanes.bounds[i - 1] + drift)))
+        if i < len(lanes.centers) - 1:
+            x_right = min(x_right, int(np.floor(lanes.bounds[i] + drift)) + 1)
+    if x_right <= x_left:
+        x_right = min(width, x_left + 1)
+    return x_centre, x_left, x_right
 
 
 def _clip_window(profile: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -292,7 +372,7 @@ def _fit_band_curve(
     for _ in range(3):
         coef = np.polyfit(x[use], rows[use], order)
         resid = rows - np.polyval(coef, x)
-        scale = max(1.0, 1.4826 * float(np.median(np.abs(resid[use]))))
+        scale = max(1.0, robust_sigma(resid[use], centred=False))
         keep = use & (np.abs(resid) <= max(3.0 * scale, 2.0))
         if keep.sum() < order + 2 or np.array_equal(keep, use):
             break

@@ -225,7 +225,7 @@ def inspect_image(
         band_rows=tuple(band_rows) if band_rows else None,
         source="blotquant inspect",
     )
-    analysis = analyze_image(image.pixels, image.ceiling, measurement, membrane, image.floor)
+    analysis = analyze_image(image, measurement, membrane)
     return Inspection(image, analysis, render_qc(image, [analysis]), n_lanes, guessed)
 
 

@@ -29,8 +29,8 @@ class BlotImage:
 
     Attributes
     ----------
-    pixels : ndarray
-        2-D array (uint8, uint16 or float64), never modified by blotquant.
+    pixels : ndarray, shape (n_rows, n_columns)
+        uint8, uint16 or float64, never modified by blotquant.
     path : Path
         The file it came from.
     channel : int
@@ -62,11 +62,57 @@ class BlotImage:
 
     @property
     def bit_depth(self) -> int:
+        """Bits per pixel of the array (8, 16 or 64)."""
         return self.pixels.dtype.itemsize * 8
+
+    @classmethod
+    def from_array(
+        cls,
+        pixels: np.ndarray,
+        *,
+        ceiling: float | None = None,
+        floor: float | None = None,
+        path: str | Path = "array",
+    ) -> BlotImage:
+        """Wrap a 2-D array already in memory (tests, notebooks) as an image.
+
+        Parameters
+        ----------
+        pixels : ndarray, shape (n_rows, n_columns)
+            The image as exported; not copied, never modified.
+        ceiling : float, optional
+            The detector's largest value; by default unknown, so light bands
+            are flagged saturated only with a ``saturation_level``. Pass
+            ``detector_limits(pixels)[0]`` for what :func:`read_image` would find.
+        floor : float, optional
+            The detector's smallest value (dark bands saturate there); by
+            default 0 for unsigned-integer arrays and unknown otherwise.
+        path : str or Path
+            A name for messages and QC pictures.
+
+        Returns
+        -------
+        BlotImage
+            With no file hash (``sha256`` is empty) and no warnings.
+        """
+        if floor is None and pixels.dtype.kind == "u":
+            floor = 0.0
+        return cls(pixels, Path(path), 0, 1, ceiling, "", floor)
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
+    """SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -161,6 +207,16 @@ def detector_limits(pixels: np.ndarray) -> tuple[float | None, float | None]:
     a clipping plateau too: with 65 536 levels and noise, so many equal
     extremes do not happen by chance. 8-bit data repeat values too often for
     that test, so only 0 and 255 count there.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (n_rows, n_columns)
+        The image as read.
+
+    Returns
+    -------
+    ceiling, floor : float or None
+        None for both in floating-point data (no known limits).
     """
     if pixels.dtype.kind != "u":
         return None, None

@@ -29,7 +29,7 @@ class LaneGeometry:
 
     Attributes
     ----------
-    centers : ndarray
+    centers : ndarray, shape (n_lanes,)
         Lane centre columns at ``ref_row`` (float, left to right).
     width : float
         Width of the measured box of every lane, in pixels.
@@ -38,7 +38,7 @@ class LaneGeometry:
         centre at row ``y`` is ``centers + slope * (y - ref_row)``.
     ref_row : float
         Row (in the analysed array) at which ``centers`` are given.
-    found : ndarray of bool
+    found : ndarray of bool, shape (n_lanes,)
         True where the lane's own signal placed it, False where the comb did.
     """
 
@@ -54,18 +54,61 @@ class LaneGeometry:
 
     @property
     def pitch(self) -> float:
+        """Median spacing of neighbouring lanes, in pixels (the width for one lane)."""
         if len(self.centers) < 2:
             return self.width
         return float(np.median(np.diff(self.centers)))
 
-    def centers_at(self, row: float) -> np.ndarray:
-        return self.centers + self.slope * (row - self.ref_row)
+    def drift_at(self, row: float | np.ndarray) -> float | np.ndarray:
+        """Columns every lane has drifted by at ``row`` since ``ref_row``.
+
+        Parameters
+        ----------
+        row : float or ndarray
+            Row(s) of the analysed array.
+
+        Returns
+        -------
+        float or ndarray
+            ``slope * (row - ref_row)``, of ``row``'s shape.
+        """
+        return self.slope * (row - self.ref_row)
+
+    def centers_at(self, row: float | np.ndarray) -> np.ndarray:
+        """Lane centre columns at ``row``.
+
+        Parameters
+        ----------
+        row : float or ndarray
+            Row of the analysed array; an array of shape (n_rows, 1) gives
+            every lane at every row.
+
+        Returns
+        -------
+        ndarray, shape (n_lanes,) or (n_rows, n_lanes)
+        """
+        return self.centers + self.drift_at(row)
 
 
 def fixed_lanes(
     centers: np.ndarray | list[float], width: float | None, ref_row: float
 ) -> LaneGeometry:
-    """Lanes given by the user (``lane_centers`` / ``lane_width``)."""
+    """Lanes given by the user (``lane_centers`` / ``lane_width``).
+
+    Parameters
+    ----------
+    centers : array_like, shape (n_lanes,)
+        Lane centre columns, left to right.
+    width : float or None
+        Box width; None: 0.8 x the median spacing (20 px for one lane).
+    ref_row : float
+        Row at which the centres are given (lanes given by hand do not drift).
+
+    Returns
+    -------
+    LaneGeometry
+        Every lane ``found``, no tilt, no valley bounds.
+    """
     centers = np.asarray(centers, dtype=float)
     if width is None:
         width = 0.8 * (float(np.median(np.diff(centers))) if len(centers) > 1 else 20.0)
@@ -73,12 +116,22 @@ def fixed_lanes(
 
 
 def band_residual(signal: np.ndarray) -> np.ndarray:
-    """What is thin in the vertical direction: bands, not background.
+    """Keep what is thin in the vertical direction: bands, not background.
 
     The signal minus a wide vertical smoothing keeps bands (a few rows tall)
     and removes everything smooth along the lanes: gradients, blotches from
     uneven blocking or washing, vignetting. Only the positive part is kept,
     so that summing down a lane measures band content.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_rows, n_columns)
+        Image, bands bright.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_rows, n_columns)
+        The residual, at least 0.
     """
     height = signal.shape[0]
     # far wider than a band (bands are 5 to 30 rows thick); two running means
@@ -114,12 +167,25 @@ def _across_quantiles(residual: np.ndarray) -> dict[float, np.ndarray]:
 def rows_with_bands(
     residual: np.ndarray, quantiles: dict[float, np.ndarray] | None = None
 ) -> np.ndarray:
-    """Rows that hold bands or marks, widened a little.
+    """Pick the rows that hold bands or marks, widened a little.
 
     Rows are picked on two scores: their mean signal (any band or mark), and
     the signal most of their width carries (the 70th percentile across
     columns), so that rows of faint bands running across the membrane are not
     outshone by a bright ladder mark that sits in a single lane.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_rows, n_columns)
+        :func:`band_residual` of the image.
+    quantiles : dict, optional
+        Each row's 50th, 70th and 95th percentile across the columns, keyed
+        0.5, 0.7 and 0.95 (arrays of shape (n_rows,)); computed if not given.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_rows,)
+        Every row when fewer than 3 stand out.
     """
     quantiles = quantiles if quantiles is not None else _across_quantiles(residual)
     rows = np.zeros(residual.shape[0], bool)
@@ -137,8 +203,22 @@ def column_profile(
 ) -> np.ndarray:
     """Mean residual per column after undoing a lane drift of ``slope`` px/row.
 
-    ``rows`` (a boolean mask) limits the sum to some rows; the mean is still
-    taken over all rows, so profiles of different masks compare.
+    Parameters
+    ----------
+    residual : ndarray, shape (n_rows, n_columns)
+        :func:`band_residual` of the image.
+    slope : float
+        Lane drift, columns per row.
+    ref_row : float
+        Row at which the drift is zero.
+    rows : ndarray of bool, shape (n_rows,), optional
+        Limits the sum to some rows; the mean is still taken over all rows,
+        so profiles of different masks compare.
+
+    Returns
+    -------
+    ndarray, shape (n_columns,)
+        Column ``x`` holds the lane position that is column ``x`` at ``ref_row``.
     """
     height, width = residual.shape
     if rows is not None:
@@ -254,6 +334,20 @@ def lane_pitch(
     The profile is not centred: with empty lanes, centring would push the
     pitch peak below zero. Lags k x pitch all peak when lanes are missing, so
     the smallest lag whose peak is close to the strongest is the pitch.
+
+    Parameters
+    ----------
+    profile : ndarray, shape (n_columns,)
+        Lane presence across the membrane (at least 0).
+    min_pitch, max_pitch : float
+        Spacings considered, in pixels.
+    share : float
+        A peak within this share of the strongest rise counts as the pitch.
+
+    Returns
+    -------
+    float or None
+        The pitch (sub-pixel), or None when no lag repeats.
     """
     n = len(profile)
     if n < 4 or not np.any(profile):
@@ -381,7 +475,7 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
 def _valleys(
     profile: np.ndarray, centers: np.ndarray, heights: np.ndarray, found: np.ndarray
 ) -> np.ndarray:
-    """The middle of the gap between each pair of neighbouring lanes.
+    """Find the middle of the gap between each pair of neighbouring lanes.
 
     The gap is sought in the middle half of the way between the two centres
     (a lane is never cut closer than a quarter pitch from its centre), where
@@ -486,6 +580,67 @@ def _estimate_tilt(
     return float(np.tan(np.radians(angles[best])))
 
 
+def _refine_comb(light: np.ndarray, centers: np.ndarray, pitch: float) -> tuple[float, np.ndarray]:
+    """Refit the comb's pitch and offset to the lanes' own centres.
+
+    The comb's pitch is only roughly right on wide, flat lanes: a straight
+    line is fitted to the lanes' own centres (lane number -> column) a few
+    times, dropping lanes that sit off the line (uneven loading, bubbles).
+    """
+    idx = np.arange(len(centers))
+    for _ in range(4):
+        refined, strengths, _ = _measure_lanes(light, centers, pitch)
+        found = _strong(strengths)
+        use = found.copy()
+        if use.sum() < 2:
+            break
+        for _ in range(2 if use.sum() >= 3 else 0):
+            coef = np.polyfit(idx[use], refined[use], 1)
+            resid = np.abs(refined - np.polyval(coef, idx))
+            keep = found & (resid <= max(0.15 * pitch, 2.0))
+            if keep.sum() < 3 or np.array_equal(keep, use):
+                break
+            use = keep
+        if use.sum() == 2:  # two lanes of their own fix pitch and offset exactly
+            coef = np.polyfit(idx[use], refined[use], 1)
+        new_pitch = float(coef[0])
+        if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
+            break
+        new_centers = np.polyval(coef, idx)
+        moved = float(np.max(np.abs(new_centers - centers)))
+        pitch, centers = new_pitch, new_centers
+        if moved < 0.25:
+            break
+    return pitch, centers
+
+
+def _correct_spacing(
+    light: np.ndarray, centers: np.ndarray, pitch: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move each lane with signal to its own centre (uneven spacing).
+
+    Returns the centres, and each lane's strength, 10 %-width and whether it
+    has signal of its own.
+    """
+    idx = np.arange(len(centers))
+    refined, strengths, widths = _measure_lanes(light, centers, pitch)
+    found = _strong(strengths)
+    shift = np.clip(refined - centers, -pitch / 3.0, pitch / 3.0)
+    centers = np.where(found, centers + shift, centers)
+    if found.sum() >= 2 and (~found).any():
+        # lanes placed by the comb follow the drift of their found neighbours
+        centers[~found] += np.interp(idx[~found], idx[found], shift[found])
+    return centers, strengths, widths, found
+
+
+def _lane_width_from(widths: np.ndarray, found: np.ndarray, pitch: float) -> float:
+    """Box width from the lanes' measured widths: generous, within 0.4 to 0.95 pitch."""
+    measured = np.median(widths[found]) if found.any() else 0.75 * pitch
+    # generous: a box clipping the band's soft edges loses volume, while extra
+    # membrane inside the box is removed exactly by the baseline
+    return float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
+
+
 def find_lanes(
     signal: np.ndarray,
     n_lanes: int,
@@ -498,8 +653,8 @@ def find_lanes(
 
     Parameters
     ----------
-    signal : ndarray
-        2-D float image, bands bright (see :func:`blotquant.polarity.to_signal`).
+    signal : ndarray, shape (n_rows, n_columns)
+        Float image, bands bright (see :func:`blotquant.polarity.to_signal`).
     n_lanes : int
         Number of lanes physically on the membrane, ladder and empty included.
     lane_width : float, optional
@@ -545,48 +700,10 @@ def find_lanes(
     light = ndimage.gaussian_filter1d(
         ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
     )
-    idx = np.arange(n_lanes)
-    # the comb's pitch is only roughly right on wide, flat lanes: fit a
-    # straight line to the lanes' own centres (lane number -> column) a few
-    # times, dropping lanes that sit off the line (uneven loading, bubbles)
-    for _ in range(4):
-        refined, strengths, widths = _measure_lanes(light, centers, pitch)
-        found = _strong(strengths)
-        use = found.copy()
-        if use.sum() < 2:
-            break
-        for _ in range(2 if use.sum() >= 3 else 0):
-            coef = np.polyfit(idx[use], refined[use], 1)
-            resid = np.abs(refined - np.polyval(coef, idx))
-            keep = found & (resid <= max(0.15 * pitch, 2.0))
-            if keep.sum() < 3 or np.array_equal(keep, use):
-                break
-            use = keep
-        if use.sum() == 2:  # two lanes of their own fix pitch and offset exactly
-            coef = np.polyfit(idx[use], refined[use], 1)
-        new_pitch = float(coef[0])
-        if not 0.8 * pitch <= new_pitch <= 1.2 * pitch:
-            break
-        new_centers = np.polyval(coef, idx)
-        moved = float(np.max(np.abs(new_centers - centers)))
-        pitch, centers = new_pitch, new_centers
-        if moved < 0.25:
-            break
-
-    # per-lane correction for uneven spacing, only where the lane has signal
-    refined, strengths, widths = _measure_lanes(light, centers, pitch)
-    found = _strong(strengths)
-    shift = np.clip(refined - centers, -pitch / 3.0, pitch / 3.0)
-    centers = np.where(found, centers + shift, centers)
-    if found.sum() >= 2 and (~found).any():
-        # lanes placed by the comb follow the drift of their found neighbours
-        centers[~found] += np.interp(idx[~found], idx[found], shift[found])
-
+    pitch, centers = _refine_comb(light, centers, pitch)
+    centers, strengths, widths, found = _correct_spacing(light, centers, pitch)
     if lane_width is None:
-        measured = np.median(widths[found]) if found.any() else 0.75 * pitch
-        # generous: a box clipping the band's soft edges loses volume, while extra
-        # membrane inside the box is removed exactly by the baseline
-        lane_width = float(np.clip(measured + 10.0, 0.4 * pitch, 0.95 * pitch))
+        lane_width = _lane_width_from(widths, found, pitch)
     return LaneGeometry(
         bounds=_valleys(light, centers, strengths, found),
         centers=centers,

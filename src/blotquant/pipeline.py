@@ -1,65 +1,46 @@
-"""The analysis as a Python API: one image at a time, or a whole experiment.
+"""Running the analysis: one image (or region) at a time, or a whole experiment.
 
 A notebook user can call the stages one by one::
 
     from blotquant import config, io, pipeline
     exp = config.load_config("config.yaml")
     m = exp.measurements[0]
-    image = io.read_image(m.path, m.channel)
-    result = pipeline.analyze_image(image.pixels, image.ceiling, m, exp.membrane(m.membrane))
+    image = io.read_image(m.path, m.channel)  # or io.BlotImage.from_array(pixels)
+    result = pipeline.analyze_image(image, m, exp.membrane(m.membrane))
     result.lanes, result.boxes, result.bands
 
-or run everything with :func:`run_experiment` and get tidy DataFrames.
+or run everything with :func:`run_experiment` (and tabulate it with
+:func:`blotquant.quantify.bands_table`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from blotquant.bands import BandBox, find_bands
+from blotquant.background import background_image
+from blotquant.bands import find_bands
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage, read_image
+from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from blotquant.models import Experiment, Measurement, Membrane
-from blotquant.polarity import detect_polarity, saturation_mask, to_signal
-from blotquant.quantify import BandMeasurement, measure_band, noise_sigma
-from blotquant.tables import BANDS_LEADING, BANDS_MEASURED
+from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
+from blotquant.qc import qc_name, render_qc_and_thumbnail
+from blotquant.quantify import ImageAnalysis, image_noise, measure_band
 
 #: Smallest lane spacing (pixels) blotquant will try to resolve.
 MIN_LANE_PITCH = 6
 
 
-@dataclass(frozen=True)
-class ImageAnalysis:
-    """Everything blotquant decided about one image (or region) and measured in it.
-
-    Rows of ``lanes`` and ``boxes`` are relative to ``row_offset`` (the top of
-    the region); add it for image rows.
-    """
-
-    measurement: Measurement
-    polarity: str
-    row_offset: int
-    lanes: LaneGeometry
-    boxes: tuple[BandBox, ...]
-    bands: tuple[BandMeasurement, ...]
-    pixel_noise: float
-    warnings: tuple[str, ...] = ()
-    #: The molecular-weight ladder's fit, when the image names its ladder.
-    ladder: Any = None
-
-
 @dataclass
-class RunResult:
-    """The outcome of a run: measurements, failures and what to draw."""
+class BatchAnalyses:
+    """The analyses of a batch of images: measurements, failures and what to draw."""
 
     analyses: list[ImageAnalysis] = field(default_factory=list)
     #: (file or measurement, message) of every input that was rejected.
@@ -73,6 +54,76 @@ class RunResult:
     qc_written: list[str] = field(default_factory=list)
     #: QC picture name -> small JPEG of it, for report.html (kept in memory).
     qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
+
+
+def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane) -> ImageAnalysis:
+    """Find lanes and bands in one image (or region) and measure them.
+
+    Parameters
+    ----------
+    image : BlotImage
+        The whole image as exported (the region is cut here), with the
+        detector's ceiling and floor (:func:`blotquant.io.read_image`, or
+        :meth:`blotquant.io.BlotImage.from_array`).
+    measurement : Measurement
+        What to measure: antibody, region, band window, settings.
+    membrane : Membrane
+        The membrane's lanes (count, roles).
+
+    Returns
+    -------
+    ImageAnalysis
+
+    Raises
+    ------
+    BlotquantError
+        If the region or the lane centres lie outside the image, or the image
+        cannot be measured (too narrow for its lanes, too short, blank, or
+        mostly saturated), or a band size is asked for without a ladder.
+    """
+    settings = measurement.analysis
+    region, row_offset, band_rows = _cut_region(image.pixels, measurement)
+    _refuse_unmeasurable(region, measurement, membrane)
+    polarity = settings.polarity
+    if polarity == "auto":
+        polarity = detect_polarity(region)
+    saturated = _saturated_pixels(region, polarity, image, measurement)
+    signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
+    lanes = _place_lanes(signal, measurement, len(membrane.lanes))
+    ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
+    if measurement.band_kda is not None:
+        band_rows = _kda_rows(ladder, measurement, region.shape[0])
+    sample_lanes = np.array([lane.role == "sample" for lane in membrane.lanes])
+    boxes = find_bands(
+        signal, lanes, sample_lanes, band_rows=band_rows, margin=settings.background_margin
+    )
+    background, background_first_row = background_image(
+        settings.background, signal, boxes, settings.rolling_ball_radius
+    )
+    noise = image_noise(signal, whole_counts=region.dtype.kind in "ui")
+    bands = tuple(
+        measure_band(
+            signal,
+            box,
+            method=settings.background,
+            saturated=saturated,
+            background_image=background,
+            pixel_noise=noise,
+            background_row_offset=background_first_row,
+        )
+        for box in boxes
+    )
+    return ImageAnalysis(
+        measurement=measurement,
+        polarity=polarity,
+        row_offset=row_offset,
+        lanes=lanes,
+        boxes=tuple(boxes),
+        bands=bands,
+        pixel_noise=noise,
+        warnings=warnings,
+        ladder=ladder,
+    )
 
 
 def _where(measurement: Measurement) -> str:
@@ -89,67 +140,44 @@ def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Meas
         )
 
 
-def analyze_image(
-    pixels: np.ndarray,
-    ceiling: float | None,
-    measurement: Measurement,
-    membrane: Membrane,
-    floor: float | None = None,
-) -> ImageAnalysis:
-    """Find lanes and bands in one image (or region) and measure them.
-
-    Parameters
-    ----------
-    pixels : ndarray
-        The whole 2-D image as exported (the region is cut here).
-    ceiling : float or None
-        The detector's largest value (255, 65535, or a lower clipping
-        plateau) or None if unknown.
-    measurement : Measurement
-        What to measure: antibody, region, band window, settings.
-    membrane : Membrane
-        The membrane's lanes (count, roles).
-    floor : float or None
-        The detector's smallest value (saturation of dark bands); by default
-        0 for unsigned-integer images and none for floating-point ones.
-
-    Returns
-    -------
-    ImageAnalysis
-    """
-    settings = measurement.analysis
-    if floor is None and pixels.dtype.kind == "u":
-        floor = 0.0
-    height, width = pixels.shape
-    warnings: list[str] = []
+def _cut_region(
+    pixels: np.ndarray, measurement: Measurement
+) -> tuple[np.ndarray, int, tuple[int, int] | None]:
+    """Cut the measurement's region; give its first image row and its band window in it."""
+    height = pixels.shape[0]
     row_offset = 0
     region = pixels
     if measurement.rows is not None:
         _check_rows("rows", measurement.rows, height, measurement)
         row_offset = measurement.rows[0]
         region = pixels[measurement.rows[0] : measurement.rows[1]]
-    band_rows = None
-    if measurement.band_rows is not None:
-        _check_rows("band_rows", measurement.band_rows, height, measurement)
-        top, bottom = measurement.band_rows
-        band_rows = (max(0, top - row_offset), min(region.shape[0], bottom - row_offset))
-        if band_rows[0] >= band_rows[1]:
-            raise BlotquantError(
-                f"{measurement.image}: `band_rows: [{top}, {bottom}]` lies outside the region "
-                f"`rows: {list(measurement.rows or ())}`{_where(measurement)}. band_rows are "
-                "image rows and must fall inside the region's rows."
-            )
+    if measurement.band_rows is None:
+        return region, row_offset, None
+    _check_rows("band_rows", measurement.band_rows, height, measurement)
+    top, bottom = measurement.band_rows
+    band_rows = (max(0, top - row_offset), min(region.shape[0], bottom - row_offset))
+    if band_rows[0] >= band_rows[1]:
+        raise BlotquantError(
+            f"{measurement.image}: `band_rows: [{top}, {bottom}]` lies outside the region "
+            f"`rows: {list(measurement.rows or ())}`{_where(measurement)}. band_rows are "
+            "image rows and must fall inside the region's rows."
+        )
+    return region, row_offset, band_rows
 
+
+def _refuse_unmeasurable(region: np.ndarray, measurement: Measurement, membrane: Membrane) -> None:
+    """Refuse a region too narrow for its lanes, too short for a band, or blank."""
     n_lanes = len(membrane.lanes)
+    height, width = region.shape
     if width < n_lanes * MIN_LANE_PITCH:
         raise BlotquantError(
             f"{measurement.image} is {width} pixels wide, too narrow for the {n_lanes} lanes of "
             f"membrane {membrane.name} (at least {MIN_LANE_PITCH} px per lane). Check the `lanes` "
             f"list and that the right image is named{_where(measurement)}."
         )
-    if region.shape[0] < 8:
+    if height < 8:
         raise BlotquantError(
-            f"{measurement.image}: the region is only {region.shape[0]} rows tall"
+            f"{measurement.image}: the region is only {height} rows tall"
             f"{_where(measurement)}; a band needs more. Check `rows`."
         )
     lo, hi = float(region.min()), float(region.max())
@@ -159,107 +187,77 @@ def analyze_image(
             "image is blank. Check the export (wrong channel or an empty capture?)."
         )
 
+
+def _saturated_pixels(
+    region: np.ndarray, polarity: Resolved, image: BlotImage, measurement: Measurement
+) -> np.ndarray:
+    """Find the region's pixels at the detector's limit; refuse it if over-exposed."""
+    level = measurement.analysis.saturation_level
     # an image mostly at either limit is over-exposed, whichever way the bands go
     # (a share of a half is told as well from every third row and column)
     sample = region[::3, ::3]
     at_limit = max(
-        float(saturation_mask(sample, "light-bands", ceiling, settings.saturation_level).mean()),
-        float(saturation_mask(sample, "dark-bands", ceiling, None, floor).mean()),
+        float(saturation_mask(sample, "light-bands", image.ceiling, level).mean()),
+        float(saturation_mask(sample, "dark-bands", image.ceiling, None, image.floor).mean()),
     )
-    polarity = settings.polarity
-    if polarity == "auto":
-        polarity = detect_polarity(region)
-    sat = saturation_mask(region, polarity, ceiling, settings.saturation_level, floor)
-    saturated_share = max(float(sat.mean()), at_limit)
-    if saturated_share > 0.5:
+    saturated = saturation_mask(region, polarity, image.ceiling, level, image.floor)
+    share = max(float(saturated.mean()), at_limit)
+    if share > 0.5:
         raise BlotquantError(
-            f"{measurement.image}{_where(measurement)}: {saturated_share:.0%} of the pixels are at "
+            f"{measurement.image}{_where(measurement)}: {share:.0%} of the pixels are at "
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
             "membrane again with a shorter exposure."
         )
-    # 8- and 16-bit counts are exact in single precision; sums are taken in double
-    exact32 = region.dtype.kind in "ui" and region.dtype.itemsize <= 2
-    signal = to_signal(region, polarity, ceiling, np.float32 if exact32 else np.float64)
+    return saturated
 
-    if measurement.lane_centers is not None:
-        centers = np.asarray(measurement.lane_centers, dtype=float)
-        if centers.min() < 0 or centers.max() >= width:
-            raise BlotquantError(
-                f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
-                f"outside the image's columns 0 to {width - 1}{_where(measurement)}."
-            )
-        lanes = fixed_lanes(centers, settings.lane_width, (region.shape[0] - 1) / 2.0)
-    else:
+
+def _place_lanes(signal: np.ndarray, measurement: Measurement, n_lanes: int) -> LaneGeometry:
+    """Place the lanes where the config puts them, or find them in the signal."""
+    width = signal.shape[1]
+    if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
         # outside band_rows help place them (band_rows only limits the band search)
-        lanes = find_lanes(signal, n_lanes, lane_width=settings.lane_width)
-    roles = np.array([lane.role == "sample" for lane in membrane.lanes])
-    ladder = None
-    if measurement.ladder_lane is not None:
-        from blotquant.bands import lane_profiles
-        from blotquant.ladder import fit_ladder
-
-        if not 1 <= measurement.ladder_lane <= n_lanes:
-            raise BlotquantError(
-                f"{measurement.image}: `ladder: {{lane: {measurement.ladder_lane}}}` but membrane "
-                f"{membrane.name} has {n_lanes} lanes{_where(measurement)}."
-            )
-        profile = lane_profiles(signal, lanes)[measurement.ladder_lane - 1]
-        ladder = fit_ladder(profile, measurement.ladder_kda or ())
-        if ladder is None:
-            warnings.append(
-                f"{measurement.image}: the ladder's {len(measurement.ladder_kda or ())} marks were "
-                f"not found in lane {measurement.ladder_lane}{_where(measurement)}; no kDa."
-            )
-    if measurement.band_kda is not None:
-        if ladder is None:
-            raise BlotquantError(
-                f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "
-                f"marks are found{_where(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
-                "or use band_rows instead."
-            )
-        tol = measurement.band_kda_tolerance
-        top = ladder.row_at(measurement.band_kda * (1 + tol))
-        bottom = ladder.row_at(measurement.band_kda * (1 - tol))
-        band_rows = (max(0, int(np.floor(top))), min(region.shape[0], int(np.ceil(bottom)) + 1))
-    boxes = find_bands(signal, lanes, roles, band_rows=band_rows, margin=settings.background_margin)
-    background_image = None
-    first = 0
-    if settings.background == "rolling-ball" and boxes:
-        from blotquant.rollingball import rolling_ball_rows
-
-        # only the rows the boxes and their margins read
-        tops = [int(b.column_tops()[1].min()) - b.margin for b in boxes]
-        bottoms = [int(b.column_tops()[1].max()) + b.height + b.margin for b in boxes]
-        first, last = max(0, min(tops)), min(signal.shape[0], max(bottoms) + 1)
-        background_image = rolling_ball_rows(signal, settings.rolling_ball_radius, (first, last))
-    noise = noise_sigma(signal)
-    if pixels.dtype.kind in "ui":
-        # rounding to whole counts adds noise of 1/sqrt(12) count, whatever the image shows
-        noise = max(noise, 1.0 / np.sqrt(12.0))
-    bands = tuple(
-        measure_band(
-            signal,
-            box,
-            method=settings.background,
-            saturated=sat,
-            background_image=background_image,
-            pixel_noise=noise,
-            background_row_offset=first,
+        return find_lanes(signal, n_lanes, lane_width=measurement.analysis.lane_width)
+    centers = np.asarray(measurement.lane_centers, dtype=float)
+    if centers.min() < 0 or centers.max() >= width:
+        raise BlotquantError(
+            f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
+            f"outside the image's columns 0 to {width - 1}{_where(measurement)}."
         )
-        for box in boxes
+    return fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
+
+
+def _fit_ladder(
+    signal: np.ndarray, lanes: LaneGeometry, measurement: Measurement, membrane: Membrane
+) -> tuple[LadderFit | None, tuple[str, ...]]:
+    """Fit the ladder when the image names one; warn when its marks are not found."""
+    lane = measurement.ladder_lane
+    if lane is None:
+        return None, ()
+    if not 1 <= lane <= len(membrane.lanes):
+        raise BlotquantError(
+            f"{measurement.image}: `ladder: {{lane: {lane}}}` but membrane "
+            f"{membrane.name} has {len(membrane.lanes)} lanes{_where(measurement)}."
+        )
+    kda = measurement.ladder_kda or ()
+    ladder = fit_ladder_lane(signal, lanes, lane, kda)
+    if ladder is not None:
+        return ladder, ()
+    return None, (
+        f"{measurement.image}: the ladder's {len(kda)} marks were "
+        f"not found in lane {lane}{_where(measurement)}; no kDa.",
     )
-    return ImageAnalysis(
-        measurement=measurement,
-        polarity=polarity,
-        row_offset=row_offset,
-        lanes=lanes,
-        boxes=tuple(boxes),
-        bands=bands,
-        pixel_noise=noise,
-        warnings=tuple(warnings),
-        ladder=ladder,
-    )
+
+
+def _kda_rows(ladder: LadderFit | None, measurement: Measurement, n_rows: int) -> tuple[int, int]:
+    """Turn ``band_kda`` into a band window, from the ladder."""
+    if ladder is None:
+        raise BlotquantError(
+            f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "
+            f"marks are found{_where(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
+            "or use band_rows instead."
+        )
+    return band_window(ladder, measurement.band_kda, measurement.band_kda_tolerance, n_rows)
 
 
 # --- running a whole experiment ---------------------------------------------------------
@@ -287,11 +285,9 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
     ]
 
 
-def _run_file(task: _FileTask) -> RunResult:
+def _run_file(task: _FileTask) -> BatchAnalyses:
     """Read one file once and analyse every measurement on it."""
-    from blotquant.qc import qc_name, render_qc_and_thumbnail
-
-    outcome = RunResult()
+    outcome = BatchAnalyses()
     images: dict[int, BlotImage] = {}
     for m in task.measurements:
         try:
@@ -301,9 +297,7 @@ def _run_file(task: _FileTask) -> RunResult:
                 outcome.hashes[str(m.path)] = image.sha256
                 outcome.warnings.extend(image.warnings)
             image = images[m.channel]
-            analysis = analyze_image(
-                image.pixels, image.ceiling, m, task.membranes[m.membrane], image.floor
-            )
+            analysis = analyze_image(image, m, task.membranes[m.membrane])
             outcome.analyses.append(analysis)
             outcome.warnings.extend(analysis.warnings)
         except BlotquantError as exc:
@@ -330,11 +324,11 @@ def _run_file(task: _FileTask) -> RunResult:
     return outcome
 
 
-def _run_file_safely(task: _FileTask) -> RunResult:
+def _run_file_safely(task: _FileTask) -> BatchAnalyses:
     try:
         return _run_file(task)
     except Exception as exc:  # a bug must not cost the user the other images
-        outcome = RunResult()
+        outcome = BatchAnalyses()
         outcome.failures.append(
             (
                 str(task.path.name),
@@ -352,7 +346,7 @@ def run_experiment(
     qc: bool = True,
     progress: Callable[[int, int], None] | None = None,
     qc_dir: Path | None = None,
-) -> RunResult:
+) -> BatchAnalyses:
     """Analyse every image of an experiment.
 
     Parameters
@@ -371,15 +365,15 @@ def run_experiment(
 
     Returns
     -------
-    RunResult
+    BatchAnalyses
     """
     tasks = [
         _FileTask(t.path, t.measurements, t.membranes, qc, qc_dir if qc else None)
         for t in _group_by_file(experiment)
     ]
-    result = RunResult(warnings=list(experiment.warnings))
+    result = BatchAnalyses(warnings=list(experiment.warnings))
     total = len(tasks)
-    outcomes: Iterable[RunResult]
+    outcomes: Iterable[BatchAnalyses]
     if jobs > 1 and total > 1:
         workers = min(jobs, total, os.cpu_count() or jobs)
         pool = ProcessPoolExecutor(max_workers=workers)
@@ -404,43 +398,3 @@ def run_experiment(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return result
-
-
-def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd.DataFrame:
-    """One row per measured band: the contract's bands.csv."""
-    meta_keys = experiment.lane_keys()
-    rows: list[dict[str, Any]] = []
-    for a in analyses:
-        m = a.measurement
-        lanes = experiment.membrane(m.membrane).lanes
-        for box, band in zip(a.boxes, a.bands, strict=True):
-            lane = lanes[box.lane - 1]
-            row: dict[str, Any] = {
-                "membrane": m.membrane,
-                "image": m.image,
-                "antibody": m.antibody,
-                "lane": box.lane,
-            }
-            for key in meta_keys:
-                row[key] = lane.metadata.get(key)
-            row.update(
-                x_left=box.x_left,
-                x_right=box.x_right,
-                band_top=box.band_top + a.row_offset,
-                band_bottom=box.band_bottom + a.row_offset,
-                raw_volume=band.raw_volume,
-                background_volume=band.background_volume,
-                net_volume=band.net_volume,
-                saturated_pixels=band.saturated_pixels,
-                flags=band.flag_text,
-                snr=round(band.snr, 2) if np.isfinite(band.snr) else band.snr,
-                band_row=round(box.center_row + a.row_offset, 2),
-                kda=round(a.ladder.kda_at(box.center_row), 2) if a.ladder else np.nan,
-                lane_center=round(box.lane_x, 2),
-                channel=m.channel,
-                polarity=a.polarity,
-                background=m.analysis.background,
-            )
-            rows.append(row)
-    columns = [*BANDS_LEADING, *meta_keys, *BANDS_MEASURED]
-    return pd.DataFrame(rows, columns=columns)

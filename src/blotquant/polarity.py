@@ -1,4 +1,4 @@
-"""Band polarity: are bands darker or brighter than the membrane?
+"""Band polarity: whether bands are darker or brighter than the membrane.
 
 Everything downstream works on a *signal* image in which more protein means a
 larger number, so volumes grow with protein whatever the imager exported.
@@ -23,8 +23,8 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
 
     Parameters
     ----------
-    pixels : ndarray
-        2-D image as exported.
+    pixels : ndarray, shape (n_rows, n_columns)
+        Image as exported.
 
     Returns
     -------
@@ -55,12 +55,45 @@ def to_signal(
     intensity, and hence net volumes, are unchanged in size. ``float32``
     holds 8- and 16-bit images (and their inversion) exactly, in half the
     memory.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (n_rows, n_columns)
+        Image as exported (not modified).
+    polarity : {'dark-bands', 'light-bands'}
+        Which way the bands go.
+    ceiling : float or None
+        The detector's largest value; None: the image's maximum.
+    dtype : type
+        Float type of the signal (see :func:`signal_dtype`).
+
+    Returns
+    -------
+    ndarray of ``dtype``, shape (n_rows, n_columns)
     """
     signal = np.asarray(pixels, dtype=dtype)
     if polarity == "dark-bands":
         top = ceiling if ceiling is not None else float(signal.max())
         signal = top - signal
     return signal
+
+
+def signal_dtype(pixels: np.ndarray) -> type[np.floating]:
+    """Choose the float type that holds an image's signal exactly, in the least memory.
+
+    Parameters
+    ----------
+    pixels : ndarray, shape (n_rows, n_columns)
+        Image as exported.
+
+    Returns
+    -------
+    type
+        ``np.float32`` for 8- and 16-bit integers (exact in single
+        precision; sums are taken in double), else ``np.float64``.
+    """
+    exact32 = pixels.dtype.kind in "ui" and pixels.dtype.itemsize <= 2
+    return np.float32 if exact32 else np.float64
 
 
 def saturation_mask(
@@ -74,9 +107,10 @@ def saturation_mask(
 
     Parameters
     ----------
-    pixels : ndarray
+    pixels : ndarray, shape (n_rows, n_columns)
         Image as exported.
     polarity : {'dark-bands', 'light-bands'}
+        Which way the bands go.
     ceiling : float or None
         Largest recordable value (dtype maximum), None if unknown.
     level : float, optional
@@ -84,6 +118,11 @@ def saturation_mask(
         it is the value at or below which film or detector is saturated.
     floor : float or None
         Smallest recordable value (0, or a clipping plateau), None if unknown.
+
+    Returns
+    -------
+    ndarray of bool, shape of ``pixels``
+        All False when the limit is unknown.
     """
     if polarity == "light-bands":
         limit = level if level is not None else ceiling

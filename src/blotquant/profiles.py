@@ -5,6 +5,69 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+#: Standard deviations per median absolute deviation (MAD) of Gaussian noise.
+MAD_TO_SIGMA = 1.4826
+
+
+def robust_sigma(
+    values: np.ndarray,
+    *,
+    axis: int | None = None,
+    centred: bool = True,
+    differences: bool = False,
+    upper_median: bool = False,
+) -> float | np.ndarray:
+    """Noise standard deviation from the median absolute deviation (MAD).
+
+    The median ignores the few values that are not noise (band edges, specks,
+    outlying lanes), where a standard deviation would follow them.
+
+    Parameters
+    ----------
+    values : ndarray, any shape
+        Samples of the noise.
+    axis : int, optional
+        Axis along which to estimate; by default over all values.
+    centred : bool
+        Deviations from the median (the MAD proper). False: the median of
+        ``|values|``, for values already centred (residuals, deviations).
+    differences : bool
+        The values are differences of two noisy samples, whose noise is
+        ``sqrt(2)`` times that of one sample: divide it out.
+    upper_median : bool
+        Take the upper of the two middle values instead of their mean: one
+        partial sort, for large samples where the difference does not matter.
+
+    Returns
+    -------
+    float or ndarray
+        The noise; an array of ``values``' shape without ``axis`` when
+        ``axis`` is given. 0.0 for no values (``axis=None``).
+    """
+    values = np.asarray(values)
+    if axis is None and values.size == 0:
+        return 0.0
+    median = _upper_median if upper_median else _mean_median
+    deviations = np.abs(values - median(values, axis, keepdims=True) if centred else values)
+    sigma = MAD_TO_SIGMA * median(deviations, axis)
+    if differences:
+        sigma = sigma / np.sqrt(2.0)
+    return float(sigma) if axis is None else sigma
+
+
+def _mean_median(values: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
+    return np.median(values, axis=axis, keepdims=keepdims)
+
+
+def _upper_median(values: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
+    if axis is None:
+        values = values.ravel()
+        axis = 0
+    middle = values.shape[axis] // 2
+    parted = np.partition(values, middle, axis=axis)
+    upper = np.take(parted, [middle], axis=axis)
+    return upper if keepdims else np.squeeze(upper, axis=axis)
+
 
 def lower_baseline(profile: np.ndarray, window: float, smooth: float = 2.0) -> np.ndarray:
     """Baseline under the peaks of a profile.
@@ -16,21 +79,38 @@ def lower_baseline(profile: np.ndarray, window: float, smooth: float = 2.0) -> n
 
     Parameters
     ----------
-    profile : ndarray
-        1-D profile.
+    profile : ndarray, shape (n_samples,)
+        The profile.
     window : float
         At least the spacing of the peaks (lane pitch), so that every window
         holds a gap.
     smooth : float
         Gaussian smoothing (sigma, samples) applied before finding the minima,
         so that noise does not pull the baseline down.
+
+    Returns
+    -------
+    ndarray, shape of ``profile``
+        Never above the smoothed profile (when ``smooth > 0``).
     """
     profile = np.asarray(profile)
     return lower_baselines(profile[None, :], window, smooth)[0]
 
 
 def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) -> np.ndarray:
-    """:func:`lower_baseline` of every row of a 2-D array, at once."""
+    """:func:`lower_baseline` of every row of a 2-D array, at once.
+
+    Parameters
+    ----------
+    profiles : ndarray, shape (n_profiles, n_samples)
+        One profile per row.
+    window, smooth : float
+        As for :func:`lower_baseline`.
+
+    Returns
+    -------
+    ndarray, shape (n_profiles, n_samples)
+    """
     n_rows, n = profiles.shape
     if n < 3:
         low = profiles.min(axis=1, keepdims=True) if n else np.zeros((n_rows, 1))
@@ -67,7 +147,7 @@ def lower_baselines(profiles: np.ndarray, window: float, smooth: float = 2.0) ->
 
 
 def _lower_lines(x: np.ndarray, y: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """A straight line under most of each row of ``y``: refit to the points below it.
+    """Fit a straight line under most of each row of ``y``, refitting to the points below it.
 
     Least-squares lines in closed form, every row at once; a row stops being
     refitted once the points below its line no longer change.

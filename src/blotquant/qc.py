@@ -16,13 +16,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from blotquant.background import DRAWS_MARGINS
 from blotquant.io import BlotImage
 from blotquant.models import Measurement
 from blotquant.polarity import saturation_mask
-
-#: Background methods whose membrane margins are drawn above and below each box.
-# TODO(merge): point this at background.DRAWS_MARGINS, its one home.
-DRAWS_MARGINS = ("profile-baseline", "lane-edges")
 
 #: Largest width (px) of the QC thumbnails embedded in report.html.
 THUMBNAIL_WIDTH = 640

@@ -34,6 +34,11 @@ from scipy import ndimage
 def ball_for_radius(radius: float) -> tuple[int, np.ndarray]:
     """Shrink factor and ball patch (heights) ImageJ uses for ``radius``.
 
+    Parameters
+    ----------
+    radius : float
+        Rolling-ball radius, in pixels of the full image.
+
     Returns
     -------
     shrink : int
@@ -82,7 +87,7 @@ def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _roll(image: np.ndarray, patch: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
-    """Opening with the ball, which may hang over the edges by its half-width.
+    """Open the image with the ball, which may hang over the edges by its half-width.
 
     Erosion then dilation by the ball's heights (a non-flat structuring
     element), each done in two steps: along rows with each of the ball's
@@ -148,7 +153,7 @@ def _interpolation(
 
 
 def _background(work: np.ndarray, radius: float, rows: tuple[int, int]) -> np.ndarray:
-    """The ball's background of ``work`` (already smoothed), in rows ``rows`` only."""
+    """Compute the ball's background of ``work`` (already smoothed), in rows ``rows`` only."""
     shrink, patch = ball_for_radius(radius)
     height, width = work.shape
     first, last = rows
@@ -182,7 +187,7 @@ def rolling_ball_background(
 
     Parameters
     ----------
-    image : ndarray
+    image : ndarray, shape (n_rows, n_columns)
         2-D image (any numeric dtype; not modified).
     radius : float
         Rolling ball radius in pixels.
@@ -193,7 +198,7 @@ def rolling_ball_background(
 
     Returns
     -------
-    ndarray of float32
+    ndarray of float32, shape (n_rows, n_columns)
         The background, same shape as ``image`` (ImageJ's precision).
     """
     return _rolling_ball(image, radius, light_background, smoothing, (0, image.shape[0]))
@@ -226,12 +231,27 @@ def rolling_ball_rows(
     light_background: bool = False,
     smoothing: bool = True,
 ) -> np.ndarray:
-    """The rolling-ball background of ``image[rows[0]:rows[1]]`` only, computed fast.
+    """Compute the rolling-ball background of ``image[rows[0]:rows[1]]`` only, fast.
 
     The background at a pixel depends only on pixels within the ball's reach,
     so it is computed on a crop of rows padded by that reach, aligned to
     ImageJ's shrink blocks: inside ``rows`` the result equals the whole
     image's background (up to floating-point rounding).
+
+    Parameters
+    ----------
+    image : ndarray, shape (n_rows, n_columns)
+        2-D image (any numeric dtype; not modified).
+    radius : float
+        Rolling ball radius in pixels.
+    rows : (int, int)
+        [first, last) rows wanted; clipped to the image.
+    light_background, smoothing : bool
+        As for :func:`rolling_ball_background`.
+
+    Returns
+    -------
+    ndarray of float32, shape (last - first, n_columns)
     """
     height = image.shape[0]
     top, bottom = max(0, int(rows[0])), min(height, int(rows[1]))
@@ -246,5 +266,19 @@ def rolling_ball_rows(
 
 
 def subtract_background(image: np.ndarray, radius: float, **kwargs: bool) -> np.ndarray:
-    """``image`` minus its rolling-ball background, in floating point (not clipped)."""
+    """Subtract the rolling-ball background, in floating point (not clipped).
+
+    Parameters
+    ----------
+    image : ndarray, shape (n_rows, n_columns)
+        2-D image (not modified).
+    radius : float
+        Rolling ball radius in pixels.
+    **kwargs
+        ``light_background`` and ``smoothing`` of :func:`rolling_ball_background`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows, n_columns)
+    """
     return np.asarray(image, dtype=np.float64) - rolling_ball_background(image, radius, **kwargs)

@@ -1,0 +1,45 @@
+"""The robust noise estimate shared by band finding, dust removal and the SNR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blotquant.profiles import MAD_TO_SIGMA, robust_sigma
+
+
+def test_gaussian_noise_gives_its_standard_deviation():
+    noise = np.random.default_rng(0).normal(50.0, 3.0, 200_000)
+    assert robust_sigma(noise) == pytest.approx(3.0, rel=0.01)
+
+
+def test_a_few_outliers_do_not_move_it():
+    noise = np.random.default_rng(1).normal(0.0, 2.0, 10_001)
+    spiked = noise.copy()
+    spiked[::100] = 1e6  # band edges, specks
+    assert robust_sigma(spiked) == pytest.approx(robust_sigma(noise), rel=0.03)
+
+
+def test_differences_give_the_noise_of_one_sample():
+    noise = np.random.default_rng(2).normal(0.0, 5.0, 200_000)
+    assert robust_sigma(np.diff(noise), differences=True) == pytest.approx(5.0, rel=0.01)
+
+
+def test_uncentred_is_the_median_of_absolute_values():
+    values = np.array([-4.0, 1.0, 2.0, 10.0, 3.0])
+    assert robust_sigma(values, centred=False) == MAD_TO_SIGMA * 3.0
+    assert robust_sigma(values) == MAD_TO_SIGMA * 1.0  # median 2: deviations 6, 1, 0, 8, 1
+
+
+def test_upper_median_takes_the_upper_middle_value():
+    values = np.array([1.0, 2.0, 4.0, 8.0])
+    # deviations from 4 (upper middle): 3, 2, 0, 4 -> upper middle 3
+    assert robust_sigma(values, upper_median=True) == MAD_TO_SIGMA * 3.0
+    odd = np.random.default_rng(3).normal(size=101)
+    assert robust_sigma(odd, upper_median=True) == robust_sigma(odd)
+
+
+def test_along_an_axis_and_without_values():
+    columns = np.array([[0.0, 10.0], [1.0, 30.0], [2.0, 20.0]])
+    np.testing.assert_array_equal(robust_sigma(columns, axis=0), MAD_TO_SIGMA * np.array([1, 10]))
+    assert robust_sigma(np.array([])) == 0.0
