@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import tifffile
+import yaml
+from click.testing import CliRunner
 
+from blotquant.cli import main
 from blotquant.lanecheck import bare_lanes, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from tests.conftest import make_blot
@@ -66,3 +71,54 @@ def test_bare_lanes_are_sample_lanes_empty_in_every_image():
     sample = np.array([True, True, True, True])
     assert bare_lanes(presences, sample).tolist() == [4]
     assert bare_lanes(presences, np.array([True, True, True, False])).tolist() == []
+
+
+# --- through the whole run: flag, warning, verdict -------------------------------------
+
+
+def _project(tmp_path, n_listed: int):
+    """A membrane of 8 lanes imaged for p-X and X, with ``n_listed`` lanes in the config."""
+    for name, seed in (("px.tif", 3), ("x.tif", 4)):
+        blot = make_blot(n_lanes=8, pitch=40.0, height=120, noise=3.0, seed=seed)
+        tifffile.imwrite(tmp_path / name, np.clip(blot.image * 20, 0, 60000).astype(np.uint16))
+    lanes = [{"treatment": "DMSO" if k < 2 else "drug"} for k in range(n_listed)]
+    config = {
+        "pairs": [{"phospho": "p-X", "total": "X"}],
+        "membranes": [
+            {
+                "name": "m1",
+                "lanes": lanes,
+                "images": [
+                    {"file": "px.tif", "antibody": "p-X"},
+                    {"file": "x.tif", "antibody": "X"},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path / "c.yaml"
+
+
+def test_a_wrong_lane_count_is_flagged_warned_and_shown_in_the_report(tmp_path):
+    for n_listed in (7, 9):
+        folder = tmp_path / str(n_listed)
+        folder.mkdir()
+        result = CliRunner().invoke(main, ["run", str(_project(folder, n_listed))])
+        assert result.exit_code == 0, result.output
+        assert "lanes in doubt on 2 image(s)" in result.stderr
+        assert "Check the `lanes` list of membrane m1" in result.stderr
+        bands = pd.read_csv(folder / "blotquant-results" / "bands.csv", keep_default_na=False)
+        assert bands["flags"].str.contains("lanes-uncertain").all()
+        ratios = pd.read_csv(folder / "blotquant-results" / "ratios.csv", keep_default_na=False)
+        assert ratios["flags"].str.contains("lanes-uncertain").all()
+        page = (folder / "blotquant-results" / "report.html").read_text()
+        assert "Lanes are in doubt on 2 image(s)" in page
+        assert "Every image was quantified" not in page
+
+
+def test_the_right_lane_count_is_not_flagged(tmp_path):
+    result = CliRunner().invoke(main, ["run", str(_project(tmp_path, 8))])
+    assert result.exit_code == 0, result.output
+    assert "lanes in doubt" not in result.stderr
+    page = (tmp_path / "blotquant-results" / "report.html").read_text()
+    assert "Every image was quantified" in page

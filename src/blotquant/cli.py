@@ -87,6 +87,8 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
     cannot be used.
     """
     from blotquant.api import run as run_api
+    from blotquant.lanecheck import LANES_UNCERTAIN
+    from blotquant.tables import images_flagged
 
     try:
         with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:
@@ -108,6 +110,14 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
             f"{outcome.files_quantified} of {outcome.files_total} image file(s) quantified: "
             f"{n_bands} bands ({flagged} flagged), {len(outcome.ratios)} ratios -> "
             f"{outcome.output}"
+        )
+    doubted = images_flagged(outcome.bands, LANES_UNCERTAIN)
+    if doubted:
+        click.echo(
+            f"lanes in doubt on {len(doubted)} image(s), their bands flagged "
+            f"{LANES_UNCERTAIN}: check the lanes list and the QC pictures before trusting "
+            "those numbers (see the warnings above).",
+            err=True,
         )
     if outcome.failures:
         click.echo(

@@ -139,7 +139,9 @@ def _band_row_groups(residual: np.ndarray) -> list[np.ndarray]:
     return [groups[k] for k in order if energy[k] >= 0.05 * strongest]
 
 
-def lane_evidence(signal: np.ndarray, lanes: LaneGeometry) -> LaneEvidence:
+def lane_evidence(
+    signal: np.ndarray, lanes: LaneGeometry, *, residual: np.ndarray | None = None
+) -> LaneEvidence:
     """Compare lanes with the columns of the membrane that hold bands.
 
     Every run of band rows is looked at on its own, so a ladder's marks or one
@@ -151,6 +153,8 @@ def lane_evidence(signal: np.ndarray, lanes: LaneGeometry) -> LaneEvidence:
         The analysed image or region, bands bright.
     lanes : LaneGeometry
         The lanes placed in it.
+    residual : ndarray, shape (n_rows, n_columns), optional
+        :func:`blotquant.lanes.band_residual` of ``signal``, when the caller has it.
 
     Returns
     -------
@@ -159,7 +163,7 @@ def lane_evidence(signal: np.ndarray, lanes: LaneGeometry) -> LaneEvidence:
     centers = lanes.centers
     pitch = max(lanes.pitch, 1.0)
     off_image = np.flatnonzero((centers < 0) | (centers > signal.shape[1] - 1)) + 1
-    residual = band_residual(signal)
+    residual = band_residual(signal) if residual is None else residual
     x = np.arange(signal.shape[1])
     per_row = [
         _band_columns(column_profile(residual, lanes.slope, lanes.ref_row, rows=group), pitch)

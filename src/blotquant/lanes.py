@@ -648,6 +648,7 @@ def find_lanes(
     lane_width: float | None = None,
     rows: tuple[int, int] | None = None,
     min_pitch: float = 12.0,
+    residual: np.ndarray | None = None,
 ) -> LaneGeometry:
     """Find ``n_lanes`` lanes in a signal image (bands bright).
 
@@ -663,6 +664,8 @@ def find_lanes(
         Rows to use for finding lanes (e.g. the band search window).
     min_pitch : float
         Smallest lane spacing considered, in pixels.
+    residual : ndarray, shape (n_window_rows, n_columns), optional
+        :func:`band_residual` of those rows, when the caller has it already.
 
     Returns
     -------
@@ -673,7 +676,7 @@ def find_lanes(
     height, width = signal.shape
     top, bottom = rows if rows is not None else (0, height)
     window = signal[top:bottom]
-    residual = band_residual(window)
+    residual = band_residual(window) if residual is None else residual
     ref_row = (top + bottom - 1) / 2.0
     local_ref = ref_row - top
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,8 @@ from blotquant.bands import find_bands
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage, read_image
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
-from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
+from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, bare_lanes, lane_evidence
+from blotquant.lanes import LaneGeometry, band_residual, find_lanes, fixed_lanes
 from blotquant.models import Experiment, Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
 from blotquant.qc import qc_name, render_qc_and_thumbnail
@@ -89,7 +90,7 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         polarity = detect_polarity(region)
     saturated = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-    lanes = _place_lanes(signal, measurement, len(membrane.lanes))
+    lanes, evidence = _place_lanes(signal, measurement, len(membrane.lanes))
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
@@ -113,6 +114,10 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         )
         for box in boxes
     )
+    doubts = tuple(evidence.doubts()) if evidence is not None else ()
+    if doubts:
+        bands = tuple(replace(b, flags=(*b.flags, LANES_UNCERTAIN)) for b in bands)
+        warnings = (*warnings, _lanes_warning(measurement, membrane, doubts))
     return ImageAnalysis(
         measurement=measurement,
         polarity=polarity,
@@ -123,6 +128,8 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         pixel_noise=noise,
         warnings=warnings,
         ladder=ladder,
+        lane_evidence=evidence,
+        lane_doubts=doubts,
     )
 
 
@@ -211,20 +218,44 @@ def _saturated_pixels(
     return saturated
 
 
-def _place_lanes(signal: np.ndarray, measurement: Measurement, n_lanes: int) -> LaneGeometry:
-    """Place the lanes where the config puts them, or find them in the signal."""
+def _place_lanes(
+    signal: np.ndarray, measurement: Measurement, n_lanes: int
+) -> tuple[LaneGeometry, LaneEvidence | None]:
+    """Place the lanes where the config puts them, or find and check them in the signal.
+
+    Lanes found automatically come with the membrane's evidence about them
+    (:func:`blotquant.lanecheck.lane_evidence`); lanes given by hand are the
+    user's call and are not second-guessed.
+    """
     width = signal.shape[1]
     if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
         # outside band_rows help place them (band_rows only limits the band search)
-        return find_lanes(signal, n_lanes, lane_width=measurement.analysis.lane_width)
+        residual = band_residual(signal)
+        lanes = find_lanes(
+            signal, n_lanes, lane_width=measurement.analysis.lane_width, residual=residual
+        )
+        return lanes, lane_evidence(signal, lanes, residual=residual)
     centers = np.asarray(measurement.lane_centers, dtype=float)
     if centers.min() < 0 or centers.max() >= width:
         raise BlotquantError(
             f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
             f"outside the image's columns 0 to {width - 1}{_where(measurement)}."
         )
-    return fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
+    lanes = fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
+    return lanes, None
+
+
+def _lanes_warning(measurement: Measurement, membrane: Membrane, doubts: tuple[str, ...]) -> str:
+    """Tell the user, in words, that this image's lanes do not fit what the membrane shows."""
+    n = len(membrane.lanes)
+    return (
+        f"{measurement.image} [{measurement.antibody}]: the lanes may not be where the membrane "
+        f"has them ({'; '.join(doubts)}), so its bands are flagged `{LANES_UNCERTAIN}`. Check "
+        f"the `lanes` list of membrane {membrane.name} ({n} lanes listed; ladder and empty "
+        f"lanes count too), or give `lane_centers`; see `blotquant inspect {measurement.path} "
+        f"--lanes {n}`{_where(measurement)}."
+    )
 
 
 def _fit_ladder(
@@ -397,4 +428,49 @@ def run_experiment(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    _flag_doubtful_membranes(result, experiment)
     return result
+
+
+def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> None:
+    """Flag every band of a membrane whose lanes are in doubt in any of its images.
+
+    The images of one membrane share one lane list, so a count that does not
+    fit one of them puts all of them in question. A sample lane bare in every
+    image, the total and loading-control bands too, was most likely never
+    loaded: the config lists more lanes than the membrane has.
+    """
+    by_membrane: dict[str, list[int]] = {}
+    for i, analysis in enumerate(result.analyses):
+        by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
+    for name, indices in by_membrane.items():
+        analyses = [result.analyses[i] for i in indices]
+        membrane = experiment.membrane(name)
+        sample = np.array([lane.role == "sample" for lane in membrane.lanes])
+        presences = [a.lane_evidence.presence for a in analyses if a.lane_evidence is not None]
+        bare = bare_lanes(presences, sample)
+        doubted = [a for a in analyses if a.lane_doubts]
+        if not len(bare) and not doubted:
+            continue
+        if len(bare):
+            doubt = f"lane {', '.join(str(k) for k in bare)} holds no band in any image of {name}"
+            result.warnings.append(
+                f"Membrane {name}: {doubt}: the config may list more lanes than the membrane "
+                "has, so the lanes found may sit one lane off. Check the `lanes` list (ladder "
+                "and empty lanes count too), mark a lane that was not loaded {role: empty}, or "
+                "give `lane_centers`."
+            )
+            analyses = [replace(a, lane_doubts=(*a.lane_doubts, doubt)) for a in analyses]
+        if len(analyses) > 1:
+            seen = ", ".join(f"{a.measurement.image} [{a.measurement.antibody}]" for a in doubted)
+            result.warnings.append(
+                f"Membrane {name}: every band is flagged `{LANES_UNCERTAIN}`, because its images "
+                f"share one lane list and the lanes are in doubt"
+                + (f" on {seen}." if seen else ".")
+            )
+        for i, analysis in zip(indices, analyses, strict=True):
+            bands = tuple(
+                b if LANES_UNCERTAIN in b.flags else replace(b, flags=(*b.flags, LANES_UNCERTAIN))
+                for b in analysis.bands
+            )
+            result.analyses[i] = replace(analysis, bands=bands)

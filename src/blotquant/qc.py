@@ -34,6 +34,8 @@ _FLAG_COLOURS = {
 _FLAG_ORDER = ("saturated", "edge", "no-band", "low-snr")
 _OK_COLOUR = (0, 220, 90)
 _LANE_COLOUR = (0, 190, 255)
+#: Lanes the membrane's evidence puts in doubt (the ``lanes-uncertain`` flag).
+_DOUBT_COLOUR = (255, 60, 60)
 _MARGIN_COLOUR = (70, 110, 255)
 _REGION_COLOUR = (255, 220, 0)
 _SATURATED_COLOUR = (255, 0, 0)
@@ -204,11 +206,17 @@ def _draw_lanes(
         draw.rectangle([pt(0, off), pt(width - 1, off + region_height - 1)], outline=_REGION_COLOUR)
     label = f"{m.antibody}  [{analysis.polarity}, {m.analysis.background}]"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)
+    doubts = getattr(analysis, "lane_doubts", ())
+    colour = _DOUBT_COLOUR if doubts else _LANE_COLOUR
+    if doubts:
+        # said on the picture itself: these boxes may hold a neighbour's band
+        text = "LANES UNCERTAIN: " + "; ".join(doubts)
+        draw.text(pt(4, off + 26), text, fill=_DOUBT_COLOUR, font=font)
     lanes = analysis.lanes
     tops, bottoms = lanes.centers_at(0), lanes.centers_at(region_height - 1)
     for i, (cx, x_top, x_bot) in enumerate(zip(lanes.centers, tops, bottoms, strict=True)):
-        draw.line([pt(x_top, off), pt(x_bot, off + region_height - 1)], fill=_LANE_COLOUR, width=1)
-        draw.text(pt(cx - 3, off + 14), str(i + 1), fill=_LANE_COLOUR, font=font)
+        draw.line([pt(x_top, off), pt(x_bot, off + region_height - 1)], fill=colour, width=1)
+        draw.text(pt(cx - 3, off + 14), str(i + 1), fill=colour, font=font)
 
 
 def _draw_boxes(

@@ -17,6 +17,7 @@ from blotquant.background import background_profile, background_uncertainty
 from blotquant.bands import BandBox, band_patch
 from blotquant.dust import despeckle_box
 from blotquant.ladder import LadderFit
+from blotquant.lanecheck import LaneEvidence
 from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement
 from blotquant.profiles import robust_sigma
@@ -71,6 +72,10 @@ class ImageAnalysis:
     warnings: tuple[str, ...] = ()
     #: The molecular-weight ladder's fit, when the image names its ladder.
     ladder: LadderFit | None = None
+    #: What the membrane shows about the lanes (None for lanes given by hand) ...
+    lane_evidence: LaneEvidence | None = None
+    #: ... and, in words, why the lanes may be wrong (empty when they fit).
+    lane_doubts: tuple[str, ...] = ()
 
 
 def noise_sigma(signal: np.ndarray) -> float:

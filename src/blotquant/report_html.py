@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import Experiment
 from blotquant.qc import qc_thumbnail
+from blotquant.tables import images_flagged
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -204,7 +206,9 @@ def render_report(
     pairs = [pair.name for pair in experiment.pairs]
     groups = experiment.normalize_within
     parts = [
-        *_heading(experiment.experiment, run_info),
+        *_heading(
+            experiment.experiment, run_info, images_flagged(tables["bands.csv"], LANES_UNCERTAIN)
+        ),
         *_fold_changes(ratios, pairs, groups, experiment.dose_key),
         *_dose_responses(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
@@ -216,8 +220,8 @@ def render_report(
     return "\n".join(parts).encode("utf-8")
 
 
-def _heading(name: str, run_info: Mapping[str, Any]) -> list[str]:
-    """Title, version and time, what was rejected and the warnings."""
+def _heading(name: str, run_info: Mapping[str, Any], doubted: Sequence[str]) -> list[str]:
+    """Title, version and time, the verdict on the numbers, and the warnings."""
     failures = [f["message"] for f in run_info.get("failures", [])]
     warnings = run_info.get("warnings", [])
     parts = [
@@ -232,7 +236,14 @@ def _heading(name: str, run_info: Mapping[str, Any]) -> list[str]:
             f"<p class='bad'>{len(failures)} input(s) rejected; their lanes are missing "
             "below.</p><ul>" + "".join(f"<li>{_esc(m)}</li>" for m in failures) + "</ul>"
         )
-    else:
+    if doubted:
+        parts.append(
+            f"<p class='bad'>Lanes are in doubt on {len(doubted)} image(s): their bands are "
+            f"flagged <code>{LANES_UNCERTAIN}</code> and may hold a neighbouring lane's band. "
+            "Check the lanes list (see the warnings) and the QC pictures before trusting "
+            "those numbers: " + ", ".join(_esc(d) for d in doubted) + ".</p>"
+        )
+    elif not failures:
         parts.append("<p class='ok'>Every image was quantified.</p>")
     if warnings:
         parts.append(

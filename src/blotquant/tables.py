@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 #: bands.csv: these columns, then every lane metadata key, then BANDS_MEASURED.
 BANDS_LEADING = ("membrane", "image", "antibody", "lane")
 BANDS_MEASURED = (
@@ -70,3 +72,12 @@ def merge_flags(*texts: str) -> str:
 def has_flag(flags: str, words: tuple[str, ...]) -> bool:
     """Tell whether a ``;``-separated flag text holds any of ``words``."""
     return any(w in str(flags).split(";") for w in words)
+
+
+def images_flagged(bands: pd.DataFrame, flag: str) -> list[str]:
+    """``image [antibody]`` of every image with a band flagged ``flag``, in table order."""
+    if bands.empty:
+        return []
+    flagged = bands[bands["flags"].map(lambda f: has_flag(f, (flag,)))]
+    groups = flagged.groupby(["image", "antibody"], sort=False)
+    return [f"{image} [{antibody}]" for image, antibody in groups.groups]
