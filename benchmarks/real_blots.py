@@ -1,0 +1,199 @@
+"""Lanes on real blots against a person's: the hand annotations of ../shared/real-blots.
+
+Every strip annotated in ``tests/data/real_blots/annotations.yaml`` is run
+through blotquant as a user would set it up: the lanes the person counted
+(with their roles), and ``band_rows`` around the strip's band. Each sample
+lane's centre is then compared with the person's. A strip is
+
+* ``right``: every sample lane within a quarter pitch of the person's;
+* ``flagged``: not right, and its bands carry ``lanes-uncertain`` (loud);
+* ``WRONG``: not right and not flagged (silent: the defect that matters);
+* ``not run``: the image needs something blotquant cannot be told yet.
+
+Run ``python benchmarks/real_blots.py`` (the images are not part of the
+project; they must sit in ``../shared/real-blots`` beside the checkout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from blotquant.api import run
+from blotquant.errors import BlotquantError
+from blotquant.io import read_image
+from blotquant.lanecheck import LANES_UNCERTAIN
+
+HERE = Path(__file__).resolve().parent
+ANNOTATIONS = HERE.parent / "tests" / "data" / "real_blots" / "annotations.yaml"
+REAL = HERE.parent.parent / "shared" / "real-blots"
+
+
+@dataclass(frozen=True)
+class StripCase:
+    """One annotated strip of one real image."""
+
+    file: str
+    strip: str
+    lanes: tuple[float, ...]
+    roles: tuple[str, ...]
+    band_rows: tuple[float, ...]
+    band_height: float
+    pitch: float
+    rotate: int
+    rows: tuple[int, int] | None  # the panel (gel) holding the strip, when one image holds several
+    columns: tuple[int, int] | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.file}:{self.strip}"
+
+
+def strip_cases(path: Path = ANNOTATIONS) -> list[StripCase]:
+    """Every annotated strip, in file order."""
+    cases = []
+    for entry in yaml.safe_load(path.read_text()):
+        panels = [p["box"] for p in entry.get("panels", [])]
+        for strip in entry.get("strips", []):
+            if "sample" not in strip["roles"]:
+                continue  # a strip of marker bands only: it places no sample lane
+            lanes = tuple(float(x) for x in strip["lanes"])
+            rows = strip.get("band_rows") or [strip["band_row"]] * len(lanes)
+            panel = _panel_of(panels, lanes, rows)
+            cases.append(
+                StripCase(
+                    file=entry["file"],
+                    strip=strip["name"],
+                    lanes=lanes,
+                    roles=tuple(strip["roles"]),
+                    band_rows=tuple(float(r) for r in rows),
+                    band_height=float(strip.get("band_height", 12)),
+                    pitch=float(strip["pitch"]),
+                    rotate=int(entry.get("rotate", 0)),
+                    rows=None if panel is None else (int(panel[1]), int(panel[3])),
+                    columns=None if panel is None else (int(panel[0]), int(panel[2])),
+                )
+            )
+    return cases
+
+
+def _panel_of(panels: list[list[int]], lanes: tuple[float, ...], rows: list[float]):
+    """The panel box that holds the strip's lanes and rows, if the image has panels."""
+    for box in panels:
+        x0, y0, x1, y1 = box
+        if x0 <= min(lanes) and max(lanes) <= x1 and y0 <= min(rows) and max(rows) <= y1:
+            return box
+    return None
+
+
+def _config(case: StripCase, images: Path, height: int) -> dict[str, Any]:
+    half = max(1.5 * case.band_height, 10.0)
+    top, bottom = min(case.band_rows) - half, max(case.band_rows) + half
+    top, bottom = int(max(0, top)), int(min(height, bottom))
+    file = str(images / case.file)
+    if case.rows is not None:
+        # one gel of several in the image: the user names its rows as a region
+        top, bottom = max(top, case.rows[0]), min(bottom, case.rows[1])
+        region = {"rows": list(case.rows), "band_rows": [top, bottom]}
+        halves = [
+            {"file": file, "regions": [{"antibody": name, **region}]}
+            for name in (case.strip, "total")
+        ]
+    else:
+        halves = [
+            {"file": file, "antibody": name, "band_rows": [top, bottom]}
+            for name in (case.strip, "total")
+        ]
+    first = case.roles.index("sample")
+    lanes = [
+        {"role": role} if role != "sample" else {"treatment": "control" if k == first else "t"}
+        for k, role in enumerate(case.roles)
+    ]
+    return {
+        "experiment": f"real blot {case.name}",
+        # (the same image as both halves of a pair: only the lanes are compared)
+        "pairs": [{"phospho": case.strip, "total": "total"}],
+        "control": {"treatment": "control"},
+        "membranes": [{"name": "m", "lanes": lanes, "images": halves}],
+    }
+
+
+def why_not_run(case: StripCase) -> str | None:
+    """What the strip needs that blotquant cannot be told yet, or None."""
+    if case.rotate:
+        return f"the scan must be turned {case.rotate} degrees (`rotate`)"
+    if case.columns is not None and case.rows is not None and case.columns[0] > 0:
+        return "one of several films side by side (`crop`)"
+    return None
+
+
+def evaluate(case: StripCase, images: Path = REAL) -> dict[str, Any]:
+    """Run one strip and compare its sample lanes with the person's."""
+    row: dict[str, Any] = {"strip": case.name, "lanes": len(case.lanes)}
+    reason = why_not_run(case)
+    if reason is not None:
+        return {**row, "verdict": "not run", "note": reason}
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "config.yaml"
+        height = read_image(images / case.file).pixels.shape[0]
+        config.write_text(yaml.safe_dump(_config(case, images, height), sort_keys=False))
+        try:
+            outcome = run(config, out=Path(folder) / "out", qc=False)
+        except BlotquantError as exc:
+            return {**row, "verdict": "not run", "note": str(exc)}
+    bands = outcome.bands
+    if bands.empty:
+        return {**row, "verdict": "not run", "note": "; ".join(m for _, m in outcome.failures)}
+    sample = [k for k, role in enumerate(case.roles) if role == "sample"]
+    found = bands[bands["antibody"] == case.strip].set_index("lane")["lane_center"]
+    truth = np.array([case.lanes[k] for k in sample])
+    placed = np.array([found.get(k + 1, np.nan) for k in sample])
+    error = np.abs(placed - truth) / case.pitch
+    right = int(np.sum(error <= 0.25))
+    flagged = bool(bands["flags"].str.contains(LANES_UNCERTAIN).any())
+    verdict = "right" if right == len(sample) else ("flagged" if flagged else "WRONG")
+    return {
+        **row,
+        "sample_lanes": len(sample),
+        "within_quarter_pitch": right,
+        "worst_error_pitch": round(float(np.nanmax(error)), 2),
+        "flagged": flagged,
+        "verdict": verdict,
+        "note": "",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=Path, default=REAL, help="the shared real-blots folder")
+    parser.add_argument("--csv", type=Path, default=None, help="also write the table here")
+    args = parser.parse_args(argv)
+    if not args.images.is_dir():
+        print(f"{args.images} is not there: nothing to compare", file=sys.stderr)
+        return 1
+    table = pd.DataFrame([evaluate(case, args.images) for case in strip_cases()])
+    shown = table.assign(note=table["note"].str.slice(0, 70))
+    with pd.option_context("display.width", 250):
+        print(shown.to_string(index=False))
+    counts = table["verdict"].value_counts()
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    ran = table[table["verdict"] != "not run"]
+    if len(ran):
+        lanes = int(ran["sample_lanes"].sum())
+        print(f"sample lanes within a quarter pitch: {int(ran['within_quarter_pitch'].sum())} "
+              f"of {lanes}")  # fmt: skip
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
