@@ -25,24 +25,23 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy import signal as sp_signal
 
-from blotquant.lanes import (
-    DUST_COLUMNS,
-    LaneGeometry,
+from blotquant.evidence import (
+    band_columns,
     band_residual,
+    band_row_groups,
+    cleaned_profile,
     column_profile,
+    peak_smoothing,
     rows_with_bands,
 )
-from blotquant.profiles import lower_baseline
+from blotquant.lanes import LaneGeometry
 
 #: The flag on every band of an image whose lanes do not fit the evidence.
 LANES_UNCERTAIN = "lanes-uncertain"
 #: A band column farther than this share of a pitch from every lane centre
 #: lies outside the lanes (a correct lane is within a quarter pitch).
 STRAY_PITCH = 0.35
-#: Band columns weaker than this share of their row's strongest are not evidence.
-COLUMN_LEVEL = 0.25
 #: Band rows whose strongest band is below this share of the strongest row's are not used.
 ROW_LEVEL = 0.25
 #: Share of the band signal outside every box above which the lanes are doubted.
@@ -95,50 +94,6 @@ class LaneEvidence:
         return found
 
 
-def _cleaned(profile: np.ndarray, pitch: float) -> np.ndarray:
-    """A column profile without dust spikes and without its slow baseline."""
-    # a dust speck is a spike a few columns wide; lanes are wider
-    profile = ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest")
-    window = max(pitch, 3.0 * DUST_COLUMNS)
-    return np.clip(profile - lower_baseline(profile, window), 0, None)
-
-
-def _smoothing(pitch: float) -> float:
-    """Gaussian width that turns a lane's plateau into one peak."""
-    return max(1.0, pitch / 10.0)
-
-
-def _band_columns(raw: np.ndarray, pitch: float) -> tuple[np.ndarray, float]:
-    """Columns of one band row that hold a band, and the strongest column's height.
-
-    A column is a peak of at least a quarter of the row's strongest: faint
-    lanes are not needed to see a lane count that does not fit, and the
-    noise of a row that holds a single ladder mark must not count.
-    """
-    smooth = ndimage.gaussian_filter1d(_cleaned(raw, pitch), _smoothing(pitch))
-    peaks, props = sp_signal.find_peaks(smooth, distance=max(1.0, 0.5 * pitch), prominence=0)
-    if not len(peaks):
-        return np.empty(0), 0.0
-    heights = smooth[peaks]
-    level = COLUMN_LEVEL * float(heights.max())
-    keep = (heights >= level) & (props["prominences"] >= 0.5 * level)
-    return peaks[keep].astype(float), float(heights.max())
-
-
-def _band_row_groups(residual: np.ndarray) -> list[np.ndarray]:
-    """Runs of rows that hold bands (a strip's band, a ladder's mark), strongest first."""
-    rows = rows_with_bands(residual)
-    if rows.all():
-        return []
-    labels, n = ndimage.label(rows)
-    groups = [labels == k for k in range(1, n + 1)]
-    energy = [float(residual[g].sum()) for g in groups]
-    order = np.argsort(energy)[::-1]
-    strongest = energy[order[0]] if n else 0.0
-    # a group far weaker than the strongest is noise that crossed the row threshold
-    return [groups[k] for k in order if energy[k] >= 0.05 * strongest]
-
-
 def lane_evidence(
     signal: np.ndarray, lanes: LaneGeometry, *, residual: np.ndarray | None = None
 ) -> LaneEvidence:
@@ -166,8 +121,8 @@ def lane_evidence(
     residual = band_residual(signal) if residual is None else residual
     x = np.arange(signal.shape[1])
     per_row = [
-        _band_columns(column_profile(residual, lanes.slope, lanes.ref_row, rows=group), pitch)
-        for group in _band_row_groups(residual)
+        band_columns(column_profile(residual, lanes.slope, lanes.ref_row, rows=group), pitch)
+        for group in band_row_groups(residual)
     ]
     strongest = max((top for _, top in per_row), default=0.0)
     # rows whose strongest band is faint next to the membrane's strongest say little
@@ -178,8 +133,10 @@ def lane_evidence(
     stray = found[gap > reach]
     # presence and the share outside the boxes: every band row together
     rows = rows_with_bands(residual)
-    profile = _cleaned(column_profile(residual, lanes.slope, lanes.ref_row, rows=rows), pitch)
-    smooth = ndimage.gaussian_filter1d(profile, _smoothing(pitch))
+    profile = cleaned_profile(
+        column_profile(residual, lanes.slope, lanes.ref_row, rows=rows), pitch
+    )
+    smooth = ndimage.gaussian_filter1d(profile, peak_smoothing(pitch))
     near = np.abs(x[:, None] - centers[None, :]) <= 0.2 * pitch
     own = np.array([np.median(smooth[near[:, i]]) if near[:, i].any() else 0.0
                     for i in range(len(centers))])  # fmt: skip

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from blotquant.evidence import (
+    DUST_COLUMNS,
+    across_quantiles,
+    band_residual,
+    column_profile,
+    rows_with_bands,
+)
 from blotquant.profiles import lower_baseline
 
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
 MAX_TILT_DEG = 3.0
-#: Running-median width (columns) that erases dust specks (up to 4 px across)
-#: from the column profile; lanes are at least 8 px wide (12 px pitch).
-DUST_COLUMNS = 9
 
 
 @dataclass(frozen=True)
@@ -113,132 +117,6 @@ def fixed_lanes(
     if width is None:
         width = 0.8 * (float(np.median(np.diff(centers))) if len(centers) > 1 else 20.0)
     return LaneGeometry(centers, float(width), 0.0, ref_row, np.ones(len(centers), bool))
-
-
-def band_residual(signal: np.ndarray) -> np.ndarray:
-    """Keep what is thin in the vertical direction: bands, not background.
-
-    The signal minus a wide vertical smoothing keeps bands (a few rows tall)
-    and removes everything smooth along the lanes: gradients, blotches from
-    uneven blocking or washing, vignetting. Only the positive part is kept,
-    so that summing down a lane measures band content.
-
-    Parameters
-    ----------
-    signal : ndarray, shape (n_rows, n_columns)
-        Image, bands bright.
-
-    Returns
-    -------
-    ndarray of float32, shape (n_rows, n_columns)
-        The residual, at least 0.
-    """
-    height = signal.shape[0]
-    # far wider than a band (bands are 5 to 30 rows thick); two running means
-    # make a triangular smoothing that costs the same at any width
-    width = int(2 * max(20.0, height / 10.0)) | 1
-    # (single precision is plenty for finding lanes, and twice as fast)
-    work = np.asarray(signal, dtype=np.float32)
-    smooth = ndimage.uniform_filter1d(work, width, axis=0, mode="nearest")
-    if work is signal:
-        work = np.empty_like(smooth)
-    ndimage.uniform_filter1d(smooth, width, axis=0, mode="nearest", output=work)
-    del smooth
-    # the residual is written over the smoothing: two image-sized arrays at most
-    np.subtract(signal, work, out=work, casting="unsafe")
-    return np.maximum(work, 0, out=work)
-
-
-def _row_quantiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[np.ndarray]:
-    """Quantiles of each row (nearest rank), with one partial sort for all of them."""
-    n = values.shape[1]
-    ranks = [int(round(q * (n - 1))) for q in quantiles]
-    parted = np.partition(values, sorted(set(ranks)), axis=1)
-    return [parted[:, k] for k in ranks]
-
-
-def _across_quantiles(residual: np.ndarray) -> dict[float, np.ndarray]:
-    """Each row's median, 70th and 95th percentile across the columns (a sample of 400)."""
-    step = max(1, residual.shape[1] // 400)
-    levels = (0.5, 0.7, 0.95)
-    return dict(zip(levels, _row_quantiles(residual[:, ::step], levels), strict=True))
-
-
-def rows_with_bands(
-    residual: np.ndarray, quantiles: dict[float, np.ndarray] | None = None
-) -> np.ndarray:
-    """Pick the rows that hold bands or marks, widened a little.
-
-    Rows are picked on two scores: their mean signal (any band or mark), and
-    the signal most of their width carries (the 70th percentile across
-    columns), so that rows of faint bands running across the membrane are not
-    outshone by a bright ladder mark that sits in a single lane.
-
-    Parameters
-    ----------
-    residual : ndarray, shape (n_rows, n_columns)
-        :func:`band_residual` of the image.
-    quantiles : dict, optional
-        Each row's 50th, 70th and 95th percentile across the columns, keyed
-        0.5, 0.7 and 0.95 (arrays of shape (n_rows,)); computed if not given.
-
-    Returns
-    -------
-    ndarray of bool, shape (n_rows,)
-        Every row when fewer than 3 stand out.
-    """
-    quantiles = quantiles if quantiles is not None else _across_quantiles(residual)
-    rows = np.zeros(residual.shape[0], bool)
-    for energy in (residual.mean(axis=1), quantiles[0.7]):
-        base = float(np.median(energy))
-        top = float(energy.max())
-        if top > base:
-            rows |= energy >= base + 0.15 * (top - base)
-    rows = ndimage.binary_dilation(rows, iterations=3)
-    return rows if rows.sum() >= 3 else np.ones(residual.shape[0], bool)
-
-
-def column_profile(
-    residual: np.ndarray, slope: float, ref_row: float, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """Mean residual per column after undoing a lane drift of ``slope`` px/row.
-
-    Parameters
-    ----------
-    residual : ndarray, shape (n_rows, n_columns)
-        :func:`band_residual` of the image.
-    slope : float
-        Lane drift, columns per row.
-    ref_row : float
-        Row at which the drift is zero.
-    rows : ndarray of bool, shape (n_rows,), optional
-        Limits the sum to some rows; the mean is still taken over all rows,
-        so profiles of different masks compare.
-
-    Returns
-    -------
-    ndarray, shape (n_columns,)
-        Column ``x`` holds the lane position that is column ``x`` at ``ref_row``.
-    """
-    height, width = residual.shape
-    if rows is not None:
-        index = np.flatnonzero(rows)
-        residual = residual[index]
-    else:
-        index = np.arange(height)
-    if slope == 0.0:
-        return residual.sum(axis=0, dtype=np.float64) / height
-    shifts = np.rint(slope * (index - ref_row)).astype(int)
-    profile = np.zeros(width)
-    counts = np.zeros(width)
-    for shift in np.unique(shifts):
-        group = residual[shifts == shift]
-        summed = group.sum(axis=0, dtype=np.float64)
-        # column x of a row drifted by `shift` belongs to lane position x - shift
-        lo, hi = max(0, shift), min(width, width + shift)
-        profile[lo - shift : hi - shift] += summed[lo:hi]
-        counts[lo - shift : hi - shift] += height / max(len(index), 1) * len(group)
-    return profile / np.maximum(counts, 1)
 
 
 def _sample(profile: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -554,7 +432,7 @@ def _estimate_tilt(
     height = residual.shape[0]
     if height < 8:
         return 0.0
-    quantiles = quantiles if quantiles is not None else _across_quantiles(residual)
+    quantiles = quantiles if quantiles is not None else across_quantiles(residual)
     spread = quantiles[0.95] - quantiles[0.5]
     rows = np.flatnonzero(spread >= 0.25 * spread.max()) if spread.max() > 0 else []
     if len(rows) < 2 or rows[-1] - rows[0] < 20:
@@ -683,7 +561,7 @@ def find_lanes(
     max_pitch = min(width / max(n_lanes - 0.5, 0.5), width)
     min_pitch = min(min_pitch, 0.8 * max_pitch)
 
-    quantiles = _across_quantiles(residual)
+    quantiles = across_quantiles(residual)
     best_slope = _estimate_tilt(residual, local_ref, max_pitch, quantiles) if n_lanes > 1 else 0.0
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise

@@ -26,10 +26,11 @@ import numpy as np
 from blotquant.background import background_image
 from blotquant.bands import find_bands
 from blotquant.errors import BlotquantError
+from blotquant.evidence import band_residual
 from blotquant.io import BlotImage, read_image
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, bare_lanes, lane_evidence
-from blotquant.lanes import LaneGeometry, band_residual, find_lanes, fixed_lanes
+from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from blotquant.models import Experiment, Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
 from blotquant.qc import qc_name, render_qc_and_thumbnail
