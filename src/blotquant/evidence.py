@@ -151,7 +151,7 @@ COLUMN_LEVEL = 0.25
 
 
 def cleaned_profile(profile: np.ndarray, pitch: float) -> np.ndarray:
-    """A column profile without dust spikes and without its slow baseline."""
+    """Remove dust spikes and the slow baseline from a column profile."""
     # a dust speck is a spike a few columns wide; lanes are wider
     profile = ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest")
     window = max(pitch, 3.0 * DUST_COLUMNS)
@@ -181,7 +181,7 @@ def band_columns(raw: np.ndarray, pitch: float) -> tuple[np.ndarray, float]:
 
 
 def band_row_groups(residual: np.ndarray) -> list[np.ndarray]:
-    """Runs of rows that hold bands (a strip's band, a ladder's mark), strongest first."""
+    """Find the runs of rows that hold bands (a strip's band, a ladder's mark), strongest first."""
     rows = rows_with_bands(residual)
     if rows.all():
         return []

@@ -1,4 +1,4 @@
-"""Checking lanes against the membrane: does the listed lane count fit what is there?
+"""Check lanes against the membrane: does the listed lane count fit what is there.
 
 Lanes are placed from the number of lanes the config lists. When that number
 is wrong (a forgotten ladder, one lane too many), or the comb slid by a lane,

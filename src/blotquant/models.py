@@ -47,16 +47,21 @@ class Lane:
 
 @dataclass(frozen=True)
 class Pair:
+    """Two antibodies whose ratio is reported per lane (phospho over total)."""
+
     phospho: str
     total: str
 
     @property
     def name(self) -> str:
+        """The pair as written in the tables: ``p-AKT/AKT``."""
         return f"{self.phospho}/{self.total}"
 
 
 @dataclass(frozen=True)
 class Membrane:
+    """One membrane: its name and its lanes, left to right."""
+
     name: str
     lanes: tuple[Lane, ...]
 
@@ -123,6 +128,7 @@ class Experiment:
         return keys
 
     def membrane(self, name: str) -> Membrane:
+        """Look up the membrane called ``name``."""
         for m in self.membranes:
             if m.name == name:
                 return m

@@ -126,13 +126,16 @@ class BlotSpec:
 
     @property
     def height(self) -> int:
+        """Rows of the whole image: its strips stacked."""
         return int(sum(s.height for s in self.strips))
 
     def lane_centers(self) -> np.ndarray:
+        """Give the true lane centre columns, jitter included."""
         jitter = np.zeros(self.n_lanes) if self.lane_jitter is None else self.lane_jitter
         return self.first_lane + self.pitch * np.arange(self.n_lanes) + np.asarray(jitter)
 
     def lane_roles(self) -> list[str]:
+        """Role of every lane (sample unless the spec says otherwise)."""
         return self.roles or ["sample"] * self.n_lanes
 
 
