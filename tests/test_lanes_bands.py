@@ -187,3 +187,25 @@ def test_lane_centres_at_any_row_follow_the_drift():
     np.testing.assert_array_equal(
         lanes.centers_at(rows[:, None])[:, 1], lanes.centers[1] + lanes.drift_at(rows)
     )
+
+
+def test_marker_lanes_off_the_sample_pitch_do_not_shift_the_samples():
+    # ten sample lanes in two band rows, and a marker band at each end, in a
+    # row of its own and two pitches beyond the samples (as on real blots)
+    top = make_blot(n_lanes=10, pitch=40.0, first=120.0, width=600, band_row=50.0, height=200)
+    low = make_blot(n_lanes=10, pitch=40.0, first=120.0, width=600, band_row=140.0, height=200)
+    marks = make_blot(
+        n_lanes=2,
+        pitch=440.0,
+        first=80.0,
+        width=600,
+        band_row=20.0,
+        height=200,
+        background=0.0,
+        half_width=14.0,
+    )
+    image = top.image + low.image - 100.0 + marks.image
+    lanes = find_lanes(image, 12, ladder_ends=(1, 1))
+    assert np.allclose(lanes.centers[1:-1], top.centers, atol=3.0)
+    assert abs(lanes.centers[0] - 80.0) < 4.0 and abs(lanes.centers[-1] - 520.0) < 4.0
+    assert lanes.found[0] and lanes.found[-1]

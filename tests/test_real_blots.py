@@ -89,6 +89,8 @@ MUST_BE_RIGHT = {
     "krause_westernBlot/WB0-pAKT.png:pAKT",
     "krause_westernBlot/05-03-2019-WB0-AKTAK9272_2.decoded16.tif:AKT",
     "krause_westernBlot/WB0-AKT.png:AKT",
+    *(f"blotter_avg/signal.tiff:{s}" for s in ("strip1", "strip2", "strip3", "strip4")),
+    *(f"blotter_avg/signal.tiff:{s}" for s in ("strip5_doublet", "strip6")),
     "chibidragon_wbq/test_image.png:strip1",
     "chibidragon_wbq/test_image2.png:strip1",
     "facuperezt_wba/img_2band.jpeg:upper_band",

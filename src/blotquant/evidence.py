@@ -180,9 +180,22 @@ def band_columns(raw: np.ndarray, pitch: float) -> tuple[np.ndarray, float]:
     return peaks[keep].astype(float), float(heights.max())
 
 
-def band_row_groups(residual: np.ndarray) -> list[np.ndarray]:
-    """Find the runs of rows that hold bands (a strip's band, a ladder's mark), strongest first."""
-    rows = rows_with_bands(residual)
+def band_row_groups(residual: np.ndarray, rows: np.ndarray | None = None) -> list[np.ndarray]:
+    """Find the runs of rows that hold bands (a strip's band, a ladder's mark), strongest first.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_rows, n_columns)
+        :func:`band_residual` of the image.
+    rows : ndarray of bool, shape (n_rows,), optional
+        :func:`rows_with_bands` of it, when the caller has them.
+
+    Returns
+    -------
+    list of ndarray of bool, each shape (n_rows,)
+        One mask per run; none when no row stands out.
+    """
+    rows = rows_with_bands(residual) if rows is None else rows
     if rows.all():
         return []
     labels, n = ndimage.label(rows)

@@ -15,14 +15,20 @@ import numpy as np
 from scipy import ndimage
 
 from blotquant.evidence import (
+    COLUMN_LEVEL,
     DUST_COLUMNS,
     across_quantiles,
     band_residual,
+    band_row_groups,
+    cleaned_profile,
     column_profile,
+    peak_smoothing,
     rows_with_bands,
 )
 from blotquant.profiles import lower_baseline
 
+#: A band row whose signal stands this much in one or two columns holds ladder marks.
+MARKER_SHARE = 0.8
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
 MAX_TILT_DEG = 3.0
 
@@ -527,6 +533,7 @@ def find_lanes(
     rows: tuple[int, int] | None = None,
     min_pitch: float = 12.0,
     residual: np.ndarray | None = None,
+    ladder_ends: tuple[int, int] = (0, 0),
 ) -> LaneGeometry:
     """Find ``n_lanes`` lanes in a signal image (bands bright).
 
@@ -544,6 +551,11 @@ def find_lanes(
         Smallest lane spacing considered, in pixels.
     residual : ndarray, shape (n_window_rows, n_columns), optional
         :func:`band_residual` of those rows, when the caller has it already.
+    ladder_ends : (int, int)
+        How many of the lanes are ladder (marker) lanes at the left and at the
+        right end. A ladder is often a few marks off the sample pitch: the
+        sample lanes are fitted without them, and each ladder lane is placed
+        at its own marks beyond them.
 
     Returns
     -------
@@ -566,15 +578,27 @@ def find_lanes(
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise
     band_rows_mask = rows_with_bands(residual, quantiles)
-    profile = column_profile(residual, best_slope, local_ref, rows=band_rows_mask)
+    left, right = ladder_ends
+    n_samples = n_lanes - left - right
+    sample_rows = band_rows_mask
+    marker_rows = None
+    if (left or right) and n_samples >= 2:
+        sample_rows, marker_rows = _split_marker_rows(residual, band_rows_mask, max_pitch)
+    if marker_rows is None:
+        # no rows of ladder marks apart from the sample bands: the ladder is a
+        # lane at the sample pitch, found with them
+        left = right = 0
+        n_samples = n_lanes
+        sample_rows = band_rows_mask
+    profile = column_profile(residual, best_slope, local_ref, rows=sample_rows)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
 
-    if n_lanes == 1:
+    if n_samples == 1:
         pitch, start = max_pitch, float(np.argmax(smooth))
     else:
-        pitch, start = _comb_fit(smooth, n_lanes, min_pitch, max_pitch)
-    centers = start + pitch * np.arange(n_lanes)
+        pitch, start = _comb_fit(smooth, n_samples, min_pitch, max_pitch)
+    centers = start + pitch * np.arange(n_samples)
 
     # a dust speck in a band row is a spike a few columns wide that would set
     # its lane's height; a running median narrower than any lane erases it
@@ -585,11 +609,101 @@ def find_lanes(
     centers, strengths, widths, found = _correct_spacing(light, centers, pitch)
     if lane_width is None:
         lane_width = _lane_width_from(widths, found, pitch)
+    bounds = _valleys(light, centers, strengths, found)
+    if marker_rows is not None:
+        marks = column_profile(residual, best_slope, local_ref, rows=marker_rows)
+        centers, found, bounds = _add_ladder_lanes(
+            marks, centers, found, bounds, pitch, left=left, right=right
+        )
     return LaneGeometry(
-        bounds=_valleys(light, centers, strengths, found),
+        bounds=bounds,
         centers=centers,
         width=float(lane_width),
         slope=best_slope,
         ref_row=ref_row,
         found=found,
     )
+
+
+def _split_marker_rows(
+    residual: np.ndarray, band_rows: np.ndarray, max_pitch: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Tell the rows of sample bands from the rows of ladder marks.
+
+    A run of band rows whose signal stands almost all in one or two columns
+    holds ladder marks (or a marker band at each end); sample bands spread
+    over several lanes, even when one of them is far brighter. None for the
+    marker rows when the two kinds cannot both be found.
+    """
+    sample_rows = np.zeros_like(band_rows)
+    marker_rows = np.zeros_like(band_rows)
+    rough_pitch = 0.8 * max_pitch
+    for group in band_row_groups(residual, rows=band_rows):
+        profile = cleaned_profile(column_profile(residual, 0.0, 0.0, rows=group), rough_pitch)
+        if _held_by_two_columns(profile, rough_pitch) >= MARKER_SHARE:
+            marker_rows |= group
+        else:
+            sample_rows |= group
+    if not sample_rows.any() or not marker_rows.any():
+        return band_rows, None
+    return sample_rows, marker_rows
+
+
+def _held_by_two_columns(profile: np.ndarray, pitch: float) -> float:
+    """Share of a band row's signal within half a pitch of its two strongest columns."""
+    total = float(profile.sum())
+    if total <= 0:
+        return 0.0
+    smooth = ndimage.gaussian_filter1d(profile, peak_smoothing(pitch))
+    x = np.arange(len(profile))
+    held = np.zeros(len(profile), bool)
+    for _ in range(2):
+        peak = int(np.argmax(np.where(held, -np.inf, smooth)))
+        held |= np.abs(x - peak) <= 0.5 * pitch
+    return float(profile[held].sum()) / total
+
+
+def _add_ladder_lanes(
+    marks: np.ndarray,
+    centers: np.ndarray,
+    found: np.ndarray,
+    bounds: np.ndarray,
+    pitch: float,
+    *,
+    left: int,
+    right: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place ladder lanes beyond the sample lanes, each at its own marks.
+
+    A ladder lane is sought between half a pitch and three pitches beyond
+    the outermost lane; without marks there it sits one pitch beyond.
+    """
+    smooth = ndimage.gaussian_filter1d(cleaned_profile(marks, pitch), peak_smoothing(pitch))
+    strongest = float(smooth.max()) if smooth.size else 0.0
+    x = np.arange(len(smooth))
+
+    def place(edge: float, side: int) -> tuple[float, bool]:
+        lo, hi = sorted((edge + side * 0.5 * pitch, edge + side * 3.0 * pitch))
+        window = (x >= lo) & (x <= hi)
+        if strongest > 0 and window.any():
+            best = int(np.argmax(np.where(window, smooth, -np.inf)))
+            if smooth[best] >= COLUMN_LEVEL * strongest:
+                return float(best), True
+        return edge + side * pitch, False
+
+    lefts: list[tuple[float, bool]] = []
+    edge = float(centers[0])
+    for _ in range(left):
+        edge, ok = place(edge, -1)
+        lefts.insert(0, (edge, ok))
+    rights: list[tuple[float, bool]] = []
+    edge = float(centers[-1])
+    for _ in range(right):
+        edge, ok = place(edge, 1)
+        rights.append((edge, ok))
+    all_centers = np.array([c for c, _ in lefts] + list(centers) + [c for c, _ in rights])
+    all_found = np.array([f for _, f in lefts] + list(found) + [f for _, f in rights], bool)
+    # between a ladder lane and its neighbour: the midpoint
+    middle = 0.5 * (all_centers[:-1] + all_centers[1:])
+    middle[left : left + len(bounds)] = bounds
+    return all_centers, all_found, middle

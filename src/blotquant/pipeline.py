@@ -91,7 +91,7 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         polarity = detect_polarity(region)
     saturated = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-    lanes, evidence = _place_lanes(signal, measurement, len(membrane.lanes))
+    lanes, evidence = _place_lanes(signal, measurement, membrane)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
@@ -220,7 +220,7 @@ def _saturated_pixels(
 
 
 def _place_lanes(
-    signal: np.ndarray, measurement: Measurement, n_lanes: int
+    signal: np.ndarray, measurement: Measurement, membrane: Membrane
 ) -> tuple[LaneGeometry, LaneEvidence | None]:
     """Place the lanes where the config puts them, or find and check them in the signal.
 
@@ -234,7 +234,11 @@ def _place_lanes(
         # outside band_rows help place them (band_rows only limits the band search)
         residual = band_residual(signal)
         lanes = find_lanes(
-            signal, n_lanes, lane_width=measurement.analysis.lane_width, residual=residual
+            signal,
+            len(membrane.lanes),
+            lane_width=measurement.analysis.lane_width,
+            residual=residual,
+            ladder_ends=_ladder_ends(membrane),
         )
         return lanes, lane_evidence(signal, lanes, residual=residual)
     centers = np.asarray(measurement.lane_centers, dtype=float)
@@ -245,6 +249,14 @@ def _place_lanes(
         )
     lanes = fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
     return lanes, None
+
+
+def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
+    """How many ladder lanes stand at the left and at the right end of the membrane."""
+    roles = [lane.role for lane in membrane.lanes]
+    left = next((k for k, role in enumerate(roles) if role != "ladder"), len(roles))
+    right = next((k for k, role in enumerate(reversed(roles)) if role != "ladder"), 0)
+    return left, right
 
 
 def _lanes_warning(measurement: Measurement, membrane: Membrane, doubts: tuple[str, ...]) -> str:
