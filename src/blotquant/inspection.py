@@ -17,10 +17,10 @@ import numpy as np
 import yaml
 from scipy import ndimage
 
+from blotquant.comb import lane_pitch
 from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual, column_profile, rows_with_bands
 from blotquant.io import BlotImage, read_image
-from blotquant.lanes import lane_pitch
 from blotquant.models import Lane, Measurement, Membrane
 from blotquant.pipeline import ImageAnalysis, analyze_image
 from blotquant.polarity import detect_polarity, to_signal
