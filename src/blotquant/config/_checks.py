@@ -1,0 +1,213 @@
+"""Checks across the whole config, once every membrane and image is read.
+
+Each check looks at what the :class:`~blotquant.config._collect.Collector`
+holds: an antibody measured twice on one membrane, a pair whose antibodies
+are never measured together, a control that matches no lane, a lane key that
+no lane has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blotquant.config._collect import AntibodyEntry, Collector
+from blotquant.config._messages import closest, did_you_mean
+from blotquant.config._schema import PairModel
+from blotquant.models import Lane
+from blotquant.tables import same_value
+
+
+def check_duplicates(c: Collector) -> None:
+    """Check that each antibody is measured once per membrane."""
+    first: dict[tuple[str, str], AntibodyEntry] = {}
+    for m in c.entries:
+        key = (m.membrane, m.antibody)
+        if key not in first:
+            first[key] = m
+        elif first[key].loc != m.loc:  # the same loc: reported as a batch's own duplicate
+            c.add(
+                m.loc,
+                f"{m.subject} measures `{m.antibody}` on membrane `{m.membrane}`"
+                f", as {first[key].label} does already; each antibody is measured once "
+                "per membrane. Remove one, or name them apart (e.g. AKT-long).",
+            )
+
+
+def check_pairs(c: Collector, pairs: list[PairModel] | None) -> None:
+    """Check that both antibodies of each pair are measured, together on some membrane."""
+    if pairs is None or not c.measures_known:
+        return
+    where: dict[str, set[str]] = {}
+    for m in c.entries:
+        where.setdefault(m.antibody, set()).add(m.membrane)
+    for k, pair in enumerate(pairs):
+        if _unmeasured(c, k, pair, where):
+            continue
+        both = where[pair.phospho] & where[pair.total]
+        if not both:
+            c.add(
+                ("pairs", k),
+                f"`{pair.phospho}` and `{pair.total}` are never measured "
+                f"on the same membrane ({pair.phospho} on "
+                f"{', '.join(sorted(where[pair.phospho]))}; {pair.total} on "
+                f"{', '.join(sorted(where[pair.total]))}), so no ratio can be computed. "
+                "A ratio needs both antibodies on one membrane.",
+            )
+            continue
+        for membrane in sorted(where[pair.phospho] ^ where[pair.total]):
+            has, lacks = (
+                (pair.phospho, pair.total)
+                if membrane in where[pair.phospho]
+                else (pair.total, pair.phospho)
+            )
+            c.warnings.append(
+                f"Membrane {membrane} has {has} but no {lacks}; the pair "
+                f"{pair.phospho}/{pair.total} gives no ratios for it."
+            )
+
+
+def _unmeasured(c: Collector, k: int, pair: PairModel, where: dict[str, set[str]]) -> bool:
+    """Report the antibodies of ``pairs[k]`` that nothing measures; tell if there are any."""
+    raw_names = {m.raw_antibody for m in c.entries if m.raw_antibody}
+    listed = ", ".join(sorted(where)) or "none"
+    missing = False
+    for role in ("phospho", "total"):
+        name = getattr(pair, role)
+        if name in where:
+            continue
+        missing = True
+        guess = closest(name, where)
+        hint = f" Did you mean `{guess}`?" if guess else ""
+        raw_guess = closest(name, raw_names)
+        if raw_guess is not None:
+            hint += (
+                f" If the batch files' `{raw_guess}` is this antibody, add "
+                f"antibody_aliases: {{{raw_guess}: {name}}} to the batch."
+            )
+        c.add(
+            ("pairs", k, role),
+            f"no image or batch measures `{name}`.{hint} "
+            f"Antibodies measured: {listed}. Check the spelling here and in the "
+            "images' `antibody`.",
+        )
+    return missing
+
+
+def _sample_lanes(c: Collector) -> list[Lane]:
+    return [
+        lane for info in c.membranes.values() for lane in info.lanes or () if lane.role == "sample"
+    ]
+
+
+def _lane_keys(c: Collector) -> list[str]:
+    """Every metadata key of a sample lane, sorted."""
+    return sorted({key for lane in _sample_lanes(c) for key in lane.metadata})
+
+
+def check_control(
+    c: Collector, control: dict[str, Any], given: bool, normalize: list[str] | None
+) -> None:
+    """Check that the control names lane keys, matches lanes, and is in every group."""
+    if not c.lanes_known or not c.membranes:
+        return
+    for name, info in c.membranes.items():
+        if info.lanes is not None and not any(lane.role == "sample" for lane in info.lanes):
+            c.warnings.append(
+                f"Membrane {name} has no sample lanes (only ladder or "
+                "empty ones); it gives no ratios."
+            )
+    keys = _lane_keys(c)
+    what = ", ".join(f"{k}: {v}" for k, v in control.items())
+    if not _knows_control_keys(c, control, given, keys, what):
+        return
+    if not _has_control_lane(c, control, given, what):
+        return
+    if normalize is not None and all(k in keys for k in normalize):
+        _check_groups(c, control, normalize, what)
+
+
+def _knows_control_keys(
+    c: Collector, control: dict[str, Any], given: bool, keys: list[str], what: str
+) -> bool:
+    """Tell whether every key of the control is a lane key; report those that are not."""
+    unknown = [k for k in control if k not in keys]
+    for key in unknown:
+        c.add(
+            ("control", key) if given else ("control",),
+            f"no sample lane has the key `{key}`.{did_you_mean(key, keys)} Lane keys: "
+            f"{', '.join(keys) or 'none'}."
+            + (
+                ""
+                if given
+                else f" (`control` is not given, so it is {{{what}}}; add "
+                "control: {treatment: <your control treatment>}.)"
+            ),
+        )
+    return not unknown
+
+
+def _is_control(lane: Lane, control: dict[str, Any]) -> bool:
+    return all(same_value(lane.metadata.get(k), v) for k, v in control.items())
+
+
+def _has_control_lane(c: Collector, control: dict[str, Any], given: bool, what: str) -> bool:
+    """Tell whether a sample lane is a control lane; if none is, say what the lanes have."""
+    lanes = _sample_lanes(c)
+    if any(_is_control(lane, control) for lane in lanes):
+        return True
+    values = []
+    hint = ""
+    for key, value in control.items():
+        seen = sorted({str(lane.metadata.get(key)) for lane in lanes})
+        values.append(f"{key}: {', '.join(seen)}")
+        if not hint:
+            hint = did_you_mean(str(value), seen)
+    c.add(
+        ("control",),
+        f"no sample lane is a control lane {{{what}}}, so there would be no fold "
+        f"changes.{hint} The lanes have {'; '.join(values)}. "
+        + (
+            "Change `control` to match your control lanes."
+            if given
+            else "`control` is not given; add it, e.g. "
+            "control: {treatment: <your control treatment>}."
+        ),
+    )
+    return False
+
+
+def _check_groups(c: Collector, control: dict[str, Any], normalize: list[str], what: str) -> None:
+    """Warn about each ``normalize_within`` group of a membrane without a control lane."""
+    for name, info in c.membranes.items():
+        groups: dict[tuple[str, ...], list[Lane]] = {}
+        for lane in info.lanes or ():
+            if lane.role == "sample":
+                group = tuple(str(lane.metadata.get(k)) for k in normalize)
+                groups.setdefault(group, []).append(lane)
+        for group, members in groups.items():
+            if any(_is_control(lane, control) for lane in members):
+                continue
+            within = "".join(f", {k}={v}" for k, v in zip(normalize, group, strict=True))
+            numbers = ", ".join(str(lane.number) for lane in members)
+            c.warnings.append(
+                f"Membrane {name}{within}: no control lane ({what}) among lanes {numbers}; "
+                "their fold changes will be empty. Add a control lane there or change "
+                "`control` / `normalize_within`."
+            )
+
+
+def check_lane_keys(
+    c: Collector, key: str, names: list[str] | None, extra: tuple[str, ...]
+) -> None:
+    """Check that every name listed under ``key`` is a lane key (or one of ``extra``)."""
+    if names is None or not c.lanes_known or not c.membranes:
+        return
+    keys = _lane_keys(c)
+    for n, name in enumerate(names):
+        if name not in keys and name not in extra:
+            c.add(
+                (key, n),
+                f"no sample lane has the key `{name}`."
+                f"{did_you_mean(name, [*keys, *extra])} Lane keys: "
+                f"{', '.join(keys) or 'none'}.",
+            )
