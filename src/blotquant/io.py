@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tifffile
+from PIL import Image, ImageSequence
 
 from blotquant.errors import BlotquantError
 
@@ -240,8 +242,6 @@ def _check_size(shape: tuple[int, ...], itemsize: int, path: Path) -> None:
 
 
 def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
-    import tifffile
-
     warnings: list[str] = []
     handle = _io.BytesIO(data)
     try:
@@ -279,7 +279,6 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
 
 
 def _read_tiff_with_pillow(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
-    from PIL import Image, ImageSequence
 
     warnings: list[str] = []
     try:
@@ -299,7 +298,6 @@ def _read_tiff_with_pillow(data: bytes, path: Path) -> tuple[np.ndarray, list[st
 
 
 def _read_pillow(data: bytes, path: Path, *, is_jpeg: bool) -> tuple[np.ndarray, list[str]]:
-    from PIL import Image
 
     warnings: list[str] = []
     if is_jpeg:
