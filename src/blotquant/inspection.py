@@ -83,6 +83,32 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
 
     Returns None when the names do not share one layout.
     """
+    layout = _name_layout(names)
+    if layout is None:
+        return None
+    columns, seps, suffix = layout
+    varying = [k for k, col in enumerate(columns) if len(set(col)) > 1]
+    if len(varying) < 2:
+        return None
+
+    def letters(k: int) -> float:
+        text = "".join(columns[k])
+        return sum(c.isalpha() for c in text) / max(len(text), 1)
+
+    # ties: antibody names are words (pAKT), membrane labels often numbers (7)
+    antibody = min(varying, key=lambda k: (len(set(columns[k])), -letters(k), -k))
+    membrane = max((k for k in varying if k != antibody), key=lambda k: (len(set(columns[k])), k))
+    fields = {antibody: "antibody", membrane: "membrane"}
+    pattern = _pattern(columns, seps, fields, varying) + suffix
+    return NamingGuess(pattern, sorted(set(columns[membrane])), sorted(set(columns[antibody])))
+
+
+def _name_layout(names: list[str]) -> tuple[list[list[str]], list[str], str] | None:
+    """Cut file names into columns of parts; None unless they share one layout.
+
+    Returns the parts of every name by position, the separators between them
+    and the common file suffix.
+    """
     if not names:
         return None
     stems = [Path(n).stem for n in names]
@@ -95,24 +121,18 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
         return None
     n_tokens = len(pieces[0][0::2])
     columns = [[p[0::2][k] for p in pieces] for k in range(n_tokens)]
-    varying = [k for k, col in enumerate(columns) if len(set(col)) > 1]
-    if len(varying) < 2:
-        return None
+    return columns, seps, suffixes.pop()
 
-    def letters(k: int) -> float:
-        text = "".join(columns[k])
-        return sum(c.isalpha() for c in text) / max(len(text), 1)
 
-    # ties: antibody names are words (pAKT), membrane labels often numbers (7)
-    antibody = min(varying, key=lambda k: (len(set(columns[k])), -letters(k), -k))
-    membrane = max((k for k in varying if k != antibody), key=lambda k: (len(set(columns[k])), k))
+def _pattern(
+    columns: list[list[str]], seps: list[str], fields: dict[int, str], varying: list[int]
+) -> str:
+    """Write the file-name pattern: named fields, ``{partN}`` for other varying parts."""
     parts = []
     others = 0
-    for k in range(n_tokens):
-        if k == antibody:
-            parts.append("{antibody}")
-        elif k == membrane:
-            parts.append("{membrane}")
+    for k in range(len(columns)):
+        if k in fields:
+            parts.append(f"{{{fields[k]}}}")
         elif k in varying:
             others += 1
             parts.append(f"{{part{others}}}")
@@ -120,11 +140,7 @@ def guess_naming(names: list[str]) -> NamingGuess | None:
             parts.append(re.sub(r"[{}]", lambda m: m.group(0) * 2, columns[k][0]))
         if k < len(seps):
             parts.append(seps[k])
-    return NamingGuess(
-        "".join(parts) + suffixes.pop(),
-        sorted(set(columns[membrane])),
-        sorted(set(columns[antibody])),
-    )
+    return "".join(parts)
 
 
 def antibody_name(token: str) -> str:
