@@ -8,7 +8,11 @@ lane's centre is then compared with the person's. A strip is
 * ``right``: every sample lane within a quarter pitch of the person's;
 * ``flagged``: not right, and its bands carry ``lanes-uncertain`` (loud);
 * ``WRONG``: not right and not flagged (silent: the defect that matters);
-* ``not run``: the image needs something blotquant cannot be told yet.
+* ``not run``: blotquant refused the image (the message says why).
+
+Film scans lying on their side are turned with ``rotate``, and an image
+holding several gels or films is cut to the strip's with ``crop``, as a user
+would write them.
 
 Run ``python benchmarks/real_blots.py`` (the images are not part of the
 project; they must sit in ``../shared/real-blots`` beside the checkout).
@@ -49,8 +53,9 @@ class StripCase:
     band_height: float
     pitch: float
     rotate: int
-    rows: tuple[int, int] | None  # the panel (gel) holding the strip, when one image holds several
-    columns: tuple[int, int] | None
+    #: The panel (gel, film) holding the strip when one image holds several:
+    #: (left, top, right, bottom), given to blotquant as ``crop``.
+    panel: tuple[int, int, int, int] | None
 
     @property
     def name(self) -> str:
@@ -78,8 +83,7 @@ def strip_cases(path: Path = ANNOTATIONS) -> list[StripCase]:
                     band_height=float(strip.get("band_height", 12)),
                     pitch=float(strip["pitch"]),
                     rotate=int(entry.get("rotate", 0)),
-                    rows=None if panel is None else (int(panel[1]), int(panel[3])),
-                    columns=None if panel is None else (int(panel[0]), int(panel[2])),
+                    panel=None if panel is None else tuple(int(v) for v in panel),
                 )
             )
     return cases
@@ -94,24 +98,20 @@ def _panel_of(panels: list[list[int]], lanes: tuple[float, ...], rows: list[floa
     return None
 
 
-def _config(case: StripCase, images: Path, height: int) -> dict[str, Any]:
+def _config(case: StripCase, images: Path, shape: tuple[int, int]) -> dict[str, Any]:
+    """The config a user would write for this strip: its lanes, its band's rows, its panel."""
+    height, width = shape
     half = max(1.5 * case.band_height, 10.0)
     top, bottom = min(case.band_rows) - half, max(case.band_rows) + half
     top, bottom = int(max(0, top)), int(min(height, bottom))
-    file = str(images / case.file)
-    if case.rows is not None:
-        # one gel of several in the image: the user names its rows as a region
-        top, bottom = max(top, case.rows[0]), min(bottom, case.rows[1])
-        region = {"rows": list(case.rows), "band_rows": [top, bottom]}
-        halves = [
-            {"file": file, "regions": [{"antibody": name, **region}]}
-            for name in (case.strip, "total")
-        ]
-    else:
-        halves = [
-            {"file": file, "antibody": name, "band_rows": [top, bottom]}
-            for name in (case.strip, "total")
-        ]
+    keys: dict[str, Any] = {"file": str(images / case.file)}
+    if case.rotate:
+        keys["rotate"] = case.rotate
+    if case.panel is not None:
+        left, p_top, right, p_bottom = case.panel
+        keys["crop"] = [left, p_top, min(right, width), min(p_bottom, height)]
+        top, bottom = max(top, p_top), min(bottom, p_bottom)
+    keys["band_rows"] = [top, bottom]
     first = case.roles.index("sample")
     lanes = [
         {"role": role} if role != "sample" else {"treatment": "control" if k == first else "t"}
@@ -122,29 +122,23 @@ def _config(case: StripCase, images: Path, height: int) -> dict[str, Any]:
         # (the same image as both halves of a pair: only the lanes are compared)
         "pairs": [{"phospho": case.strip, "total": "total"}],
         "control": {"treatment": "control"},
-        "membranes": [{"name": "m", "lanes": lanes, "images": halves}],
+        "membranes": [
+            {
+                "name": "m",
+                "lanes": lanes,
+                "images": [{**keys, "antibody": name} for name in (case.strip, "total")],
+            }
+        ],
     }
-
-
-def why_not_run(case: StripCase) -> str | None:
-    """What the strip needs that blotquant cannot be told yet, or None."""
-    if case.rotate:
-        return f"the scan must be turned {case.rotate} degrees (`rotate`)"
-    if case.columns is not None and case.rows is not None and case.columns[0] > 0:
-        return "one of several films side by side (`crop`)"
-    return None
 
 
 def evaluate(case: StripCase, images: Path = REAL) -> dict[str, Any]:
     """Run one strip and compare its sample lanes with the person's."""
     row: dict[str, Any] = {"strip": case.name, "lanes": len(case.lanes)}
-    reason = why_not_run(case)
-    if reason is not None:
-        return {**row, "verdict": "not run", "note": reason}
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"
-        height = read_image(images / case.file).pixels.shape[0]
-        config.write_text(yaml.safe_dump(_config(case, images, height), sort_keys=False))
+        shape = read_image(images / case.file).rotated(case.rotate).pixels.shape
+        config.write_text(yaml.safe_dump(_config(case, images, shape), sort_keys=False))
         try:
             outcome = run(config, out=Path(folder) / "out", qc=False)
         except BlotquantError as exc:

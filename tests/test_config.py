@@ -974,3 +974,28 @@ def test_random_yaml_text_raises_only_blotquant_errors(text):
     path = _FOLDER / "fuzz.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     _only_blotquant_errors(lambda: load_config(path))
+
+
+def test_crop_and_rotate_are_read_onto_the_measurement(tmp_path: Path):
+    data = base()
+    data["membranes"][0]["images"][0].update(crop=[10, 20, 300, 200], rotate=90)
+    data["membranes"][0]["images"][1].update(rotate=-1.5)
+    exp = parse(data, tmp_path)
+    first, second = exp.measurements
+    assert first.crop == (10, 20, 300, 200) and first.rotate == 90.0
+    assert second.crop is None and second.rotate == -1.5
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("crop", [300, 20, 10, 200], ("empty or upside down", "left < right")),
+        ("crop", [1, 2, 3], ("expected a box", "[left, top, right, bottom]")),
+        ("rotate", 45, ("90, 180 or 270", "at most 10 degrees")),
+        ("rotate", "sideways", ("90, 180 or 270",)),
+    ],
+)
+def test_bad_crop_and_rotate_say_what_to_write(tmp_path: Path, key, value, words):
+    data = base()
+    data["membranes"][0]["images"][0][key] = value
+    assert_problem(problems(data, tmp_path), f"membranes[0].images[0].{key}", *words)

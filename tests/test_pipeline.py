@@ -9,8 +9,9 @@ import pytest
 
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage
-from blotquant.models import AnalysisSettings, Lane, Measurement, Membrane
+from blotquant.models import AnalysisSettings, Experiment, Lane, Measurement, Membrane
 from blotquant.pipeline import analyze_image
+from blotquant.quantify import bands_table
 from tests.conftest import make_blot
 
 
@@ -148,3 +149,37 @@ def test_all_saturated_image_is_refused():
     image[::7, ::5] = 100
     with pytest.raises(BlotquantError, match="saturated"):
         analyze_image(BlotImage.from_array(image, ceiling=65535.0), _measurement(), _membrane(4))
+
+
+def test_crop_measures_inside_the_box_and_reports_image_coordinates():
+    blot = make_blot(n_lanes=5, pitch=40.0, height=120, noise=1.0)
+    framed = np.full((200, 400), 5000.0)
+    framed[40:160, 100 : 100 + blot.image.shape[1]] = blot.image
+    framed[:, :20] = 60000.0  # a bright frame edge the crop leaves out
+    whole = analyze_image(BlotImage.from_array(blot.image), _measurement(), _membrane(5))
+    crop = (100, 40, 100 + blot.image.shape[1], 160)
+    cropped = analyze_image(BlotImage.from_array(framed), _measurement(crop=crop), _membrane(5))
+    assert cropped.col_offset == 100 and cropped.row_offset == 40
+    for a, b in zip(whole.bands, cropped.bands, strict=True):
+        assert b.net_volume == pytest.approx(a.net_volume, rel=1e-9)
+    experiment = Experiment(
+        Path("c.yaml"), "t", Path("out"), AnalysisSettings(), (), {}, (), (), (_membrane(5),), ()
+    )
+    table = bands_table(experiment, [cropped])
+    assert np.allclose(table["lane_center"], blot.centers + 100, atol=1.5)
+    assert (table["band_top"] >= 40).all()
+
+
+def test_a_quarter_turn_gives_the_same_volumes_as_the_upright_image():
+    blot = make_blot(n_lanes=5, pitch=40.0, height=120, noise=1.0)
+    upright = analyze_image(BlotImage.from_array(blot.image), _measurement(), _membrane(5))
+    lying = BlotImage.from_array(np.rot90(blot.image)).rotated(90)
+    turned = analyze_image(lying, _measurement(rotate=90.0), _membrane(5))
+    for a, b in zip(upright.bands, turned.bands, strict=True):
+        assert b.net_volume == pytest.approx(a.net_volume, rel=1e-12)
+
+
+def test_a_crop_outside_the_image_is_refused_with_the_key():
+    image = BlotImage.from_array(np.ones((100, 300)))
+    with pytest.raises(BlotquantError, match=r"`crop: \[0, 0, 400, 50\]` reaches outside"):
+        analyze_image(image, _measurement(crop=(0, 0, 400, 50)), _membrane(4))

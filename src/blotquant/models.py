@@ -83,6 +83,11 @@ class Measurement:
     band_rows: tuple[int, int] | None = None
     #: Lane centres in image columns; None = find lanes automatically.
     lane_centers: tuple[float, ...] | None = None
+    #: Turn the image first: 90, 180 or 270 degrees clockwise, or a small angle.
+    #: Every other coordinate (rows, crop, lane centres, the tables) is in the turned image.
+    rotate: float = 0.0
+    #: Only this box of the image is the membrane: (left, top, right, bottom) in pixels.
+    crop: tuple[int, int, int, int] | None = None
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     #: Molecular-weight ladder: its lane number and its marks' sizes (kDa), top to bottom.
     ladder_lane: int | None = None

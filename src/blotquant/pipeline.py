@@ -84,14 +84,14 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         mostly saturated), or a band size is asked for without a ladder.
     """
     settings = measurement.analysis
-    region, row_offset, band_rows = _cut_region(image.pixels, measurement)
+    region, row_offset, col_offset, band_rows = _cut_region(image.pixels, measurement)
     _refuse_unmeasurable(region, measurement, membrane)
     polarity = settings.polarity
     if polarity == "auto":
         polarity = detect_polarity(region)
     saturated = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-    lanes, evidence = _place_lanes(signal, measurement, membrane)
+    lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
@@ -123,6 +123,7 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         measurement=measurement,
         polarity=polarity,
         row_offset=row_offset,
+        col_offset=col_offset,
         lanes=lanes,
         boxes=tuple(boxes),
         bands=bands,
@@ -150,17 +151,39 @@ def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Meas
 
 def _cut_region(
     pixels: np.ndarray, measurement: Measurement
-) -> tuple[np.ndarray, int, tuple[int, int] | None]:
-    """Cut the measurement's region; give its first image row and its band window in it."""
-    height = pixels.shape[0]
-    row_offset = 0
+) -> tuple[np.ndarray, int, int, tuple[int, int] | None]:
+    """Cut the measurement's region (``crop``, then ``rows``).
+
+    Returns the region, its first image row and column, and its band window
+    in region rows.
+    """
+    height, width = pixels.shape
+    row_offset = col_offset = 0
     region = pixels
+    if measurement.crop is not None:
+        left, top, right, bottom = measurement.crop
+        if right > width or bottom > height:
+            raise BlotquantError(
+                f"{measurement.image}: `crop: [{left}, {top}, {right}, {bottom}]` reaches outside "
+                f"the image, which is {width} x {height} pixels{_where(measurement)}. Give the "
+                f"box as [left, top, right, bottom] with right <= {width} and bottom <= {height}"
+                + (" (after `rotate`)." if measurement.rotate else ".")
+            )
+        region = pixels[top:bottom, left:right]
+        row_offset, col_offset = top, left
     if measurement.rows is not None:
         _check_rows("rows", measurement.rows, height, measurement)
-        row_offset = measurement.rows[0]
-        region = pixels[measurement.rows[0] : measurement.rows[1]]
+        top = max(measurement.rows[0], row_offset)
+        bottom = min(measurement.rows[1], row_offset + region.shape[0])
+        if top >= bottom:
+            raise BlotquantError(
+                f"{measurement.image}: `rows: {list(measurement.rows)}` lie outside "
+                f"`crop: {list(measurement.crop or ())}`{_where(measurement)}."
+            )
+        region = region[top - row_offset : bottom - row_offset]
+        row_offset = top
     if measurement.band_rows is None:
-        return region, row_offset, None
+        return region, row_offset, col_offset, None
     _check_rows("band_rows", measurement.band_rows, height, measurement)
     top, bottom = measurement.band_rows
     band_rows = (max(0, top - row_offset), min(region.shape[0], bottom - row_offset))
@@ -170,7 +193,7 @@ def _cut_region(
             f"`rows: {list(measurement.rows or ())}`{_where(measurement)}. band_rows are "
             "image rows and must fall inside the region's rows."
         )
-    return region, row_offset, band_rows
+    return region, row_offset, col_offset, band_rows
 
 
 def _refuse_unmeasurable(region: np.ndarray, measurement: Measurement, membrane: Membrane) -> None:
@@ -220,7 +243,7 @@ def _saturated_pixels(
 
 
 def _place_lanes(
-    signal: np.ndarray, measurement: Measurement, membrane: Membrane
+    signal: np.ndarray, measurement: Measurement, membrane: Membrane, col_offset: int = 0
 ) -> tuple[LaneGeometry, LaneEvidence | None]:
     """Place the lanes where the config puts them, or find and check them in the signal.
 
@@ -241,7 +264,8 @@ def _place_lanes(
             ladder_ends=_ladder_ends(membrane),
         )
         return lanes, lane_evidence(signal, lanes, residual=residual)
-    centers = np.asarray(measurement.lane_centers, dtype=float)
+    # lane centres are image columns; the signal may start at a crop's left edge
+    centers = np.asarray(measurement.lane_centers, dtype=float) - col_offset
     if centers.min() < 0 or centers.max() >= width:
         raise BlotquantError(
             f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
@@ -332,15 +356,19 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
 def _run_file(task: _FileTask) -> BatchAnalyses:
     """Read one file once and analyse every measurement on it."""
     outcome = BatchAnalyses()
-    images: dict[int, BlotImage] = {}
+    read: dict[int, BlotImage] = {}
+    # (channel, rotate) -> the image as each measurement asks to see it
+    images: dict[tuple[int, float], BlotImage] = {}
     for m in task.measurements:
         try:
-            if m.channel not in images:
-                images[m.channel] = read_image(m.path, m.channel)
-                image = images[m.channel]
-                outcome.hashes[str(m.path)] = image.sha256
-                outcome.warnings.extend(image.warnings)
-            image = images[m.channel]
+            if m.channel not in read:
+                read[m.channel] = read_image(m.path, m.channel)
+                outcome.hashes[str(m.path)] = read[m.channel].sha256
+                outcome.warnings.extend(read[m.channel].warnings)
+            key = (m.channel, m.rotate)
+            if key not in images:
+                images[key] = read[m.channel].rotated(m.rotate)
+            image = images[key]
             analysis = analyze_image(image, m, task.membranes[m.membrane])
             outcome.analyses.append(analysis)
             outcome.warnings.extend(analysis.warnings)
@@ -350,12 +378,14 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
                 message += f" (config: {m.source})"
             outcome.failures.append((f"{m.image} [{m.antibody}]", message))
     if task.qc:
-        by_channel: dict[int, list[ImageAnalysis]] = {}
+        by_view: dict[tuple[int, float], list[ImageAnalysis]] = {}
         for a in outcome.analyses:
-            by_channel.setdefault(a.measurement.channel, []).append(a)
-        for channel, analyses in by_channel.items():
-            name = qc_name(analyses[0].measurement, len(images) > 1 or channel != 0)
-            picture, thumbnail = render_qc_and_thumbnail(images[channel], analyses)
+            by_view.setdefault((a.measurement.channel, a.measurement.rotate), []).append(a)
+        for (channel, rotate), analyses in by_view.items():
+            name = qc_name(analyses[0].measurement, len(read) > 1 or channel != 0)
+            if sum(view[0] == channel for view in by_view) > 1:
+                name = name.replace(".png", f"_turned{rotate:g}.png")
+            picture, thumbnail = render_qc_and_thumbnail(images[(channel, rotate)], analyses)
             if task.qc_dir is not None:
                 # written here, in the worker: the main process need not receive
                 # and write every picture (it would compete with the workers)

@@ -117,10 +117,14 @@ def render_qc_and_thumbnail(
     if image.n_channels > 1:
         title += f"  channel {image.channel}"
     draw.text((6, 7), title, fill=(255, 255, 255), font=font)
-    height, width = image.pixels.shape
     for panel, a in enumerate(analyses):
-        _draw_lanes(draw, a, pt, width, _region_height(a.measurement, height), font)
-        colour_of = _draw_boxes(draw, a, pt, font)
+        region_width, region_height = _region_size(a, image.pixels.shape)
+
+        def in_region(x: float, y: float, shift: int = a.col_offset) -> tuple[float, float]:
+            return pt(x + shift, y)  # region columns to image columns (a crop's left edge)
+
+        _draw_lanes(draw, a, in_region, region_width, region_height, font)
+        colour_of = _draw_boxes(draw, a, in_region, font)
         top = canvas.height + _TITLE_HEIGHT + panel * _PANEL_HEIGHT
         _profile_panel(draw, a, colour_of, canvas.width, top, _PANEL_HEIGHT, font)
     buffer = _io.BytesIO()
@@ -139,9 +143,16 @@ def qc_thumbnail(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _region_height(measurement: Measurement, height: int) -> int:
-    """Rows of the region measured (the whole image when it names no rows)."""
-    return measurement.rows[1] - measurement.rows[0] if measurement.rows else height
+def _region_size(analysis: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    """Columns and rows of the region measured (``crop``, then ``rows``; else the image)."""
+    height, width = shape
+    m = analysis.measurement
+    top, bottom, left, right = 0, height, 0, width
+    if m.crop is not None:
+        left, top, right, bottom = m.crop
+    if m.rows is not None:
+        top, bottom = max(top, m.rows[0]), min(bottom, m.rows[1])
+    return right - left, bottom - top
 
 
 def _image_layer(image: BlotImage, analyses: Sequence[Any]) -> tuple[Image.Image, float]:
@@ -161,13 +172,14 @@ def _image_layer(image: BlotImage, analyses: Sequence[Any]) -> tuple[Image.Image
     # of the bytes of RGB, and PNG encodes it several times faster
     index = _GREY_INDEX[_display(pixels, scale)]
     for a in analyses:
-        top = a.row_offset
-        region = pixels[top : top + _region_height(a.measurement, height)]
+        top, left = a.row_offset, a.col_offset
+        region_width, region_height = _region_size(a, pixels.shape)
+        region = pixels[top : top + region_height, left : left + region_width]
         level = a.measurement.analysis.saturation_level
         sat = saturation_mask(region, a.polarity, image.ceiling, level, image.floor)
         if sat.any():
             ys, xs = np.nonzero(sat)
-            index[(ys + top) // scale, xs // scale] = _SATURATED_INDEX
+            index[(ys + top) // scale, (xs + left) // scale] = _SATURATED_INDEX
     canvas = Image.fromarray(index, mode="P")
     canvas.putpalette(_PALETTE)
     zoom = 1.0 / scale
@@ -202,7 +214,7 @@ def _draw_lanes(
     """Draw the region's outline and label, then each lane's line and number."""
     m = analysis.measurement
     off = analysis.row_offset
-    if m.rows is not None:
+    if m.rows is not None or m.crop is not None:
         draw.rectangle([pt(0, off), pt(width - 1, off + region_height - 1)], outline=_REGION_COLOUR)
     label = f"{m.antibody}  [{analysis.polarity}, {m.analysis.background}]"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)

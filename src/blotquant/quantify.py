@@ -58,8 +58,9 @@ class BandMeasurement:
 class ImageAnalysis:
     """Everything blotquant decided about one image (or region) and measured in it.
 
-    Rows of ``lanes`` and ``boxes`` are relative to ``row_offset`` (the top of
-    the region); add it for image rows.
+    Rows and columns of ``lanes`` and ``boxes`` are relative to ``row_offset``
+    and ``col_offset`` (the region's top-left corner); add them for image
+    rows and columns (of the image as turned by ``rotate``).
     """
 
     measurement: Measurement
@@ -70,6 +71,8 @@ class ImageAnalysis:
     bands: tuple[BandMeasurement, ...]
     pixel_noise: float
     warnings: tuple[str, ...] = ()
+    #: First image column of the region (a ``crop``'s left edge).
+    col_offset: int = 0
     #: The molecular-weight ladder's fit, when the image names its ladder.
     ladder: LadderFit | None = None
     #: What the membrane shows about the lanes (None for lanes given by hand) ...
@@ -263,8 +266,8 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
             for key in meta_keys:
                 row[key] = lane.metadata.get(key)
             row.update(
-                x_left=box.x_left,
-                x_right=box.x_right,
+                x_left=box.x_left + a.col_offset,
+                x_right=box.x_right + a.col_offset,
                 band_top=box.band_top + a.row_offset,
                 band_bottom=box.band_bottom + a.row_offset,
                 raw_volume=band.raw_volume,
@@ -275,7 +278,7 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
                 snr=round(band.snr, 2) if np.isfinite(band.snr) else band.snr,
                 band_row=round(box.center_row + a.row_offset, 2),
                 kda=round(a.ladder.kda_at(box.center_row), 2) if a.ladder else np.nan,
-                lane_center=round(box.lane_x, 2),
+                lane_center=round(box.lane_x + a.col_offset, 2),
                 channel=m.channel,
                 polarity=a.polarity,
                 background=m.analysis.background,

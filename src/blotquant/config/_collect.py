@@ -295,6 +295,8 @@ class Collector:
                 rows=rows,
                 band_rows=keys.get("band_rows"),
                 lane_centers=keys.get("lane_centers"),
+                crop=keys.get("crop"),
+                rotate=keys.get("rotate") or 0.0,
                 analysis=settings({**self.global_analysis, **keys}),
                 source=source,
                 **_ladder_fields(keys),

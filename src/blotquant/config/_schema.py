@@ -37,7 +37,12 @@ DEFAULT_OUTPUT = "blotquant-results"
 DEFAULT_CONTROL: dict[str, Any] = {"treatment": "DMSO"}
 DEFAULT_SUMMARY_BY = ("treatment",)
 #: Keys of an image that a region (or every file of a batch) may also set.
-IMAGE_KEYS = ("channel", "band_rows", "lane_centers", "ladder", "band_kda", "band_kda_tolerance")
+IMAGE_KEYS = (
+    "channel", "band_rows", "lane_centers", "ladder", "band_kda", "band_kda_tolerance", "crop",
+    "rotate",
+)  # fmt: skip
+#: The largest tilt, in degrees either way, that ``rotate`` straightens (beyond it: 90, 180, 270).
+MAX_ROTATE_DEG = 10.0
 ANALYSIS_KEYS = tuple(f.name for f in dataclasses.fields(AnalysisSettings))
 #: Settings that may be `auto` in the config: those that are None by default.
 AUTO_KEYS = tuple(f.name for f in dataclasses.fields(AnalysisSettings) if f.default is None)
@@ -158,6 +163,38 @@ def _rows(value: Any) -> tuple[int, int]:
     return top, bottom
 
 
+def _crop(value: Any) -> tuple[int, int, int, int]:
+    example = "[left, top, right, bottom] in image pixels, e.g. [120, 40, 980, 620]"
+    if not isinstance(value, list | tuple) or len(value) != 4:
+        raise fail(f"expected a box {example}; got {describe(value)}.")
+    numbers = [as_whole(v) for v in value]
+    if any(n is None or n < 0 for n in numbers):
+        raise fail(f"expected four whole numbers, none negative: {example}; got {list(value)}.")
+    left, top, right, bottom = numbers  # type: ignore[misc]
+    if right <= left or bottom <= top:
+        raise fail(
+            f"the box {list(value)} is empty or upside down: {example}, with left < right and "
+            "top < bottom (rows count down from the top of the image)."
+        )
+    return left, top, right, bottom  # type: ignore[return-value]
+
+
+def _rotate(value: Any) -> float:
+    allowed = (
+        f"90, 180 or 270 (quarter turns, clockwise), or a small angle of at most "
+        f"{MAX_ROTATE_DEG:g} degrees either way to straighten a tilted membrane (e.g. 1.5 or -2)"
+    )
+    angle = as_number(value)
+    if angle is None:
+        raise fail(f"expected {allowed}; got {describe(value)}.")
+    turned = angle % 360.0
+    if turned in (0.0, 90.0, 180.0, 270.0):
+        return turned
+    if abs(angle) <= MAX_ROTATE_DEG:
+        return float(angle)
+    raise fail(f"expected {allowed}; got {value}.")
+
+
 def _ladder(value: Any) -> dict[str, Any]:
     example = "e.g. {lane: 1, kda: [250, 150, 100, 75, 50, 37]}"
     if not isinstance(value, dict) or set(value) != {"lane", "kda"}:
@@ -274,6 +311,8 @@ Margin = Annotated[
 Positive = Annotated[float, _number("a positive number", gt=0)]
 Fraction = Annotated[float, _number("a fraction between 0 and 1 (e.g. 0.15)", gt=0, lt=1)]
 Rows = Annotated[tuple[int, int], PlainValidator(_rows)]
+Crop = Annotated[tuple[int, int, int, int], PlainValidator(_crop)]
+Rotate = Annotated[float, PlainValidator(_rotate)]
 Centers = Annotated[tuple[float, ...], PlainValidator(_centers)]
 Ladder = Annotated[dict[str, Any], PlainValidator(_ladder)]
 Scalar = Annotated[Any, PlainValidator(_scalar)]
@@ -320,6 +359,8 @@ class _ImageKeysModel(AnalysisModel):
     ladder: Ladder | None = None
     band_kda: Positive | None = None
     band_kda_tolerance: Fraction | None = None
+    crop: Crop | None = None
+    rotate: Rotate | None = None
 
 
 class RegionModel(_ImageKeysModel):
