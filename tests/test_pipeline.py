@@ -10,7 +10,7 @@ import pytest
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage
 from blotquant.models import AnalysisSettings, Experiment, Lane, Measurement, Membrane
-from blotquant.pipeline import analyze_image
+from blotquant.pipeline import analyze_image, membrane_lanes
 from blotquant.quantify import bands_table
 from tests.conftest import make_blot
 
@@ -183,3 +183,25 @@ def test_a_crop_outside_the_image_is_refused_with_the_key():
     image = BlotImage.from_array(np.ones((100, 300)))
     with pytest.raises(BlotquantError, match=r"`crop: \[0, 0, 400, 50\]` reaches outside"):
         analyze_image(image, _measurement(crop=(0, 0, 400, 50)), _membrane(4))
+
+
+def test_strips_of_one_membrane_share_lanes_so_a_merged_strip_is_placed_right():
+    # a loading control whose bands touch across lanes (no valleys) below a
+    # strip whose bands separate: alone, the merged strip's lanes slide off
+    top = make_blot(n_lanes=10, pitch=55.0, height=150, band_row=75, noise=3.0, seed=1)
+    merged = make_blot(
+        n_lanes=10, pitch=55.0, height=150, band_row=75, noise=3.0, seed=2, half_width=30.0,
+        amplitudes=np.full(10, 3000.0),
+    )  # fmt: skip
+    image = BlotImage.from_array(np.vstack([top.image, merged.image]))
+    strips = [
+        _measurement(rows=(0, 150)),
+        Measurement("m1", "blot.tif", Path("blot.tif"), "GAPDH", rows=(150, 300)),
+    ]
+    alone = analyze_image(image, strips[1], _membrane(10))
+    assert np.max(np.abs(alone.lanes.centers - top.centers)) > 0.25 * 55.0
+    shared = membrane_lanes(image, strips, _membrane(10))
+    for m in strips:
+        a = analyze_image(image, m, _membrane(10), shared_lanes=shared)
+        placed = a.lanes.centers_at(75.0)
+        assert np.max(np.abs(placed - top.centers)) < 0.25 * 55.0

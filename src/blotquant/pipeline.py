@@ -58,7 +58,13 @@ class BatchAnalyses:
     qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
 
 
-def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane) -> ImageAnalysis:
+def analyze_image(
+    image: BlotImage,
+    measurement: Measurement,
+    membrane: Membrane,
+    *,
+    shared_lanes: LaneGeometry | None = None,
+) -> ImageAnalysis:
     """Find lanes and bands in one image (or region) and measure them.
 
     Parameters
@@ -71,6 +77,10 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         What to measure: antibody, region, band window, settings.
     membrane : Membrane
         The membrane's lanes (count, roles).
+    shared_lanes : LaneGeometry, optional
+        Lanes already found for the whole membrane in this image (rows in
+        image rows; see :func:`membrane_lanes`), used instead of finding them
+        in this region alone. Lanes given with ``lane_centers`` still win.
 
     Returns
     -------
@@ -91,7 +101,11 @@ def analyze_image(image: BlotImage, measurement: Measurement, membrane: Membrane
         polarity = detect_polarity(region)
     saturated = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-    lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
+    if shared_lanes is not None and measurement.lane_centers is None:
+        lanes = replace(shared_lanes, ref_row=shared_lanes.ref_row - row_offset)
+        evidence = lane_evidence(signal, lanes)
+    else:
+        lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
@@ -275,6 +289,57 @@ def _place_lanes(
     return lanes, None
 
 
+def membrane_lanes(
+    image: BlotImage, measurements: list[Measurement], membrane: Membrane
+) -> LaneGeometry | None:
+    """Find one set of lanes for the strips (regions) of one membrane in one image.
+
+    Strips cut from one membrane share its lanes. Found from all strips
+    together, a strip whose bands merge (a saturated loading control) takes
+    its lanes from the strips whose bands separate, and the tilt is read over
+    the whole membrane. None unless there are two or more strips with
+    automatic lanes under the same ``crop``.
+
+    Parameters
+    ----------
+    image : BlotImage
+        The image (as turned by ``rotate``).
+    measurements : list of Measurement
+        The measurements of this membrane on this image.
+    membrane : Membrane
+        Their membrane.
+
+    Returns
+    -------
+    LaneGeometry or None
+        Lanes with rows in image rows and columns in the crop's columns.
+    """
+    height = image.pixels.shape[0]
+    strips = [
+        m
+        for m in measurements
+        if m.rows is not None and m.lane_centers is None and 0 <= m.rows[0] < m.rows[1] <= height
+    ]
+    if len(strips) < 2 or len({(m.crop, m.rotate) for m in strips}) != 1:
+        return None
+    first = strips[0]
+    union = replace(
+        first,
+        rows=(min(m.rows[0] for m in strips), max(m.rows[1] for m in strips)),  # type: ignore[index]
+        band_rows=None,
+    )
+    try:
+        region, row_offset, col_offset, _ = _cut_region(image.pixels, union)
+        polarity = first.analysis.polarity
+        if polarity == "auto":
+            polarity = detect_polarity(region)
+        signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
+        lanes, _ = _place_lanes(signal, union, membrane, col_offset)
+    except BlotquantError:
+        return None  # (each strip then finds its lanes, and says what is wrong, on its own)
+    return replace(lanes, ref_row=lanes.ref_row + row_offset)
+
+
 def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
     """How many ladder lanes stand at the left and at the right end of the membrane."""
     roles = [lane.role for lane in membrane.lanes]
@@ -359,6 +424,8 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
     read: dict[int, BlotImage] = {}
     # (channel, rotate) -> the image as each measurement asks to see it
     images: dict[tuple[int, float], BlotImage] = {}
+    # (membrane, channel, rotate) -> the lanes its strips share in this file
+    shared: dict[tuple[str, int, float], LaneGeometry | None] = {}
     for m in task.measurements:
         try:
             if m.channel not in read:
@@ -369,7 +436,15 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             if key not in images:
                 images[key] = read[m.channel].rotated(m.rotate)
             image = images[key]
-            analysis = analyze_image(image, m, task.membranes[m.membrane])
+            view = (m.membrane, m.channel, m.rotate)
+            if view not in shared:
+                together = [
+                    n for n in task.measurements if (n.membrane, n.channel, n.rotate) == view
+                ]
+                shared[view] = membrane_lanes(image, together, task.membranes[m.membrane])
+            analysis = analyze_image(
+                image, m, task.membranes[m.membrane], shared_lanes=shared[view]
+            )
             outcome.analyses.append(analysis)
             outcome.warnings.extend(analysis.warnings)
         except BlotquantError as exc:
