@@ -15,11 +15,13 @@ from blotquant.inspection import (
     antibody_name,
     config_snippet,
     describe,
+    estimate_lane_count,
     guess_naming,
     inspect_image,
     pairs_from,
     starting_config,
 )
+from blotquant.io import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real-blots" / "krause_westernBlot"
@@ -155,3 +157,18 @@ def test_starting_config_refuses_what_is_not_a_folder_of_images(tmp_path):
         starting_config(tmp_path / "none")
     with pytest.raises(BlotquantError, match="holds no TIFF, PNG or JPEG images"):
         starting_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "truth"), [("rep1_phospho.tif", 15), ("rep1_total.tif", 15), ("rep3_AKT.png", 14)]
+)
+def test_lane_count_guess_reads_every_strip(name: str, truth: int):
+    # rep1_phospho holds two strips; its p-AKT strip alone spans every lane
+    image = read_image(ROOT / "sample_images" / name)
+    assert truth - 1 <= estimate_lane_count(image.pixels, image.ceiling) <= truth
+
+
+def test_init_and_inspect_count_the_same_lanes_on_one_file(tmp_path: Path):
+    shutil.copy(ROOT / "sample_images" / "rep1_phospho.tif", tmp_path / "blot.tif")
+    start = starting_config(tmp_path)
+    assert start.n_lanes == inspect_image(tmp_path / "blot.tif").n_lanes

@@ -8,7 +8,6 @@ with a config snippet for it), and a starting config for a folder of exports
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,13 @@ from scipy import ndimage
 
 from blotquant.comb import lane_pitch
 from blotquant.errors import BlotquantError
-from blotquant.evidence import band_residual, column_profile, rows_with_bands
+from blotquant.evidence import (
+    band_columns,
+    band_residual,
+    band_row_groups,
+    column_profile,
+    rows_with_bands,
+)
 from blotquant.io import BlotImage, read_image
 from blotquant.models import Lane, Measurement, Membrane
 from blotquant.pipeline import ImageAnalysis, analyze_image
@@ -35,7 +40,10 @@ def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
 
     The lane spacing comes from the autocorrelation of the column profile of
     the band rows; the count is the span from the first to the last lane with
-    signal, in spacings, plus one.
+    signal, in spacings, plus one: over all band rows together, and over each
+    run of band rows (a strip) on its own, whichever spans more lanes (a
+    strip whose end lanes are faint undercounts; so does a strip that is
+    outshone by a brighter one).
     """
     signal = to_signal(pixels, detect_polarity(pixels), ceiling)
     residual = band_residual(signal)
@@ -58,7 +66,14 @@ def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
         return 1
     span = strong[-1] - strong[0]
     # the span runs from the first lane's edge to the last one's: take off a lane's width
-    return max(1, int(round((span - 0.7 * pitch) / pitch)) + 1)
+    together = max(1, int(round((span - 0.7 * pitch) / pitch)) + 1)
+    per_strip = [
+        int(round((columns[-1] - columns[0]) / pitch)) + 1
+        for group in band_row_groups(residual, rows=rows)
+        for columns in [band_columns(column_profile(residual, 0.0, 0.0, rows=group), pitch)[0]]
+        if len(columns) >= 3
+    ]
+    return max([together, *per_strip])
 
 
 @dataclass(frozen=True)
@@ -166,11 +181,6 @@ def pairs_from(antibodies: list[str]) -> list[dict[str, str]]:
 def image_files(folder: Path) -> list[Path]:
     """List the images of a folder (TIFF, PNG, JPEG), sorted by name."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def most_common(values: list[int]) -> int:
-    """Return the value that occurs most often (the first of those tied)."""
-    return Counter(values).most_common(1)[0][0]
 
 
 def placeholder_lanes(n_lanes: int) -> list[dict[str, str]]:
@@ -328,7 +338,7 @@ def starting_config(folder: Path) -> StartingConfig:
 
     Files named alike (``{membrane}_{antibody}.tif``) become one batch with that
     pattern; otherwise each file becomes one antibody of a single membrane.
-    The lanes are placeholders, as many as most of the first images show.
+    The lanes are placeholders, as many as the first images show at most.
 
     Parameters
     ----------
@@ -353,7 +363,9 @@ def starting_config(folder: Path) -> StartingConfig:
     for file in files[:IMAGES_COUNTED]:
         image = read_image(file)
         counts.append(estimate_lane_count(image.pixels, image.ceiling))
-    n_lanes = most_common(counts)
+    # the image whose lanes span most holds them all (a total stain, a loading
+    # control); phospho blots with faint lanes undercount
+    n_lanes = max(counts)
     lanes = placeholder_lanes(n_lanes)
     guess = guess_naming([f.name for f in files])
     if guess is None:
