@@ -120,9 +120,10 @@ def lane_evidence(
     off_image = np.flatnonzero((centers < 0) | (centers > signal.shape[1] - 1)) + 1
     residual = band_residual(signal) if residual is None else residual
     x = np.arange(signal.shape[1])
+    rows = rows_with_bands(residual)
     per_row = [
         band_columns(column_profile(residual, lanes.slope, lanes.ref_row, rows=group), pitch)
-        for group in band_row_groups(residual)
+        for group in band_row_groups(residual, rows=rows)
     ]
     strongest = max((top for _, top in per_row), default=0.0)
     # rows whose strongest band is faint next to the membrane's strongest say little
@@ -132,7 +133,6 @@ def lane_evidence(
     gap = np.min(np.abs(found[:, None] - centers[None, :]), axis=1) if len(found) else found
     stray = found[gap > reach]
     # presence and the share outside the boxes: every band row together
-    rows = rows_with_bands(residual)
     profile = cleaned_profile(
         column_profile(residual, lanes.slope, lanes.ref_row, rows=rows), pitch
     )

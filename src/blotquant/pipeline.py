@@ -63,7 +63,7 @@ def analyze_image(
     measurement: Measurement,
     membrane: Membrane,
     *,
-    shared_lanes: LaneGeometry | None = None,
+    shared_lanes: SharedLanes | None = None,
 ) -> ImageAnalysis:
     """Find lanes and bands in one image (or region) and measure them.
 
@@ -77,10 +77,10 @@ def analyze_image(
         What to measure: antibody, region, band window, settings.
     membrane : Membrane
         The membrane's lanes (count, roles).
-    shared_lanes : LaneGeometry, optional
-        Lanes already found for the whole membrane in this image (rows in
-        image rows; see :func:`membrane_lanes`), used instead of finding them
-        in this region alone. Lanes given with ``lane_centers`` still win.
+    shared_lanes : SharedLanes, optional
+        Lanes already found for the whole membrane in this image (see
+        :func:`membrane_lanes`), used instead of finding them in this region
+        alone. Lanes given with ``lane_centers`` still win.
 
     Returns
     -------
@@ -102,8 +102,8 @@ def analyze_image(
     saturated = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
-        lanes = replace(shared_lanes, ref_row=shared_lanes.ref_row - row_offset)
-        evidence = lane_evidence(signal, lanes)
+        lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
+        evidence = lane_evidence(signal, lanes, residual=residual)
     else:
         lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
@@ -289,9 +289,35 @@ def _place_lanes(
     return lanes, None
 
 
+@dataclass(frozen=True)
+class SharedLanes:
+    """Lanes found once for the strips of one membrane in one image.
+
+    Attributes
+    ----------
+    lanes : LaneGeometry
+        The lanes, ``ref_row`` in image rows (columns in the crop's columns).
+    residual : ndarray, shape (n_rows, n_columns)
+        :func:`blotquant.evidence.band_residual` of image rows ``top`` onwards,
+        kept so that each strip's lane check need not compute its own.
+    top : int
+        Image row of the residual's first row.
+    """
+
+    lanes: LaneGeometry
+    residual: np.ndarray
+    top: int
+
+    def in_region(self, row_offset: int, n_rows: int) -> tuple[LaneGeometry, np.ndarray]:
+        """Give the lanes and the residual of a strip starting at image row ``row_offset``."""
+        start = row_offset - self.top
+        lanes = replace(self.lanes, ref_row=self.lanes.ref_row - row_offset)
+        return lanes, self.residual[start : start + n_rows]
+
+
 def membrane_lanes(
     image: BlotImage, measurements: list[Measurement], membrane: Membrane
-) -> LaneGeometry | None:
+) -> SharedLanes | None:
     """Find one set of lanes for the strips (regions) of one membrane in one image.
 
     Strips cut from one membrane share its lanes. Found from all strips
@@ -311,8 +337,7 @@ def membrane_lanes(
 
     Returns
     -------
-    LaneGeometry or None
-        Lanes with rows in image rows and columns in the crop's columns.
+    SharedLanes or None
     """
     height = image.pixels.shape[0]
     strips = [
@@ -334,10 +359,17 @@ def membrane_lanes(
         if polarity == "auto":
             polarity = detect_polarity(region)
         signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-        lanes, _ = _place_lanes(signal, union, membrane, col_offset)
+        residual = band_residual(signal)
+        lanes = find_lanes(
+            signal,
+            len(membrane.lanes),
+            lane_width=first.analysis.lane_width,
+            residual=residual,
+            ladder_ends=_ladder_ends(membrane),
+        )
     except BlotquantError:
         return None  # (each strip then finds its lanes, and says what is wrong, on its own)
-    return replace(lanes, ref_row=lanes.ref_row + row_offset)
+    return SharedLanes(replace(lanes, ref_row=lanes.ref_row + row_offset), residual, row_offset)
 
 
 def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
@@ -425,7 +457,7 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
     # (channel, rotate) -> the image as each measurement asks to see it
     images: dict[tuple[int, float], BlotImage] = {}
     # (membrane, channel, rotate) -> the lanes its strips share in this file
-    shared: dict[tuple[str, int, float], LaneGeometry | None] = {}
+    shared: dict[tuple[str, int, float], SharedLanes | None] = {}
     for m in task.measurements:
         try:
             if m.channel not in read:
