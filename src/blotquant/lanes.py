@@ -9,27 +9,22 @@ lanes sharpest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from blotquant.comb import comb_fit
 from blotquant.evidence import (
-    COLUMN_LEVEL,
     DUST_COLUMNS,
     across_quantiles,
     band_residual,
-    band_row_groups,
-    cleaned_profile,
     column_profile,
-    peak_smoothing,
     rows_with_bands,
 )
+from blotquant.markers import add_ladder_lanes, split_marker_rows
 from blotquant.profiles import lower_baseline
 
-#: A band row whose signal stands this much in one or two columns holds ladder marks.
-MARKER_SHARE = 0.8
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
 MAX_TILT_DEG = 3.0
 
@@ -448,7 +443,7 @@ def find_lanes(
     sample_rows = band_rows_mask
     marker_rows = None
     if (left or right) and n_samples >= 2:
-        sample_rows, marker_rows = _split_marker_rows(residual, band_rows_mask, max_pitch)
+        sample_rows, marker_rows = split_marker_rows(residual, band_rows_mask, max_pitch)
     if marker_rows is None:
         # no rows of ladder marks apart from the sample bands: the ladder is a
         # lane at the sample pitch, found with them
@@ -477,7 +472,7 @@ def find_lanes(
     bounds = _valleys(light, centers, strengths, found)
     if marker_rows is not None:
         marks = column_profile(residual, best_slope, local_ref, rows=marker_rows)
-        centers, found, bounds = _add_ladder_lanes(
+        centers, found, bounds = add_ladder_lanes(
             marks, centers, found, bounds, pitch, left=left, right=right
         )
     return LaneGeometry(
@@ -490,85 +485,43 @@ def find_lanes(
     )
 
 
-def _split_marker_rows(
-    residual: np.ndarray, band_rows: np.ndarray, max_pitch: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Tell the rows of sample bands from the rows of ladder marks.
+def follow_lanes(residual: np.ndarray, lanes: LaneGeometry, *, reach: float = 0.25) -> LaneGeometry:
+    """Let lanes shared by several strips settle on one strip's own bands.
 
-    A run of band rows whose signal stands almost all in one or two columns
-    holds ladder marks (or a marker band at each end); sample bands spread
-    over several lanes, even when one of them is far brighter. None for the
-    marker rows when the two kinds cannot both be found.
+    Strips cut from one membrane share its lanes, but lanes splay and strips
+    shift a little when cut and laid on the imager. Each lane moves to the
+    centre of its own band in this strip, by at most ``reach`` of a pitch,
+    where the band stands apart from both neighbours (a valley below half
+    its height on each side); in a strip whose bands merge, lanes stay put.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_rows, n_columns)
+        :func:`blotquant.evidence.band_residual` of the strip.
+    lanes : LaneGeometry
+        The shared lanes, in the strip's rows.
+    reach : float
+        The largest move, as a share of the pitch.
+
+    Returns
+    -------
+    LaneGeometry
+        The same lanes, each centre moved where its own band says.
     """
-    sample_rows = np.zeros_like(band_rows)
-    marker_rows = np.zeros_like(band_rows)
-    rough_pitch = 0.8 * max_pitch
-    for group in band_row_groups(residual, rows=band_rows):
-        profile = cleaned_profile(column_profile(residual, 0.0, 0.0, rows=group), rough_pitch)
-        if _held_by_two_columns(profile, rough_pitch) >= MARKER_SHARE:
-            marker_rows |= group
-        else:
-            sample_rows |= group
-    if not sample_rows.any() or not marker_rows.any():
-        return band_rows, None
-    return sample_rows, marker_rows
-
-
-def _held_by_two_columns(profile: np.ndarray, pitch: float) -> float:
-    """Share of a band row's signal within half a pitch of its two strongest columns."""
-    total = float(profile.sum())
-    if total <= 0:
-        return 0.0
-    smooth = ndimage.gaussian_filter1d(profile, peak_smoothing(pitch))
-    x = np.arange(len(profile))
-    held = np.zeros(len(profile), bool)
-    for _ in range(2):
-        peak = int(np.argmax(np.where(held, -np.inf, smooth)))
-        held |= np.abs(x - peak) <= 0.5 * pitch
-    return float(profile[held].sum()) / total
-
-
-def _add_ladder_lanes(
-    marks: np.ndarray,
-    centers: np.ndarray,
-    found: np.ndarray,
-    bounds: np.ndarray,
-    pitch: float,
-    *,
-    left: int,
-    right: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Place ladder lanes beyond the sample lanes, each at its own marks.
-
-    A ladder lane is sought between half a pitch and three pitches beyond
-    the outermost lane; without marks there it sits one pitch beyond.
-    """
-    smooth = ndimage.gaussian_filter1d(cleaned_profile(marks, pitch), peak_smoothing(pitch))
-    strongest = float(smooth.max()) if smooth.size else 0.0
-    x = np.arange(len(smooth))
-
-    def place(edge: float, side: int) -> tuple[float, bool]:
-        lo, hi = sorted((edge + side * 0.5 * pitch, edge + side * 3.0 * pitch))
-        window = (x >= lo) & (x <= hi)
-        if strongest > 0 and window.any():
-            best = int(np.argmax(np.where(window, smooth, -np.inf)))
-            if smooth[best] >= COLUMN_LEVEL * strongest:
-                return float(best), True
-        return edge + side * pitch, False
-
-    lefts: list[tuple[float, bool]] = []
-    edge = float(centers[0])
-    for _ in range(left):
-        edge, ok = place(edge, -1)
-        lefts.insert(0, (edge, ok))
-    rights: list[tuple[float, bool]] = []
-    edge = float(centers[-1])
-    for _ in range(right):
-        edge, ok = place(edge, 1)
-        rights.append((edge, ok))
-    all_centers = np.array([c for c, _ in lefts] + list(centers) + [c for c, _ in rights])
-    all_found = np.array([f for _, f in lefts] + list(found) + [f for _, f in rights], bool)
-    # between a ladder lane and its neighbour: the midpoint
-    middle = 0.5 * (all_centers[:-1] + all_centers[1:])
-    middle[left : left + len(bounds)] = bounds
-    return all_centers, all_found, middle
+    pitch = lanes.pitch
+    if len(lanes.centers) < 2 or pitch <= 0:
+        return lanes
+    rows = rows_with_bands(residual)
+    profile = column_profile(residual, lanes.slope, lanes.ref_row, rows=rows)
+    profile = np.clip(profile - lower_baseline(profile, pitch), 0, None)
+    light = ndimage.gaussian_filter1d(
+        ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
+    )
+    refined, strengths, _ = _measure_lanes(light, lanes.centers, pitch)
+    x = np.arange(len(light))
+    between = np.interp(0.5 * (lanes.centers[:-1] + lanes.centers[1:]), x, light)
+    apart = between < 0.5 * np.minimum(strengths[:-1], strengths[1:])
+    alone = np.concatenate([[True], apart]) & np.concatenate([apart, [True]])
+    move = _strong(strengths) & alone
+    shift = np.clip(refined - lanes.centers, -reach * pitch, reach * pitch)
+    return replace(lanes, centers=np.where(move, lanes.centers + shift, lanes.centers))

@@ -30,7 +30,7 @@ from blotquant.evidence import band_residual
 from blotquant.io import BlotImage, read_image
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, bare_lanes, lane_evidence
-from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
+from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
 from blotquant.models import Experiment, Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
 from blotquant.qc import qc_name, render_qc_and_thumbnail
@@ -103,6 +103,7 @@ def analyze_image(
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
         lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
+        lanes = follow_lanes(residual, lanes)
         evidence = lane_evidence(signal, lanes, residual=residual)
     else:
         lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
