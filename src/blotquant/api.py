@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from blotquant.batch import BatchAnalyses, run_experiment
 from blotquant.config import load_config
 from blotquant.doseresponse import fit_dose_response
 from blotquant.models import Experiment
-from blotquant.pipeline import BatchAnalyses, run_experiment
 from blotquant.quantify import bands_table
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
 from blotquant.report import (

@@ -1,4 +1,4 @@
-"""Running the analysis: one image (or region) at a time, or a whole experiment.
+"""Analysing one image (or region): the stages in order, from pixels to band volumes.
 
 A notebook user can call the stages one by one::
 
@@ -9,17 +9,13 @@ A notebook user can call the stages one by one::
     result = pipeline.analyze_image(image, m, exp.membrane(m.membrane))
     result.lanes, result.boxes, result.bands
 
-or run everything with :func:`run_experiment` (and tabulate it with
-:func:`blotquant.quantify.bands_table`).
+or run everything with :func:`blotquant.batch.run_experiment` (and tabulate
+it with :func:`blotquant.quantify.bands_table`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,35 +23,16 @@ from blotquant.background import background_image
 from blotquant.bands import find_bands
 from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual
-from blotquant.io import BlotImage, read_image
+from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
-from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, bare_lanes, lane_evidence
+from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
-from blotquant.models import Experiment, Measurement, Membrane
+from blotquant.models import Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
-from blotquant.qc import qc_name, render_qc_and_thumbnail
 from blotquant.quantify import ImageAnalysis, image_noise, measure_band
 
 #: Smallest lane spacing (pixels) blotquant will try to resolve.
 MIN_LANE_PITCH = 6
-
-
-@dataclass
-class BatchAnalyses:
-    """The analyses of a batch of images: measurements, failures and what to draw."""
-
-    analyses: list[ImageAnalysis] = field(default_factory=list)
-    #: (file or measurement, message) of every input that was rejected.
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    #: SHA-256 of every input file read.
-    hashes: dict[str, str] = field(default_factory=dict)
-    #: QC picture name -> PNG bytes (empty when they were written to ``qc_dir``).
-    qc_pictures: dict[str, bytes] = field(default_factory=dict)
-    #: Names of the QC pictures written to ``qc_dir`` as they came.
-    qc_written: list[str] = field(default_factory=list)
-    #: QC picture name -> small JPEG of it, for report.html (kept in memory).
-    qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
 
 
 def analyze_image(
@@ -427,201 +404,3 @@ def _kda_rows(ladder: LadderFit | None, measurement: Measurement, n_rows: int) -
 
 
 # --- running a whole experiment ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _FileTask:
-    path: Path
-    measurements: tuple[Measurement, ...]
-    membranes: dict[str, Membrane]
-    qc: bool
-    #: Where the worker writes its QC pictures itself (None: send them back).
-    qc_dir: Path | None = None
-
-
-def _group_by_file(experiment: Experiment) -> list[_FileTask]:
-    """One task per image file, so each file is read once (regions, channels)."""
-    order: dict[Path, list[Measurement]] = {}
-    for m in experiment.measurements:
-        order.setdefault(m.path, []).append(m)
-    membranes = {m.name: m for m in experiment.membranes}
-    return [
-        _FileTask(path, tuple(ms), {m.membrane: membranes[m.membrane] for m in ms}, True)
-        for path, ms in order.items()
-    ]
-
-
-def _run_file(task: _FileTask) -> BatchAnalyses:
-    """Read one file once and analyse every measurement on it."""
-    outcome = BatchAnalyses()
-    read: dict[int, BlotImage] = {}
-    # (channel, rotate) -> the image as each measurement asks to see it
-    images: dict[tuple[int, float], BlotImage] = {}
-    # (membrane, channel, rotate) -> the lanes its strips share in this file
-    shared: dict[tuple[str, int, float], SharedLanes | None] = {}
-    for m in task.measurements:
-        try:
-            if m.channel not in read:
-                read[m.channel] = read_image(m.path, m.channel)
-                outcome.hashes[str(m.path)] = read[m.channel].sha256
-                outcome.warnings.extend(read[m.channel].warnings)
-            key = (m.channel, m.rotate)
-            if key not in images:
-                images[key] = read[m.channel].rotated(m.rotate)
-            image = images[key]
-            view = (m.membrane, m.channel, m.rotate)
-            if view not in shared:
-                together = [
-                    n for n in task.measurements if (n.membrane, n.channel, n.rotate) == view
-                ]
-                shared[view] = membrane_lanes(image, together, task.membranes[m.membrane])
-            analysis = analyze_image(
-                image, m, task.membranes[m.membrane], shared_lanes=shared[view]
-            )
-            outcome.analyses.append(analysis)
-            outcome.warnings.extend(analysis.warnings)
-        except BlotquantError as exc:
-            message = str(exc)
-            if m.source and "config:" not in message:
-                message += f" (config: {m.source})"
-            outcome.failures.append((f"{m.image} [{m.antibody}]", message))
-    if task.qc:
-        by_view: dict[tuple[int, float], list[ImageAnalysis]] = {}
-        for a in outcome.analyses:
-            by_view.setdefault((a.measurement.channel, a.measurement.rotate), []).append(a)
-        for (channel, rotate), analyses in by_view.items():
-            name = qc_name(analyses[0].measurement, len(read) > 1 or channel != 0)
-            if sum(view[0] == channel for view in by_view) > 1:
-                name = name.replace(".png", f"_turned{rotate:g}.png")
-            picture, thumbnail = render_qc_and_thumbnail(images[(channel, rotate)], analyses)
-            if task.qc_dir is not None:
-                # written here, in the worker: the main process need not receive
-                # and write every picture (it would compete with the workers)
-                (task.qc_dir / name).write_bytes(picture)
-                outcome.qc_written.append(name)
-            else:
-                outcome.qc_pictures[name] = picture
-            if thumbnail is not None:
-                outcome.qc_thumbnails[name] = thumbnail
-    return outcome
-
-
-def _run_file_safely(task: _FileTask) -> BatchAnalyses:
-    try:
-        return _run_file(task)
-    except Exception as exc:  # a bug must not cost the user the other images
-        outcome = BatchAnalyses()
-        outcome.failures.append(
-            (
-                str(task.path.name),
-                f"{task.path}: internal error while analysing this image "
-                f"({type(exc).__name__}: {exc}). Please report it with the image and config.",
-            )
-        )
-        return outcome
-
-
-def run_experiment(
-    experiment: Experiment,
-    *,
-    jobs: int = 1,
-    qc: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-    qc_dir: Path | None = None,
-) -> BatchAnalyses:
-    """Analyse every image of an experiment.
-
-    Parameters
-    ----------
-    experiment : Experiment
-        A validated config (:func:`blotquant.config.load_config`).
-    jobs : int
-        Worker processes; 1 runs in this process.
-    qc : bool
-        Render QC pictures.
-    progress : callable, optional
-        Called with (done, total) after each image file.
-    qc_dir : Path, optional
-        Write each QC picture there as soon as it is drawn, instead of keeping
-        them all in memory (a folder of hundreds of exports).
-
-    Returns
-    -------
-    BatchAnalyses
-    """
-    tasks = [
-        _FileTask(t.path, t.measurements, t.membranes, qc, qc_dir if qc else None)
-        for t in _group_by_file(experiment)
-    ]
-    result = BatchAnalyses(warnings=list(experiment.warnings))
-    total = len(tasks)
-    outcomes: Iterable[BatchAnalyses]
-    if jobs > 1 and total > 1:
-        workers = min(jobs, total, os.cpu_count() or jobs)
-        pool = ProcessPoolExecutor(max_workers=workers)
-        outcomes = pool.map(_run_file_safely, tasks)
-    else:
-        pool = None
-        outcomes = map(_run_file_safely, tasks)
-    try:
-        for done, outcome in enumerate(outcomes, start=1):
-            result.analyses.extend(outcome.analyses)
-            result.failures.extend(outcome.failures)
-            result.hashes.update(outcome.hashes)
-            result.qc_written.extend(outcome.qc_written)
-            result.qc_pictures.update(outcome.qc_pictures)
-            result.qc_thumbnails.update(outcome.qc_thumbnails)
-            for w in outcome.warnings:
-                if w not in result.warnings:
-                    result.warnings.append(w)
-            if progress is not None:
-                progress(done, total)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    _flag_doubtful_membranes(result, experiment)
-    return result
-
-
-def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> None:
-    """Flag every band of a membrane whose lanes are in doubt in any of its images.
-
-    The images of one membrane share one lane list, so a count that does not
-    fit one of them puts all of them in question. A sample lane bare in every
-    image, the total and loading-control bands too, was most likely never
-    loaded: the config lists more lanes than the membrane has.
-    """
-    by_membrane: dict[str, list[int]] = {}
-    for i, analysis in enumerate(result.analyses):
-        by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
-    for name, indices in by_membrane.items():
-        analyses = [result.analyses[i] for i in indices]
-        membrane = experiment.membrane(name)
-        sample = np.array([lane.role == "sample" for lane in membrane.lanes])
-        presences = [a.lane_evidence.presence for a in analyses if a.lane_evidence is not None]
-        bare = bare_lanes(presences, sample)
-        doubted = [a for a in analyses if a.lane_doubts]
-        if not len(bare) and not doubted:
-            continue
-        if len(bare):
-            doubt = f"lane {', '.join(str(k) for k in bare)} holds no band in any image of {name}"
-            result.warnings.append(
-                f"Membrane {name}: {doubt}: the config may list more lanes than the membrane "
-                "has, so the lanes found may sit one lane off. Check the `lanes` list (ladder "
-                "and empty lanes count too), mark a lane that was not loaded {role: empty}, or "
-                "give `lane_centers`."
-            )
-            analyses = [replace(a, lane_doubts=(*a.lane_doubts, doubt)) for a in analyses]
-        if len(analyses) > 1:
-            seen = ", ".join(f"{a.measurement.image} [{a.measurement.antibody}]" for a in doubted)
-            result.warnings.append(
-                f"Membrane {name}: every band is flagged `{LANES_UNCERTAIN}`, because its images "
-                f"share one lane list and the lanes are in doubt"
-                + (f" on {seen}." if seen else ".")
-            )
-        for i, analysis in zip(indices, analyses, strict=True):
-            bands = tuple(
-                b if LANES_UNCERTAIN in b.flags else replace(b, flags=(*b.flags, LANES_UNCERTAIN))
-                for b in analysis.bands
-            )
-            result.analyses[i] = replace(analysis, bands=bands)
