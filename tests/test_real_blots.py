@@ -67,7 +67,8 @@ def test_strip_whose_band_drifts_down_across_the_lanes(tmp_path):
         tmp_path,
         12,
         [
-            {"file": str(REAL / "chibidragon_wbq" / "test_image.png"), "antibody": "A"},
+            # (the strip twice, as both halves of a pair: it is a membrane of its own)
+            {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "A"},
             {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "B"},
         ],
     )

@@ -193,6 +193,7 @@ def run_experiment(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    _place_unseen_lanes(result, experiment, qc=qc, qc_dir=qc_dir)
     _flag_doubtful_membranes(result, experiment)
     return result
 
@@ -239,3 +240,120 @@ def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> N
                 for b in analysis.bands
             )
             result.analyses[i] = replace(analysis, bands=bands)
+
+
+def _place_unseen_lanes(
+    result: BatchAnalyses, experiment: Experiment, *, qc: bool, qc_dir: Path | None
+) -> None:
+    """Place the lanes an image shows no band in where another image of its membrane shows them.
+
+    A phospho blot whose treated lanes are faint has nothing to place those
+    lanes by, and the comb guesses; the total or loading-control image of
+    the same membrane shows them. Its lanes are mapped onto this image by the
+    lanes both show (a straight line: the membrane may move and stretch a
+    little between images), and the image is measured again. Kept only if
+    its lanes are not in more doubt than before.
+    """
+    views: dict[tuple[Path, int, float], BlotImage] = {}
+    redraw: set[tuple[Path, int, float]] = set()
+    by_membrane: dict[str, list[int]] = {}
+    for i, analysis in enumerate(result.analyses):
+        if analysis.lane_evidence is not None:
+            by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
+    for name, indices in by_membrane.items():
+        membrane = experiment.membrane(name)
+        analyses = [result.analyses[i] for i in indices]
+        for i in indices:
+            taker = result.analyses[i]
+            lanes = _lanes_seen_elsewhere(taker, analyses)
+            if lanes is None:
+                continue
+            m = taker.measurement
+            key = (m.path, m.channel, m.rotate)
+            try:
+                if key not in views:
+                    views[key] = read_image(m.path, m.channel).rotated(m.rotate)
+                retry = analyze_image(views[key], m, membrane, shared_lanes=lanes)
+            except BlotquantError:
+                continue
+            if len(retry.lane_doubts) > len(taker.lane_doubts):
+                continue
+            result.analyses[i] = retry
+            for old in taker.warnings:
+                if old in result.warnings and old not in retry.warnings:
+                    result.warnings.remove(old)
+            result.warnings.extend(w for w in retry.warnings if w not in result.warnings)
+            redraw.add(key)
+    if qc:
+        for key in redraw:
+            _redraw_qc(result, views[key], key, qc_dir)
+
+
+def _lanes_seen_elsewhere(
+    taker: ImageAnalysis, analyses: list[ImageAnalysis]
+) -> SharedLanes | None:
+    """Place the lanes the taker shows no band in from the image of its membrane showing most.
+
+    None when no other image shows one of them, when fewer than two lanes are
+    seen in both, or when no lane would move by more than a pixel.
+    """
+    unseen = ~taker.lanes.found
+    if not unseen.any():
+        return None
+    best: tuple[int, int, ImageAnalysis] | None = None
+    for donor in analyses:
+        if donor is taker or len(donor.lanes.centers) != len(taker.lanes.centers):
+            continue
+        common = int((taker.lanes.found & donor.lanes.found).sum())
+        covers = int((unseen & donor.lanes.found).sum())
+        if common >= 2 and covers and (best is None or (covers, common) > best[:2]):
+            best = (covers, common, donor)
+    if best is None:
+        return None
+    donor = best[2]
+    here = taker.lanes.centers + taker.col_offset
+    there = donor.lanes.centers + donor.col_offset
+    common = taker.lanes.found & donor.lanes.found
+    if common.sum() >= 3:
+        predicted = np.polyval(np.polyfit(there[common], here[common], 1), there)
+    else:
+        predicted = there + float(np.median(here[common] - there[common]))
+    covers = unseen & donor.lanes.found
+    centers = np.where(covers, predicted, here)
+    if np.max(np.abs(centers - here)) <= 1.0:
+        return None
+    lanes = taker.lanes
+    # (valleys next to a moved lane are no longer known: the midpoint)
+    mid = 0.5 * (centers[:-1] + centers[1:]) - taker.col_offset
+    bounds = mid if lanes.bounds is None else np.where(covers[:-1] | covers[1:], mid, lanes.bounds)
+    moved = replace(
+        lanes,
+        centers=centers - taker.col_offset,
+        found=lanes.found | covers,
+        bounds=bounds,
+        ref_row=lanes.ref_row + taker.row_offset,
+    )
+    return SharedLanes(moved)
+
+
+def _redraw_qc(
+    result: BatchAnalyses, image: BlotImage, key: tuple[Path, int, float], qc_dir: Path | None
+) -> None:
+    """Draw again the QC picture of one file's channel after its lanes were placed again."""
+    analyses = [
+        a
+        for a in result.analyses
+        if (a.measurement.path, a.measurement.channel, a.measurement.rotate) == key
+    ]
+    written = set(result.qc_written) | set(result.qc_pictures)
+    names = [qc_name(analyses[0].measurement, flag) for flag in (False, True)]
+    name = next((n for n in names if n in written), None)
+    if name is None:
+        return
+    picture, thumbnail = render_qc_and_thumbnail(image, analyses)
+    if qc_dir is not None and name in result.qc_written:
+        (qc_dir / name).write_bytes(picture)
+    else:
+        result.qc_pictures[name] = picture
+    if thumbnail is not None:
+        result.qc_thumbnails[name] = thumbnail

@@ -80,6 +80,8 @@ def analyze_image(
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
         lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
+        if residual is None:
+            residual = band_residual(signal)
         lanes = follow_lanes(residual, lanes)
         evidence = lane_evidence(signal, lanes, residual=residual)
     else:
@@ -275,7 +277,7 @@ class SharedLanes:
     ----------
     lanes : LaneGeometry
         The lanes, ``ref_row`` in image rows (columns in the crop's columns).
-    residual : ndarray, shape (n_rows, n_columns)
+    residual : ndarray, shape (n_rows, n_columns), or None
         :func:`blotquant.evidence.band_residual` of image rows ``top`` onwards,
         kept so that each strip's lane check need not compute its own.
     top : int
@@ -283,13 +285,15 @@ class SharedLanes:
     """
 
     lanes: LaneGeometry
-    residual: np.ndarray
-    top: int
+    residual: np.ndarray | None = None
+    top: int = 0
 
-    def in_region(self, row_offset: int, n_rows: int) -> tuple[LaneGeometry, np.ndarray]:
+    def in_region(self, row_offset: int, n_rows: int) -> tuple[LaneGeometry, np.ndarray | None]:
         """Give the lanes and the residual of a strip starting at image row ``row_offset``."""
-        start = row_offset - self.top
         lanes = replace(self.lanes, ref_row=self.lanes.ref_row - row_offset)
+        if self.residual is None:
+            return lanes, None
+        start = row_offset - self.top
         return lanes, self.residual[start : start + n_rows]
 
 
