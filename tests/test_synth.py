@@ -141,6 +141,6 @@ def test_annotations_are_bright_and_above_the_bands():
     rows = np.flatnonzero(marks.max(axis=1) > 1.0)
     assert len(rows) > 0
     strip = spec.strips[0]
-    # above the band and its Gaussian skirt (a pen stroke reaches 4 radii)
-    assert rows.max() < strip.band_row - 4 * strip.sigma - 6 + 6
+    # well above the band's box (a pen stroke reaches 4 radii beyond its path)
+    assert rows.max() < strip.band_row - 7 * strip.sigma - 10 + 6
     assert marks.max() > 0.5 * (plain.max() - BACKGROUND)

@@ -140,8 +140,8 @@ class BlotSpec:
         strip's ``background``; as wide as the lane's bands.
     annotations : int
         Typed or handwritten marks (rows of text-like blocks, pen strokes)
-        drawn bright in the membrane's top margin, above the first strip's
-        bands.
+        drawn bright in the membrane's top margin, well above the first
+        strip's bands (clear of their boxes and baseline rows).
     """
 
     width: int
@@ -281,10 +281,12 @@ def _annotations(
 
     Each mark is either a line of character-sized blocks (a typed label) or a
     wandering stroke 1-2.5 px thick (handwriting), as bright as 0.5-1.2 times
-    ``level`` (the bands' peak).
+    ``level`` (the signal's 99.9th percentile: about the bands' peak).
     """
     first = spec.strips[0]
-    low, high = 0.04 * first.height, first.band_row - 4.0 * first.sigma - 6.0
+    # well clear of the band's box and the margin rows its baseline is read from:
+    # what is tested is finding lanes past them, not a mark inside a box
+    low, high = 0.04 * first.height, first.band_row - 7.0 * first.sigma - 10.0
     marks = np.zeros_like(xr)
     if high - low < 8:
         return marks  # no room above the bands
