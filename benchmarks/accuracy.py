@@ -6,9 +6,10 @@
     python benchmarks/accuracy.py --seed 2026 --write-readme
 
 Generates a varied set of synthetic membranes with blotquant's generator
-(each flaw alone, twice, and everything together), runs the real
-``blotquant run`` CLI on them for every background method, and prints one
-table row per flaw and method. See benchmarks/README.md for the metrics.
+(each flaw alone, twice, and everything together; then each flaw of real
+membranes alone, twice), runs the real ``blotquant run`` CLI on them for
+every background method, and prints one table row per flaw and method. See
+benchmarks/README.md for the metrics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ import tifffile
 import yaml
 from PIL import Image
 
+from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import BACKGROUND_METHODS, DEFAULT_BACKGROUND
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
@@ -67,6 +69,25 @@ FLAWS: dict[str, dict] = {
     "thin bands": {"sigma": 2.0},
     "fat bands": {"sigma": 9.0},
 }
+#: Flaws of real membranes, each alone, drawn after the membranes above (and
+#: from the same random stream), so those stay identical at a given seed and
+#: ImageJ's committed numbers stay valid for them.
+REAL_FLAWS: dict[str, dict] = {
+    "uneven spacing": {"uneven": 0.2},
+    "tilt +3 deg": {"rotation": 3.0},
+    "tilt -3 deg": {"rotation": -3.0},
+    "splaying lanes": {"splay": 0.06, "strips": True},
+    "membrane edge inside the image": {"field": (0.05, 0.10)},
+    "lane-wide streaks": {"streaks": (3, 0.10, 0.20)},
+    "marker-only ladder": {"marker_ladder": (1.6, 2.0)},
+    "extra unlisted lane": {"unlisted_lane": True},
+    "merged loading control": {"strips": True, "merged_total": (0.5, 0.1)},
+    "annotations": {"annotations": 5},
+}
+#: The config is wrong on purpose here: its fold changes are not expected to
+#: be right, its bands are expected to be flagged lanes-uncertain, and it is
+#: left out of "all membranes".
+WRONG_CONFIG = ("extra unlisted lane",)
 EVERYTHING = {
     "polarity": "light-bands",
     "rotation": 1.2,
@@ -110,6 +131,20 @@ def make_membrane(
         roles.insert(6, "empty")
     treatments = iter(TREATMENTS)
     lanes = [{"role": r} if r != "sample" else {"treatment": next(treatments)} for r in roles]
+    # real-blot flaws that change the lanes (none of them draws a number otherwise)
+    marker_end = None
+    if flaws.get("marker_ladder"):
+        # a marker lane at one end, off the samples' pitch
+        marker_end = int(rng.integers(2))
+        lanes.insert(0 if marker_end == 0 else len(lanes), {"role": "ladder"})
+        roles = [lane.get("role", "sample") for lane in lanes]
+    listed = lanes  # what the config says
+    unlisted = None  # index on the membrane of a loaded lane the config forgets
+    if flaws.get("unlisted_lane"):
+        unlisted = 0 if rng.random() < 0.5 else len(lanes)
+        forgotten = {"treatment": str(rng.choice(TREATMENTS))}
+        lanes = [*lanes[:unlisted], forgotten, *lanes[unlisted:]]
+        roles = [*roles[:unlisted], "sample", *roles[unlisted:]]
     n_lanes = len(lanes)
     pitch = flaws.get("pitch", float(rng.uniform(50, 75)))
     sigma = flaws.get("sigma", float(rng.uniform(3.5, 6.0)))
@@ -130,14 +165,49 @@ def make_membrane(
         total[hot] *= 10.0
     jitter = list(rng.uniform(-2.5, 2.5, n_lanes))
     margin = max(40.0, 0.8 * pitch)
-    width = int(round(2 * margin + pitch * (n_lanes - 1)))
+    first_lane = margin
+    extra_width = 0.0
+    if flaws.get("uneven"):
+        # offsets from even spacing up to the given share of the pitch
+        jitter = list(rng.uniform(-1, 1, n_lanes) * flaws["uneven"] * pitch)
+    if marker_end is not None:
+        # the marker lane 1.6-2 pitches beyond the nearest sample instead of 1
+        beyond = (float(rng.uniform(*flaws["marker_ladder"])) - 1) * pitch
+        extra_width = beyond
+        if marker_end == 0:
+            first_lane += beyond
+            jitter[0] -= beyond
+        else:
+            jitter[-1] += beyond
+    width = int(round(2 * margin + pitch * (n_lanes - 1) + extra_width))
     height = 240 if sigma < 7 else 300
     noise = flaws.get("noise", 1.0)
+    real: dict = {}  # BlotSpec settings of real-blot flaws; empty leaves the defaults
+    if flaws.get("splay"):
+        real["splay"] = flaws["splay"]
+    if flaws.get("field"):
+        lo, hi = flaws["field"]
+        rows = 2 * height if flaws.get("strips") else height
+        real["margins"] = tuple(
+            int(round(rng.uniform(lo, hi) * size)) for size in (width, rows, width, rows)
+        )
+        # the imager's tray: darker than the membrane, or a brighter lid or tray
+        real["outside_level"] = (
+            1400
+            * scale
+            * float(rng.uniform(0.2, 0.5) if rng.random() < 0.5 else rng.uniform(1.8, 2.5))
+        )
+    if flaws.get("streaks"):
+        count, lo, hi = flaws["streaks"]
+        chosen = rng.choice([i for i, r in enumerate(roles) if r == "sample"], count, replace=False)
+        real["streaks"] = [(int(i) + 1, float(rng.uniform(lo, hi))) for i in sorted(chosen)]
+    if flaws.get("annotations"):
+        real["annotations"] = flaws["annotations"]
     common = dict(
         width=width,
         n_lanes=n_lanes,
         pitch=pitch,
-        first_lane=margin,
+        first_lane=first_lane,
         lane_jitter=jitter,
         roles=roles,
         polarity=flaws.get("polarity", "light-bands"),
@@ -151,9 +221,21 @@ def make_membrane(
         # saturation: a camera whose full well ends at 30 000 counts, the hot
         # band about 1.4 x over it
         ceiling=(30000.0 if flaws.get("saturate") and bits == 16 else None),
+        **real,
     )
 
+    marks = [0.2 * height, 0.35 * height, 0.75 * height]
+    if marker_end is not None:
+        # a marker lane with 2-3 marks, none near the sample band (mid-strip)
+        spots = [0.12, 0.22, 0.32, 0.72, 0.84]
+        count = int(rng.integers(2, 4))
+        marks = sorted(float(f) * height for f in rng.choice(spots, count, replace=False))
+
     def strip(antibody: str, volumes: np.ndarray) -> StripSpec:
+        # a merged loading control: the total (X) strip's bands touch across lanes
+        # (half-width and edge width as shares of the pitch: neighbours meet at
+        # half height midway, so their sum has no valley and no ridge there)
+        merged = flaws.get("merged_total") if antibody == "X" else None
         return StripSpec(
             antibody,
             height,
@@ -165,11 +247,13 @@ def make_membrane(
             blotches=flaws.get("blotches", 0),
             smear=flaws.get("smear", 0.0),
             nonspecific=flaws.get("nonspecific"),
-            ladder_rows=[0.2 * height, 0.35 * height, 0.75 * height],
+            ladder_rows=marks,
             ladder_volume=float(np.max(total)) * 0.5,
+            band_half_width=merged[0] if merged else None,
+            edge_softness=merged[1] * pitch if merged else None,
         )
 
-    membrane = Membrane(name, flaw, {"name": name, "lanes": lanes, "images": []})
+    membrane = Membrane(name, flaw, {"name": name, "lanes": listed, "images": []})
     ext = ".png" if flaws.get("png") else ".tif"
     band_window = None
     if flaws.get("nonspecific"):
@@ -201,6 +285,11 @@ def make_membrane(
         if image_entry is None:
             membrane.config["images"].append(entry)
         for t in truth:
+            if unlisted is not None:
+                # the config's numbering skips the forgotten lane, which has no truth row
+                if t.lane - 1 == unlisted:
+                    continue
+                t = replace(t, lane=t.lane - (1 if t.lane - 1 > unlisted else 0))
             membrane.truth.append(
                 {
                     "membrane": name,
@@ -277,13 +366,16 @@ def make_membrane(
     return membrane
 
 
+def _file_name(flaw: str, copy: int) -> str:
+    return f"{flaw.replace(' ', '_').replace('%', 'pct').replace('+', 'p')}_{copy}"
+
+
 def build_set(seed: int, folder: Path) -> list[Membrane]:
     rng = np.random.default_rng(seed)
     membranes = []
     for flaw, flaws in FLAWS.items():
         for copy in (1, 2):
-            name = f"{flaw.replace(' ', '_').replace('%', 'pct').replace('+', 'p')}_{copy}"
-            membranes.append(make_membrane(name, flaw, flaws, rng, folder))
+            membranes.append(make_membrane(_file_name(flaw, copy), flaw, flaws, rng, folder))
     for copy in range(1, 7):
         flaws = dict(EVERYTHING)
         flaws["polarity"] = "dark-bands" if copy % 2 else "light-bands"
@@ -291,6 +383,10 @@ def build_set(seed: int, folder: Path) -> list[Membrane]:
         membranes.append(
             make_membrane(f"everything_{copy}", "everything together", flaws, rng, folder)
         )
+    # last, so that every membrane above is drawn as it was before these existed
+    for flaw, flaws in REAL_FLAWS.items():
+        for copy in (1, 2):
+            membranes.append(make_membrane(_file_name(flaw, copy), flaw, flaws, rng, folder))
     return membranes
 
 
@@ -421,6 +517,7 @@ def metrics(
             vol_rows.append(strong.assign(vol_error=(strong.ratio / scale - 1).abs()))
     volumes = pd.concat(vol_rows, ignore_index=True)
     b["flagged_sat"] = b["flags"].astype(str).str.contains("saturated")
+    b["flagged_lanes"] = b["flags"].astype(str).str.contains(LANES_UNCERTAIN)
     lane_off = (pd.to_numeric(b.lane_center, errors="coerce") - b.lane_x).abs()
     row_off = (pd.to_numeric(b.found_row, errors="coerce") - b.band_row).abs()
     b["lane_found"] = lane_off <= b.pitch / 4
@@ -440,14 +537,17 @@ def metrics(
             "sat_false": int((bb.flagged_sat & ~bb.saturated).sum()),
             "lanes_found": bb.lane_found.mean(),
             "bands_found": bb.band_found.mean(),
+            "lanes_flagged": bb.flagged_lanes.mean(),
         }
 
     out = [
         row(flaw, merged[merged.flaw == flaw], volumes[volumes.flaw == flaw], b[b.flaw == flaw])
-        for flaw in [*FLAWS, "everything together"]
+        for flaw in [*FLAWS, "everything together", *REAL_FLAWS]
         if (merged.flaw == flaw).any()
     ]
-    out.append(row("all membranes", merged, volumes, b))
+    # membranes whose config is right: a forgotten lane is judged by its flag alone
+    right = [~frame.flaw.isin(WRONG_CONFIG) for frame in (merged, volumes, b)]
+    out.append(row("all membranes", merged[right[0]], volumes[right[1]], b[right[2]]))
     return pd.DataFrame(out)
 
 
@@ -551,7 +651,7 @@ def imagej_metrics(
             method, f"ImageJ rolling ball r={method[2:]}"
         )
         # ImageJ is handed the true boxes: finding lanes, bands and saturation is not its part
-        table[["sat_recall", "sat_false", "lanes_found", "bands_found"]] = np.nan
+        table[["sat_recall", "sat_false", "lanes_found", "bands_found", "lanes_flagged"]] = np.nan
         rows.append(table.assign(method=label))
     return pd.concat(rows, ignore_index=True)
 
@@ -569,10 +669,11 @@ def format_table(table: pd.DataFrame) -> str:
         "sat_false",
         "lanes_found",
         "bands_found",
+        "lanes_flagged",
     ]
     head = (
         "| method | flaw | FC median | FC p95 | FC worst | vol median % | vol p95 % | "
-        "sat recall | false sat | lanes found | bands found |"
+        "sat recall | false sat | lanes found | bands found | lanes flagged |"
     )
     lines = [head, "|" + "---|" * len(cols)]
     for r in table[cols].itertuples(index=False):
@@ -584,7 +685,7 @@ def format_table(table: pd.DataFrame) -> str:
                 cells.append("-")
             elif c in ("sat_false",):
                 cells.append(str(int(v)))
-            elif c in ("sat_recall", "lanes_found", "bands_found"):
+            elif c in ("sat_recall", "lanes_found", "bands_found", "lanes_flagged"):
                 cells.append(f"{100 * v:.0f}%")
             elif c.startswith("vol"):
                 cells.append(f"{v:.2f}")

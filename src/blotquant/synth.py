@@ -5,7 +5,13 @@ benchmarks. A blot is drawn in the membrane's own frame (lanes vertical,
 bands horizontal, a smile bending bands down towards the edges), then rotated
 into the image, over an uneven background with smear, dust, a nonspecific
 band and signal-dependent noise, and finally clipped and quantised like a
-detector would.
+detector would. Flaws of real membranes can be switched on: lanes that fan
+out down the membrane (``splay``), a membrane smaller than the imager's field
+(``margins``), lane-long streaks of uneven transfer (``streaks``), bands
+wide enough to merge across lanes (``StripSpec.band_half_width``) and typed
+or handwritten annotations above the bands (``annotations``). Every one is
+off by default and draws no random numbers when off, so a spec without them
+renders exactly as before at a given seed.
 
 The true volume of a band is the sum, over all pixels, of that band's own
 contribution before noise, clipping and rounding: what a perfect tool would
@@ -50,6 +56,14 @@ class StripSpec:
         Rows of ladder marks in ladder lanes.
     ladder_volume : float
         Volume of each ladder mark.
+    band_half_width : float, optional
+        This strip's band half-width as a fraction of the pitch, instead of
+        the blot's (e.g. 0.55: a saturated loading control whose bands touch
+        across lanes, with no valley between them).
+    edge_softness : float, optional
+        This strip's band edge width (columns), instead of the blot's: merged
+        bands need soft edges, or where two overlap they add up to a ridge
+        brighter than either band.
     """
 
     antibody: str
@@ -64,6 +78,8 @@ class StripSpec:
     nonspecific: tuple[float, float] | None = None
     ladder_rows: list[float] = field(default_factory=list)
     ladder_volume: float = 0.0
+    band_half_width: float | None = None
+    edge_softness: float | None = None
 
 
 @dataclass
@@ -103,6 +119,29 @@ class BlotSpec:
         Number of dust specks.
     ceiling : float, optional
         Detector saturation level (dtype units); default the dtype maximum.
+    splay : float
+        Lanes fanning out down the membrane: a lane's centre column at
+        membrane row ``y`` is ``x0 + splay * (x0 - mid) * (y - splay_row) /
+        height``, with ``x0`` its centre from ``lane_centers`` and ``mid``
+        halfway between the outer lanes.
+    splay_row : float
+        Membrane row at which the lanes sit at ``lane_centers`` (the wells).
+    margins : (int, int, int, int)
+        Columns left, rows above, columns right and rows below the membrane
+        that the image shows beyond it (an imager's field larger than the
+        membrane). The membrane, ``width`` by ``height``, keeps its own frame;
+        the image grows by the margins.
+    outside_level : float
+        Signal level of the image outside the membrane (the imager's tray),
+        in signal units; the membrane's edge is sharp.
+    streaks : sequence of (int, float), optional
+        Lanes (1-based) that carry a streak of extra background along their
+        whole length (uneven transfer), with its level as a fraction of each
+        strip's ``background``; as wide as the lane's bands.
+    annotations : int
+        Typed or handwritten marks (rows of text-like blocks, pen strokes)
+        drawn bright in the membrane's top margin, well above the first
+        strip's bands (clear of their boxes and baseline rows).
     """
 
     width: int
@@ -123,11 +162,23 @@ class BlotSpec:
     shot_noise: float = 0.0
     dust: int = 0
     ceiling: float | None = None
+    splay: float = 0.0
+    splay_row: float = 0.0
+    margins: tuple[int, int, int, int] = (0, 0, 0, 0)
+    outside_level: float = 0.0
+    streaks: list[tuple[int, float]] | None = None
+    annotations: int = 0
 
     @property
     def height(self) -> int:
-        """Rows of the whole image: its strips stacked."""
+        """Rows of the membrane: its strips stacked (the image adds ``margins``)."""
         return int(sum(s.height for s in self.strips))
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """Rows and columns of the image: the membrane and its margins."""
+        left, top, right, bottom = self.margins
+        return self.height + top + bottom, self.width + left + right
 
     def lane_centers(self) -> np.ndarray:
         """Give the true lane centre columns, jitter included."""
@@ -154,10 +205,13 @@ class BandTruth:
 
 def _frame(spec: BlotSpec) -> tuple[np.ndarray, np.ndarray]:
     """Membrane-frame coordinates (x, y) of every image pixel."""
-    h, w = spec.height, spec.width
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    yy, xx = np.mgrid[0 : spec.image_shape[0], 0 : spec.image_shape[1]].astype(np.float64)
+    left, top = spec.margins[:2]
+    if left or top:
+        xx, yy = xx - left, yy - top
     angle = np.radians(spec.rotation_deg)
-    xc, yc = (w - 1) / 2.0, (h - 1) / 2.0
+    # the membrane turns about its own centre, wherever it lies in the image
+    xc, yc = (spec.width - 1) / 2.0, (spec.height - 1) / 2.0
     xr = (xx - xc) * np.cos(angle) + (yy - yc) * np.sin(angle) + xc
     yr = -(xx - xc) * np.sin(angle) + (yy - yc) * np.cos(angle) + yc
     return xr, yr
@@ -168,10 +222,18 @@ def _to_image(spec: BlotSpec, x: float, y: float) -> tuple[float, float]:
     angle = np.radians(spec.rotation_deg)
     xc, yc = (spec.width - 1) / 2.0, (spec.height - 1) / 2.0
     dx, dy = x - xc, y - yc
+    left, top = spec.margins[:2]
     return (
-        xc + dx * np.cos(angle) - dy * np.sin(angle),
-        yc + dx * np.sin(angle) + dy * np.cos(angle),
+        xc + dx * np.cos(angle) - dy * np.sin(angle) + left,
+        yc + dx * np.sin(angle) + dy * np.cos(angle) + top,
     )
+
+
+def _lane_x(spec: BlotSpec, cx: float, mid: float, y: np.ndarray | float) -> np.ndarray | float:
+    """Membrane-frame centre column of the lane starting at ``cx``, at row(s) ``y``."""
+    if spec.splay == 0:
+        return cx
+    return cx + spec.splay * (cx - mid) * (np.asarray(y) - spec.splay_row) / spec.height
 
 
 def _smile_offset(spec: BlotSpec, x: np.ndarray | float) -> np.ndarray | float:
@@ -181,11 +243,78 @@ def _smile_offset(spec: BlotSpec, x: np.ndarray | float) -> np.ndarray | float:
     return spec.smile * ((np.asarray(x) - mid) / span) ** 2
 
 
-def _band_shape(spec: BlotSpec, xr, yr, cx: float, row: float, sigma: float) -> np.ndarray:
-    half = spec.band_half_width * spec.pitch
-    across = 1.0 / (1.0 + np.exp(np.clip((np.abs(xr - cx) - half) / spec.edge_softness, -60, 60)))
+def _across(xr, cx, half: float, soft: float) -> np.ndarray:
+    """Profile across a lane: 1 inside ``half`` columns of its centre, edges ``soft`` wide."""
+    return 1.0 / (1.0 + np.exp(np.clip((np.abs(xr - cx) - half) / soft, -60, 60)))
+
+
+def _band_shape(
+    spec: BlotSpec,
+    xr,
+    yr,
+    cx,
+    row: float,
+    sigma: float,
+    half: float | None = None,
+    soft: float | None = None,
+) -> np.ndarray:
+    half = spec.band_half_width * spec.pitch if half is None else half
+    across = _across(xr, cx, half, spec.edge_softness if soft is None else soft)
     centre = row + _smile_offset(spec, xr)
     return across * np.exp(-0.5 * ((yr - centre) / sigma) ** 2)
+
+
+def _near(spec: BlotSpec, x: float, y: float, reach: float) -> tuple[slice, slice]:
+    """Image rows and columns within ``reach`` of a membrane-frame point."""
+    xi, yi = _to_image(spec, x, y)
+    rows, cols = spec.image_shape
+    return (
+        slice(max(int(yi - reach), 0), min(int(yi + reach) + 2, rows)),
+        slice(max(int(xi - reach), 0), min(int(xi + reach) + 2, cols)),
+    )
+
+
+def _annotations(
+    spec: BlotSpec, xr: np.ndarray, yr: np.ndarray, level: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Typed text and pen strokes in the membrane's top margin, above the first bands.
+
+    Each mark is either a line of character-sized blocks (a typed label) or a
+    wandering stroke 1-2.5 px thick (handwriting), as bright as 0.5-1.2 times
+    ``level`` (the signal's 99.9th percentile: about the bands' peak).
+    """
+    first = spec.strips[0]
+    # well clear of the band's box and the margin rows its baseline is read from:
+    # what is tested is finding lanes past them, not a mark inside a box
+    low, high = 0.04 * first.height, first.band_row - 7.0 * first.sigma - 10.0
+    marks = np.zeros_like(xr)
+    if high - low < 8:
+        return marks  # no room above the bands
+    for _ in range(spec.annotations):
+        bright = rng.uniform(0.5, 1.2) * level
+        if rng.random() < 0.5:
+            size = rng.uniform(6.0, min(12.0, high - low))
+            x, y = rng.uniform(0.02, 0.75) * spec.width, rng.uniform(low, high - size)
+            for _ in range(int(rng.integers(3, 10))):
+                wide = rng.uniform(0.4, 0.8) * size
+                win = _near(spec, x + wide / 2, y + size / 2, size)
+                bx, by = xr[win], yr[win]
+                block = (bx >= x) & (bx < x + wide) & (by >= y) & (by < y + size)
+                marks[win] = np.maximum(marks[win], bright * rng.uniform(0.7, 1.0) * block)
+                x += wide + rng.uniform(0.2, 0.5) * size
+        else:
+            x, y = rng.uniform(0.05, 0.9) * spec.width, rng.uniform(low, high)
+            heading, radius = rng.uniform(-np.pi, np.pi), rng.uniform(0.6, 1.2)
+            for _ in range(int(rng.integers(25, 70))):
+                win = _near(spec, x, y, 4 * radius)
+                dot = np.exp(-0.5 * ((xr[win] - x) ** 2 + (yr[win] - y) ** 2) / radius**2)
+                marks[win] = np.maximum(marks[win], bright * dot)
+                heading += rng.normal(0.0, 0.6)
+                x, y = (
+                    x + 1.2 * np.cos(heading),
+                    float(np.clip(y + 1.2 * np.sin(heading), low, high)),
+                )
+    return marks
 
 
 def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, list[BandTruth]]:
@@ -198,15 +327,21 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
 
     Returns
     -------
-    image : ndarray of uint8 or uint16, shape (height, width)
+    image : ndarray of uint8 or uint16, shape ``spec.image_shape``
     truth : list of BandTruth
         One per strip and sample lane.
     """
     xr, yr = _frame(spec)
+    # blotches and dust are placed on the membrane, in its own frame
     h, w = spec.height, spec.width
     centers = spec.lane_centers()
+    mid = (centers[0] + centers[-1]) / 2.0
     roles = spec.lane_roles()
-    signal = np.zeros((h, w))
+    signal = np.zeros(spec.image_shape)
+    on_membrane = None
+    if any(spec.margins):
+        # the membrane's edge: sharp, and tilted with the membrane
+        on_membrane = (xr > -0.5) & (xr < w - 0.5) & (yr > -0.5) & (yr < h - 0.5)
     truths: list[tuple[int, str, int, float, float, float, np.ndarray]] = []
     top = 0
     last = len(spec.strips) - 1
@@ -214,6 +349,12 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
         # the outer strips' membrane reaches the image edges (a tilted membrane
         # leaves no empty corners inside the imager's field)
         in_strip = ((yr >= top) | (k == 0)) & ((yr < top + strip.height) | (k == last))
+        if on_membrane is not None:
+            in_strip = in_strip & on_membrane
+        half = (
+            spec.band_half_width if strip.band_half_width is None else strip.band_half_width
+        ) * spec.pitch
+        soft = spec.edge_softness if strip.edge_softness is None else strip.edge_softness
         # background: level, gradient, blotches (only on this strip's membrane)
         bg = strip.background + strip.gradient[0] * xr + strip.gradient[1] * (yr - top)
         for _ in range(strip.blotches):
@@ -222,34 +363,45 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
             bg = bg + rng.uniform(0.1, 0.35) * strip.background * np.exp(
                 -0.5 * ((xr - bx) ** 2 + (yr - by) ** 2) / size**2
             )
+        for lane, fraction in spec.streaks or ():
+            # uneven transfer: the whole lane sits on more background, not just its band
+            lane_x = _lane_x(spec, centers[lane - 1], mid, yr)
+            bg = bg + fraction * strip.background * _across(xr, lane_x, half, soft)
         signal += np.where(in_strip, bg, 0.0)
         row = top + strip.band_row
         for lane, (cx, role) in enumerate(zip(centers, roles, strict=True), start=1):
+            # a splaying lane's centre follows the row; otherwise lane_x is cx
+            lane_x = _lane_x(spec, cx, mid, yr)
             if role == "ladder":
                 for mark in strip.ladder_rows:
-                    shape = _band_shape(spec, xr, yr, cx, top + mark, 0.7 * strip.sigma)
+                    shape = _band_shape(spec, xr, yr, lane_x, top + mark, 0.7 * strip.sigma)
                     signal += strip.ladder_volume * shape / shape.sum()
                 continue
             if role != "sample":
                 continue
             volume = float(strip.volumes[lane - 1])
-            shape = _band_shape(spec, xr, yr, cx, row, strip.sigma) * in_strip
+            shape = _band_shape(spec, xr, yr, lane_x, row, strip.sigma, half, soft) * in_strip
             band = volume * shape / shape.sum() if shape.sum() > 0 else shape
             signal += band
             if strip.smear > 0:
                 below = np.clip(yr - (row + _smile_offset(spec, xr)), 0, None)
                 tail = np.exp(-below / (6 * strip.sigma)) * (below > 0) * shape.max(axis=0)
-                tail *= (np.abs(xr - cx) < spec.band_half_width * spec.pitch) * in_strip
+                tail *= (np.abs(xr - lane_x) < half) * in_strip
                 if tail.sum() > 0:
                     signal += strip.smear * volume * tail / tail.sum()
             if strip.nonspecific is not None:
                 offset, fraction = strip.nonspecific
-                extra = _band_shape(spec, xr, yr, cx, row + offset, strip.sigma) * in_strip
+                extra = _band_shape(spec, xr, yr, lane_x, row + offset, strip.sigma, half, soft)
+                extra = extra * in_strip
                 if extra.sum() > 0:
                     signal += fraction * volume * extra / extra.sum()
-            x_img, y_img = _to_image(spec, cx, row + float(_smile_offset(spec, cx)))
+            at_row = float(_lane_x(spec, cx, mid, row))
+            x_img, y_img = _to_image(spec, at_row, row + float(_smile_offset(spec, at_row)))
             truths.append((k, strip.antibody, lane, volume, y_img, x_img, band))
         top += strip.height
+    if on_membrane is not None:
+        # beyond the membrane: the imager's tray or lid, at its own level
+        signal = np.where(on_membrane, signal, spec.outside_level)
     dust = np.zeros_like(signal)
     for _ in range(spec.dust):
         # dust specks: tiny, sharp and bright in the signal
@@ -257,6 +409,9 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
         radius = rng.uniform(0.7, 2.0)
         level = rng.uniform(0.3, 1.0) * float(np.percentile(signal + dust, 99.9))
         dust += level * np.exp(-0.5 * ((xr - dx) ** 2 + (yr - dy) ** 2) / radius**2)
+    if spec.annotations:
+        # marks are not band signal: like dust, their clipping is not the band's
+        dust += _annotations(spec, xr, yr, float(np.percentile(signal, 99.9)), rng)
 
     top_value = 255.0 if spec.bit_depth == 8 else 65535.0
     ceiling = spec.ceiling if spec.ceiling is not None else top_value
