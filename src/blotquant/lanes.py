@@ -22,7 +22,7 @@ from blotquant.evidence import (
     column_profile,
     rows_with_bands,
 )
-from blotquant.markers import add_ladder_lanes, split_marker_rows
+from blotquant.markers import add_ladder_lanes, ladder_columns, split_marker_rows
 from blotquant.profiles import lower_baseline
 
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
@@ -452,6 +452,10 @@ def find_lanes(
         sample_rows = band_rows_mask
     profile = column_profile(residual, best_slope, local_ref, rows=sample_rows)
     profile = np.clip(profile - lower_baseline(profile, max_pitch), 0, None)
+    if marker_rows is not None:
+        marks = column_profile(residual, best_slope, local_ref, rows=marker_rows)
+        # the ladder's own column may hold signal in the sample rows too
+        profile[ladder_columns(marks, 0.8 * max_pitch, left=left, right=right)] = 0.0
     smooth = ndimage.gaussian_filter1d(profile, max(1.0, min_pitch / 6.0))
 
     if n_samples == 1:
@@ -471,7 +475,6 @@ def find_lanes(
         lane_width = _lane_width_from(widths, found, pitch)
     bounds = _valleys(light, centers, strengths, found)
     if marker_rows is not None:
-        marks = column_profile(residual, best_slope, local_ref, rows=marker_rows)
         centers, found, bounds = add_ladder_lanes(
             marks, centers, found, bounds, pitch, left=left, right=right
         )

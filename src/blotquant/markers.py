@@ -106,3 +106,50 @@ def add_ladder_lanes(
     middle = 0.5 * (all_centers[:-1] + all_centers[1:])
     middle[left : left + len(bounds)] = bounds
     return all_centers, all_found, middle
+
+
+def ladder_columns(marks: np.ndarray, pitch: float, *, left: int, right: int) -> np.ndarray:
+    """Columns of the outermost ladder marks, to leave out when fitting the sample lanes.
+
+    A ladder mark can run into a sample band's rows (a mark at the band's
+    size), and its column then counts as a lane among the samples, shifting
+    them by one. The ``left`` leftmost and ``right`` rightmost columns that
+    hold marks are the ladder's: each is masked over the width of its marks.
+
+    Parameters
+    ----------
+    marks : ndarray, shape (n_columns,)
+        Column profile of the rows of ladder marks.
+    pitch : float
+        Approximate lane spacing, in pixels.
+    left, right : int
+        Ladder lanes at the left and at the right end.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_columns,)
+        True over the ladder's columns.
+    """
+    smooth = ndimage.gaussian_filter1d(cleaned_profile(marks, pitch), peak_smoothing(pitch))
+    mask = np.zeros(len(smooth), bool)
+    strongest = float(smooth.max()) if smooth.size else 0.0
+    if strongest <= 0:
+        return mask
+    peaks = [
+        i
+        for i in range(1, len(smooth) - 1)
+        if smooth[i] >= smooth[i - 1]
+        and smooth[i] > smooth[i + 1]
+        and smooth[i] >= COLUMN_LEVEL * strongest
+    ]
+    outer = peaks[:left] + (peaks[len(peaks) - right :] if right else [])
+    for peak in outer:
+        # the mark's own width: out to where it falls to a tenth of its height
+        floor = 0.1 * smooth[peak]
+        lo, hi = peak, peak
+        while lo > 0 and smooth[lo - 1] > floor:
+            lo -= 1
+        while hi < len(smooth) - 1 and smooth[hi + 1] > floor:
+            hi += 1
+        mask[lo : hi + 1] = True
+    return mask
