@@ -209,3 +209,19 @@ def test_marker_lanes_off_the_sample_pitch_do_not_shift_the_samples():
     assert np.allclose(lanes.centers[1:-1], top.centers, atol=3.0)
     assert abs(lanes.centers[0] - 80.0) < 4.0 and abs(lanes.centers[-1] - 520.0) < 4.0
     assert lanes.found[0] and lanes.found[-1]
+
+
+def test_a_ladder_mark_beside_the_sample_band_does_not_shift_the_samples():
+    # a ladder lane at the sample pitch whose marks include one just above the
+    # sample band: the rows of that mark and of the band run together
+    samples = make_blot(n_lanes=11, pitch=60.0, first=120.0, width=780, band_row=110.0, height=240)
+    ladder = np.zeros_like(samples.image)
+    for row in (40.0, 100.0, 180.0):
+        mark = make_blot(
+            n_lanes=1, pitch=60.0, first=60.0, width=780, band_row=row, height=240,
+            background=0.0, half_width=20.0, amplitudes=[4000.0],
+        )  # fmt: skip
+        ladder += mark.image
+    lanes = find_lanes(samples.image + ladder, 12, ladder_ends=(1, 0))
+    assert abs(lanes.centers[0] - 60.0) < 4.0
+    assert np.allclose(lanes.centers[1:], samples.centers, atol=3.0)
