@@ -333,7 +333,8 @@ def _lanes_seen_elsewhere(
         bounds=bounds,
         ref_row=lanes.ref_row + taker.row_offset,
     )
-    return SharedLanes(moved)
+    # (the lanes the image does show stay where its own fit put them)
+    return SharedLanes(moved, settle=False)
 
 
 def _redraw_qc(

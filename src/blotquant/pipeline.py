@@ -82,7 +82,8 @@ def analyze_image(
         lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
         if residual is None:
             residual = band_residual(signal)
-        lanes = follow_lanes(residual, lanes)
+        if shared_lanes.settle:
+            lanes = follow_lanes(residual, lanes)
         evidence = lane_evidence(signal, lanes, residual=residual)
     else:
         lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
@@ -287,6 +288,8 @@ class SharedLanes:
     lanes: LaneGeometry
     residual: np.ndarray | None = None
     top: int = 0
+    #: Let each lane settle on the strip's own band (:func:`blotquant.lanes.follow_lanes`).
+    settle: bool = True
 
     def in_region(self, row_offset: int, n_rows: int) -> tuple[LaneGeometry, np.ndarray | None]:
         """Give the lanes and the residual of a strip starting at image row ``row_offset``."""
