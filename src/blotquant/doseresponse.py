@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import stdtrit
 
 from blotquant.tables import (
     DOSE_RESPONSE_MEASURED,
@@ -141,7 +142,7 @@ def _fit(lanes: pd.DataFrame, controls: pd.DataFrame) -> dict[str, Any]:
         return result
     dof = max(len(y) - 4, 1)
     se = float(np.sqrt(cov[2, 2])) if np.all(np.isfinite(cov)) else np.nan
-    half = stats.t.ppf(0.975, dof) * se
+    half = stdtrit(dof, 0.975) * se
     result.update(
         ic50=float(10**log_ic50),
         ic50_ci_low=float(10 ** (log_ic50 - half)),

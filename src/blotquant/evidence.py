@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy import signal as sp_signal
 
-from blotquant.profiles import lower_baseline
+from blotquant.profiles import find_peaks, lower_baseline
 
 #: Running-median width (columns) that erases dust specks (up to 4 px across)
 #: from the column profile; lanes are at least 8 px wide (12 px pitch).
@@ -171,12 +170,12 @@ def band_columns(raw: np.ndarray, pitch: float) -> tuple[np.ndarray, float]:
     noise of a row that holds a single ladder mark must not count.
     """
     smooth = ndimage.gaussian_filter1d(cleaned_profile(raw, pitch), peak_smoothing(pitch))
-    peaks, props = sp_signal.find_peaks(smooth, distance=max(1.0, 0.5 * pitch), prominence=0)
+    peaks, prominences = find_peaks(smooth, distance=max(1.0, 0.5 * pitch))
     if not len(peaks):
         return np.empty(0), 0.0
     heights = smooth[peaks]
     level = COLUMN_LEVEL * float(heights.max())
-    keep = (heights >= level) & (props["prominences"] >= 0.5 * level)
+    keep = (heights >= level) & (prominences >= 0.5 * level)
     return peaks[keep].astype(float), float(heights.max())
 
 

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sp_signal
 
 from blotquant.bands import lane_profiles
 from blotquant.lanes import LaneGeometry
-from blotquant.profiles import lower_baseline
+from blotquant.profiles import find_peaks, lower_baseline
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,10 @@ def fit_ladder(profile: np.ndarray, kda: Sequence[float]) -> LadderFit | None:
     flat = profile - lower_baseline(profile, max(15, len(profile) // 8))
     if flat.max() <= 0:
         return None
-    peaks, props = sp_signal.find_peaks(flat, prominence=0.05 * flat.max(), distance=3)
+    peaks, prominences = find_peaks(flat, distance=3, min_prominence=0.05 * flat.max())
     if len(peaks) < len(kda):
         return None
-    strongest = peaks[np.argsort(props["prominences"])[::-1][: len(kda)]]
+    strongest = peaks[np.argsort(prominences)[::-1][: len(kda)]]
     rows = np.sort(strongest).astype(float)
     sizes = np.asarray(kda, dtype=float)
     slope, intercept = np.polyfit(rows, np.log10(sizes), 1)
