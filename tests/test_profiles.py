@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
-from blotquant.profiles import MAD_TO_SIGMA, robust_sigma
+from blotquant.profiles import MAD_TO_SIGMA, find_peaks, robust_sigma
 
 
 def test_gaussian_noise_gives_its_standard_deviation():
@@ -43,3 +44,22 @@ def test_along_an_axis_and_without_values():
     columns = np.array([[0.0, 10.0], [1.0, 30.0], [2.0, 20.0]])
     np.testing.assert_array_equal(robust_sigma(columns, axis=0), MAD_TO_SIGMA * np.array([1, 10]))
     assert robust_sigma(np.array([])) == 0.0
+
+
+def test_find_peaks_follows_scipy_signal():
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        values = rng.normal(size=int(rng.integers(5, 400))).cumsum()
+        distance = float(rng.choice([1.0, 3.0, 5.5, 12.0]))
+        prominence = float(rng.choice([0.0, 0.3, 1.0]))
+        expected, props = signal.find_peaks(
+            values, distance=distance if distance > 1 else None, prominence=prominence
+        )
+        peaks, prominences = find_peaks(values, distance=distance, min_prominence=prominence)
+        assert np.array_equal(peaks, expected)
+        assert np.allclose(prominences, props["prominences"])
+
+
+def test_find_peaks_takes_the_middle_of_a_flat_top():
+    peaks, prominences = find_peaks(np.array([0.0, 1.0, 3.0, 3.0, 3.0, 1.0, 0.0]))
+    assert peaks.tolist() == [3] and prominences.tolist() == [3.0]
