@@ -95,7 +95,11 @@ class LaneEvidence:
 
 
 def lane_evidence(
-    signal: np.ndarray, lanes: LaneGeometry, *, residual: np.ndarray | None = None
+    signal: np.ndarray,
+    lanes: LaneGeometry,
+    *,
+    residual: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> LaneEvidence:
     """Compare lanes with the columns of the membrane that hold bands.
 
@@ -110,6 +114,8 @@ def lane_evidence(
         The lanes placed in it.
     residual : ndarray, shape (n_rows, n_columns), optional
         :func:`blotquant.lanes.band_residual` of ``signal``, when the caller has it.
+    rows : ndarray of bool, shape (n_rows,), optional
+        :func:`blotquant.evidence.rows_with_bands` of that residual, likewise.
 
     Returns
     -------
@@ -120,7 +126,7 @@ def lane_evidence(
     off_image = np.flatnonzero((centers < 0) | (centers > signal.shape[1] - 1)) + 1
     residual = band_residual(signal) if residual is None else residual
     x = np.arange(signal.shape[1])
-    rows = rows_with_bands(residual)
+    rows = rows_with_bands(residual) if rows is None else rows
     per_row = [
         band_columns(column_profile(residual, lanes.slope, lanes.ref_row, rows=group), pitch)
         for group in band_row_groups(residual, rows=rows)

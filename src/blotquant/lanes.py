@@ -488,7 +488,13 @@ def find_lanes(
     )
 
 
-def follow_lanes(residual: np.ndarray, lanes: LaneGeometry, *, reach: float = 0.25) -> LaneGeometry:
+def follow_lanes(
+    residual: np.ndarray,
+    lanes: LaneGeometry,
+    *,
+    reach: float = 0.25,
+    rows: np.ndarray | None = None,
+) -> LaneGeometry:
     """Let lanes shared by several strips settle on one strip's own bands.
 
     Strips cut from one membrane share its lanes, but lanes splay and strips
@@ -505,6 +511,8 @@ def follow_lanes(residual: np.ndarray, lanes: LaneGeometry, *, reach: float = 0.
         The shared lanes, in the strip's rows.
     reach : float
         The largest move, as a share of the pitch.
+    rows : ndarray of bool, shape (n_rows,), optional
+        :func:`blotquant.evidence.rows_with_bands` of the residual, when known.
 
     Returns
     -------
@@ -514,7 +522,7 @@ def follow_lanes(residual: np.ndarray, lanes: LaneGeometry, *, reach: float = 0.
     pitch = lanes.pitch
     if len(lanes.centers) < 2 or pitch <= 0:
         return lanes
-    rows = rows_with_bands(residual)
+    rows = rows_with_bands(residual) if rows is None else rows
     profile = column_profile(residual, lanes.slope, lanes.ref_row, rows=rows)
     profile = np.clip(profile - lower_baseline(profile, pitch), 0, None)
     light = ndimage.gaussian_filter1d(

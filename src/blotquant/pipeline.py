@@ -22,7 +22,7 @@ import numpy as np
 from blotquant.background import background_image
 from blotquant.bands import find_bands
 from blotquant.errors import BlotquantError
-from blotquant.evidence import band_residual
+from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, lane_evidence
@@ -82,9 +82,10 @@ def analyze_image(
         lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
         if residual is None:
             residual = band_residual(signal)
+        rows = rows_with_bands(residual)
         if shared_lanes.settle:
-            lanes = follow_lanes(residual, lanes)
-        evidence = lane_evidence(signal, lanes, residual=residual)
+            lanes = follow_lanes(residual, lanes, rows=rows)
+        evidence = lane_evidence(signal, lanes, residual=residual, rows=rows)
     else:
         lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
