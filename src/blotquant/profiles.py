@@ -208,38 +208,30 @@ def find_peaks(
     """
     x = np.asarray(values, dtype=float)
     n = len(x)
-    found: list[int] = []
-    i = 1
-    while i < n - 1:
-        if x[i - 1] < x[i]:
-            ahead = i + 1
-            while ahead < n - 1 and x[ahead] == x[i]:
-                ahead += 1
-            if x[ahead] < x[i]:
-                found.append((i + ahead - 1) // 2)
-                i = ahead
-        i += 1
-    peaks = np.asarray(found, dtype=np.intp)
+    # runs of equal values; a peak is an inner run above both neighbouring runs
+    change = np.flatnonzero(np.diff(x) != 0)
+    starts = np.concatenate([[0], change + 1])
+    ends = np.concatenate([change, [n - 1]])
+    level = x[starts]
+    inner = np.arange(1, len(starts) - 1)
+    top = inner[(level[inner] > level[inner - 1]) & (level[inner] > level[inner + 1])]
+    peaks = ((starts[top] + ends[top]) // 2).astype(np.intp)
     if distance > 1 and len(peaks) > 1:
         reach = int(np.ceil(distance))
         keep = np.ones(len(peaks), bool)
         for k in np.argsort(x[peaks], kind="stable")[::-1]:
-            if not keep[k]:
-                continue
-            near = np.abs(peaks - peaks[k]) < reach
-            near[k] = False
-            keep &= ~near
+            if keep[k]:
+                near = np.abs(peaks - peaks[k]) < reach
+                near[k] = False
+                keep &= ~near
         peaks = peaks[keep]
     prominences = np.empty(len(peaks))
     for k, peak in enumerate(peaks):
         height = x[peak]
-        lows = []
-        for step in (-1, 1):
-            j, low = peak, height
-            while 0 <= j < n and x[j] <= height:
-                low = min(low, x[j])
-                j += step
-            lows.append(low)
-        prominences[k] = height - max(lows)
+        higher = np.flatnonzero(x[:peak] > height)
+        left = x[(higher[-1] + 1 if len(higher) else 0) : peak + 1].min()
+        higher = np.flatnonzero(x[peak:] > height)
+        right = x[peak : (peak + higher[0] if len(higher) else n)].min()
+        prominences[k] = height - max(left, right)
     keep = prominences >= min_prominence
     return peaks[keep], prominences[keep]
