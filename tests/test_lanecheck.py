@@ -7,7 +7,9 @@ import pandas as pd
 import tifffile
 import yaml
 from click.testing import CliRunner
+from PIL import Image
 
+from blotquant.api import run
 from blotquant.cli import main
 from blotquant.lanecheck import bare_lanes, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
@@ -122,3 +124,18 @@ def test_the_right_lane_count_is_not_flagged(tmp_path):
     assert "lanes in doubt" not in result.stderr
     page = (tmp_path / "blotquant-results" / "report.html").read_text()
     assert "Every image was quantified" in page
+
+
+def test_every_image_of_a_doubted_membrane_says_so_in_its_qc_picture(tmp_path):
+    # the phospho image has no band in lane 8, so seven lanes fit it; the total
+    # image shows all eight: only it is in doubt, and its doubt is the membrane's
+    config = _project(tmp_path, 7)
+    faint = make_blot(n_lanes=8, pitch=40.0, height=120, noise=3.0, seed=3,
+                      amplitudes=[1000.0] * 7 + [0.0])  # fmt: skip
+    tifffile.imwrite(tmp_path / "px.tif", np.clip(faint.image * 20, 0, 60000).astype(np.uint16))
+    outcome = run(config, out=tmp_path / "out")
+    assert all(a.lane_doubts for a in outcome.result.analyses)
+    for picture in (tmp_path / "out" / "qc").glob("*.png"):
+        rgb = np.asarray(Image.open(picture).convert("RGB"))
+        red = (rgb[..., 0] > 200) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)
+        assert red.sum() > 200, f"{picture.name} draws no lane in red"

@@ -194,18 +194,31 @@ def run_experiment(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     _place_unseen_lanes(result, experiment, qc=qc, qc_dir=qc_dir)
-    _flag_doubtful_membranes(result, experiment)
+    redraw = _flag_doubtful_membranes(result, experiment)
+    if qc:
+        for key in redraw:
+            try:
+                image = read_image(key[0], key[1]).rotated(key[2])
+            except BlotquantError:
+                continue
+            _redraw_qc(result, image, key, qc_dir)
     return result
 
 
-def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> None:
+def _flag_doubtful_membranes(
+    result: BatchAnalyses, experiment: Experiment
+) -> set[tuple[Path, int, float]]:
     """Flag every band of a membrane whose lanes are in doubt in any of its images.
 
     The images of one membrane share one lane list, so a count that does not
     fit one of them puts all of them in question. A sample lane bare in every
     image, the total and loading-control bands too, was most likely never
     loaded: the config lists more lanes than the membrane has.
+
+    Returns the views (file, channel, rotate) whose QC pictures were drawn
+    before their lanes came into doubt here, to be drawn again.
     """
+    redraw: set[tuple[Path, int, float]] = set()
     by_membrane: dict[str, list[int]] = {}
     for i, analysis in enumerate(result.analyses):
         by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
@@ -234,12 +247,22 @@ def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> N
                 f"share one lane list and the lanes are in doubt"
                 + (f" on {seen}." if seen else ".")
             )
+            shared = f"lanes in doubt on {seen}, an image of the same membrane"
+            analyses = [
+                a if a.lane_doubts or not seen else replace(a, lane_doubts=(shared,))
+                for a in analyses
+            ]
+        for before, after in zip([result.analyses[i] for i in indices], analyses, strict=True):
+            if after.lane_doubts != before.lane_doubts:
+                m = after.measurement
+                redraw.add((m.path, m.channel, m.rotate))
         for i, analysis in zip(indices, analyses, strict=True):
             bands = tuple(
                 b if LANES_UNCERTAIN in b.flags else replace(b, flags=(*b.flags, LANES_UNCERTAIN))
                 for b in analysis.bands
             )
             result.analyses[i] = replace(analysis, bands=bands)
+    return redraw
 
 
 def _place_unseen_lanes(

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from blotquant.background import DRAWS_MARGINS
 from blotquant.io import BlotImage
+from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import Measurement
 from blotquant.polarity import saturation_mask
 
@@ -261,8 +262,10 @@ def _draw_boxes(
         if margins:
             draw.line([pt(left, t_l - margin), pt(right, t_r - margin)], fill=_MARGIN_COLOUR)
             draw.line([pt(left, b_l + margin), pt(right, b_r + margin)], fill=_MARGIN_COLOUR)
-        if band.flags:
-            draw.text(pt(left, b_l + margin + 2), ",".join(band.flags), fill=colour, font=font)
+        # (lanes-uncertain is said once, in red, over the region: not under every box)
+        words = [f for f in band.flags if f != LANES_UNCERTAIN]
+        if words:
+            draw.text(pt(left, b_l + margin + 2), ",".join(words), fill=colour, font=font)
     return colour_of
 
 
