@@ -139,3 +139,13 @@ def test_every_image_of_a_doubted_membrane_says_so_in_its_qc_picture(tmp_path):
         rgb = np.asarray(Image.open(picture).convert("RGB"))
         red = (rgb[..., 0] > 200) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)
         assert red.sum() > 200, f"{picture.name} draws no lane in red"
+
+
+def test_strict_run_exits_3_when_lanes_are_in_doubt_and_0_when_they_fit(tmp_path):
+    wrong, right = tmp_path / "wrong", tmp_path / "right"
+    wrong.mkdir()
+    right.mkdir()
+    result = CliRunner().invoke(main, ["run", str(_project(wrong, 9)), "--strict"])
+    assert result.exit_code == 3, result.output
+    assert (wrong / "blotquant-results" / "run.json").exists()
+    assert CliRunner().invoke(main, ["run", str(_project(right, 8)), "--strict"]).exit_code == 0

@@ -77,14 +77,20 @@ def main() -> None:
     help="Images analysed in parallel processes.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 3 when any lane placement is in doubt (bands flagged lanes-uncertain).",
+)
 @_user_errors
-def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
+def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) -> None:
     """Quantify every image named in CONFIG.
 
     Writes bands.csv, ratios.csv, summary.csv, qc/ pictures and run.json.
     Exits 0 when every image was quantified, 1 when any input was rejected
     (the others are still measured and written), 2 when the config itself
-    cannot be used.
+    cannot be used; with --strict, 3 when every image was quantified but
+    the lanes of some are in doubt (the results are written all the same).
     """
     from blotquant.api import run as run_api
     from blotquant.lanecheck import LANES_UNCERTAIN
@@ -125,6 +131,8 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool) -> None:
             err=True,
         )
         sys.exit(1)
+    if strict and doubted:
+        sys.exit(3)
 
 
 @main.command()
