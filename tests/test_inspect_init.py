@@ -172,3 +172,10 @@ def test_init_and_inspect_count_the_same_lanes_on_one_file(tmp_path: Path):
     shutil.copy(ROOT / "sample_images" / "rep1_phospho.tif", tmp_path / "blot.tif")
     start = starting_config(tmp_path)
     assert start.n_lanes == inspect_image(tmp_path / "blot.tif").n_lanes
+
+
+def test_inspect_says_when_the_lanes_are_in_doubt():
+    image = ROOT / "sample_images" / "rep3_AKT.png"
+    assert "lanes in doubt" not in describe(inspect_image(image, n_lanes=14))
+    text = describe(inspect_image(image, n_lanes=15))
+    assert "lanes in doubt: " in text and "--lanes" in text

@@ -276,6 +276,11 @@ def describe(inspection: Inspection) -> str:
         )
     saturated = sum(b.saturated_pixels for b in analysis.bands)
     lines.append(f"saturated pixels in bands: {saturated}")
+    if analysis.lane_doubts:
+        lines.append(
+            "lanes in doubt: " + "; ".join(analysis.lane_doubts) + ". Try another --lanes, "
+            "or crop the image to the membrane (`crop` in the config)."
+        )
     return "\n".join(lines)
 
 

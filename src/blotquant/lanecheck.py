@@ -80,7 +80,9 @@ class LaneEvidence:
         """Say, in words, why these lanes may not be where the membrane has them."""
         found: list[str] = []
         if len(self.stray):
-            where = ", ".join(f"x = {x:.0f}" for x in self.stray)
+            where = ", ".join(f"x = {x:.0f}" for x in self.stray[:5])
+            if len(self.stray) > 5:
+                where += ", ..."
             found.append(
                 f"{len(self.columns)} band columns, {len(self.stray)} of them outside "
                 f"every lane ({where})"
