@@ -251,14 +251,7 @@ def _place_lanes(
     if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
         # outside band_rows help place them (band_rows only limits the band search)
-        residual = band_residual(signal)
-        lanes = find_lanes(
-            signal,
-            len(membrane.lanes),
-            lane_width=measurement.analysis.lane_width,
-            residual=residual,
-            ladder_ends=_ladder_ends(membrane),
-        )
+        lanes, residual = _membrane_lanes_in(signal, membrane, measurement.analysis.lane_width)
         return lanes, lane_evidence(signal, lanes, residual=residual)
     # lane centres are image columns; the signal may start at a crop's left edge
     centers = np.asarray(measurement.lane_centers, dtype=float) - col_offset
@@ -345,17 +338,25 @@ def membrane_lanes(
         if polarity == "auto":
             polarity = detect_polarity(region)
         signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-        residual = band_residual(signal)
-        lanes = find_lanes(
-            signal,
-            len(membrane.lanes),
-            lane_width=first.analysis.lane_width,
-            residual=residual,
-            ladder_ends=_ladder_ends(membrane),
-        )
+        lanes, residual = _membrane_lanes_in(signal, membrane, first.analysis.lane_width)
     except BlotquantError:
         return None  # (each strip then finds its lanes, and says what is wrong, on its own)
     return SharedLanes(replace(lanes, ref_row=lanes.ref_row + row_offset), residual, row_offset)
+
+
+def _membrane_lanes_in(
+    signal: np.ndarray, membrane: Membrane, lane_width: float | None
+) -> tuple[LaneGeometry, np.ndarray]:
+    """Find the membrane's lanes in a signal; give them with the signal's band residual."""
+    residual = band_residual(signal)
+    lanes = find_lanes(
+        signal,
+        len(membrane.lanes),
+        lane_width=lane_width,
+        residual=residual,
+        ladder_ends=_ladder_ends(membrane),
+    )
+    return lanes, residual
 
 
 def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
