@@ -24,6 +24,9 @@ from blotquant.pipeline import SharedLanes, analyze_image, membrane_lanes
 from blotquant.qc import qc_name, render_qc_and_thumbnail
 from blotquant.quantify import ImageAnalysis
 
+#: An image as the analysis sees it: file, channel, rotation.
+View = tuple[Path, int, float]
+
 
 @dataclass
 class BatchAnalyses:
@@ -193,21 +196,29 @@ def run_experiment(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    _place_unseen_lanes(result, experiment, qc=qc, qc_dir=qc_dir)
-    redraw = _flag_doubtful_membranes(result, experiment)
+    # membrane-wide steps, in this process: each image they touch is read once,
+    # and its QC picture drawn again once, after both
+    views: dict[View, BlotImage] = {}
+    redraw = _place_unseen_lanes(result, experiment, views)
+    redraw |= _flag_doubtful_membranes(result, experiment)
     if qc:
         for key in redraw:
             try:
-                image = read_image(key[0], key[1]).rotated(key[2])
+                image = _view(views, key)
             except BlotquantError:
                 continue
             _redraw_qc(result, image, key, qc_dir)
     return result
 
 
-def _flag_doubtful_membranes(
-    result: BatchAnalyses, experiment: Experiment
-) -> set[tuple[Path, int, float]]:
+def _view(views: dict[View, BlotImage], key: View) -> BlotImage:
+    """Read (once) the image of a view, turned as its measurements ask."""
+    if key not in views:
+        views[key] = read_image(key[0], key[1]).rotated(key[2])
+    return views[key]
+
+
+def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> set[View]:
     """Flag every band of a membrane whose lanes are in doubt in any of its images.
 
     The images of one membrane share one lane list, so a count that does not
@@ -218,7 +229,7 @@ def _flag_doubtful_membranes(
     Returns the views (file, channel, rotate) whose QC pictures were drawn
     before their lanes came into doubt here, to be drawn again.
     """
-    redraw: set[tuple[Path, int, float]] = set()
+    redraw: set[View] = set()
     by_membrane: dict[str, list[int]] = {}
     for i, analysis in enumerate(result.analyses):
         by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
@@ -266,8 +277,8 @@ def _flag_doubtful_membranes(
 
 
 def _place_unseen_lanes(
-    result: BatchAnalyses, experiment: Experiment, *, qc: bool, qc_dir: Path | None
-) -> None:
+    result: BatchAnalyses, experiment: Experiment, views: dict[View, BlotImage]
+) -> set[View]:
     """Place the lanes an image shows no band in where another image of its membrane shows them.
 
     A phospho blot whose treated lanes are faint has nothing to place those
@@ -275,10 +286,10 @@ def _place_unseen_lanes(
     the same membrane shows them. Its lanes are mapped onto this image by the
     lanes both show (a straight line: the membrane may move and stretch a
     little between images), and the image is measured again. Kept only if
-    its lanes are not in more doubt than before.
+    its lanes are not in more doubt than before. Returns the views measured
+    again, whose QC pictures are to be drawn again.
     """
-    views: dict[tuple[Path, int, float], BlotImage] = {}
-    redraw: set[tuple[Path, int, float]] = set()
+    redraw: set[View] = set()
     by_membrane: dict[str, list[int]] = {}
     for i, analysis in enumerate(result.analyses):
         if analysis.lane_evidence is not None:
@@ -294,9 +305,7 @@ def _place_unseen_lanes(
             m = taker.measurement
             key = (m.path, m.channel, m.rotate)
             try:
-                if key not in views:
-                    views[key] = read_image(m.path, m.channel).rotated(m.rotate)
-                retry = analyze_image(views[key], m, membrane, shared_lanes=lanes)
+                retry = analyze_image(_view(views, key), m, membrane, shared_lanes=lanes)
             except BlotquantError:
                 continue
             if len(retry.lane_doubts) > len(taker.lane_doubts):
@@ -307,9 +316,7 @@ def _place_unseen_lanes(
                     result.warnings.remove(old)
             result.warnings.extend(w for w in retry.warnings if w not in result.warnings)
             redraw.add(key)
-    if qc:
-        for key in redraw:
-            _redraw_qc(result, views[key], key, qc_dir)
+    return redraw
 
 
 def _lanes_seen_elsewhere(
@@ -362,9 +369,7 @@ def _lanes_seen_elsewhere(
     return SharedLanes(moved, settle=False)
 
 
-def _redraw_qc(
-    result: BatchAnalyses, image: BlotImage, key: tuple[Path, int, float], qc_dir: Path | None
-) -> None:
+def _redraw_qc(result: BatchAnalyses, image: BlotImage, key: View, qc_dir: Path | None) -> None:
     """Draw again the QC picture of one file's channel after its lanes were placed again."""
     analyses = [
         a
