@@ -29,9 +29,9 @@ import tifffile
 import yaml
 from PIL import Image
 
-from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import BACKGROUND_METHODS, DEFAULT_BACKGROUND
 from blotquant.synth import BlotSpec, StripSpec, render_blot
+from blotquant.tables import LANES_UNCERTAIN
 
 HERE = Path(__file__).resolve().parent
 IMAGEJ_DATA = HERE / "data"

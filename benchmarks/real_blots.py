@@ -34,7 +34,7 @@ import yaml
 from blotquant.api import run
 from blotquant.errors import BlotquantError
 from blotquant.io import read_image
-from blotquant.lanecheck import LANES_UNCERTAIN
+from blotquant.tables import LANES_UNCERTAIN
 
 HERE = Path(__file__).resolve().parent
 ANNOTATIONS = HERE.parent / "tests" / "data" / "real_blots" / "annotations.yaml"

@@ -18,11 +18,12 @@ import numpy as np
 
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage, read_image
-from blotquant.lanecheck import LANES_UNCERTAIN, bare_lanes
+from blotquant.lanecheck import bare_lanes
 from blotquant.models import Experiment, Measurement, Membrane
 from blotquant.pipeline import SharedLanes, analyze_image, membrane_lanes
 from blotquant.qc import qc_name, render_qc_and_thumbnail
 from blotquant.quantify import ImageAnalysis
+from blotquant.tables import LANES_UNCERTAIN
 
 #: An image as the analysis sees it: file, channel, rotation.
 View = tuple[Path, int, float]

@@ -93,8 +93,7 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
     the lanes of some are in doubt (the results are written all the same).
     """
     from blotquant.api import run as run_api
-    from blotquant.lanecheck import LANES_UNCERTAIN
-    from blotquant.tables import images_flagged
+    from blotquant.tables import LANES_UNCERTAIN, images_flagged
 
     try:
         with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:

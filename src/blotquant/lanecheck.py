@@ -37,8 +37,6 @@ from blotquant.evidence import (
 )
 from blotquant.lanes import LaneGeometry
 
-#: The flag on every band of an image whose lanes do not fit the evidence.
-LANES_UNCERTAIN = "lanes-uncertain"
 #: A band column farther than this share of a pitch from every lane centre
 #: lies outside the lanes (a correct lane is within a quarter pitch).
 STRAY_PITCH = 0.35

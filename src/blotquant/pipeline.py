@@ -25,11 +25,12 @@ from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
-from blotquant.lanecheck import LANES_UNCERTAIN, LaneEvidence, lane_evidence
+from blotquant.lanecheck import LaneEvidence, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
 from blotquant.models import Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
 from blotquant.quantify import ImageAnalysis, image_noise, measure_band
+from blotquant.tables import LANES_UNCERTAIN
 
 #: Smallest lane spacing (pixels) blotquant will try to resolve.
 MIN_LANE_PITCH = 6

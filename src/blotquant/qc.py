@@ -18,9 +18,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from blotquant.background import DRAWS_MARGINS
 from blotquant.io import BlotImage
-from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import Measurement
 from blotquant.polarity import saturation_mask
+from blotquant.tables import LANES_UNCERTAIN
 
 #: Largest width (px) of the QC thumbnails embedded in report.html.
 THUMBNAIL_WIDTH = 640
@@ -219,7 +219,7 @@ def _draw_lanes(
         draw.rectangle([pt(0, off), pt(width - 1, off + region_height - 1)], outline=_REGION_COLOUR)
     label = f"{m.antibody}  [{analysis.polarity}, {m.analysis.background}]"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)
-    doubts = getattr(analysis, "lane_doubts", ())
+    doubts = analysis.lane_doubts
     colour = _DOUBT_COLOUR if doubts else _LANE_COLOUR
     if doubts:
         # said on the picture itself: these boxes may hold a neighbour's band

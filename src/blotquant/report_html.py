@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from blotquant.lanecheck import LANES_UNCERTAIN
 from blotquant.models import Experiment
 from blotquant.qc import qc_thumbnail
-from blotquant.tables import images_flagged
+from blotquant.tables import LANES_UNCERTAIN, images_flagged
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}

@@ -45,6 +45,9 @@ RESERVED_LANE_KEYS = frozenset(
 EXCLUDING_FLAGS = ("saturated",)
 #: Flags of the *total* band that make a ratio meaningless (dividing by noise).
 EXCLUDING_TOTAL_FLAGS = ("no-band",)
+#: The flag on every band of a membrane whose lanes do not fit what it shows
+#: (see :mod:`blotquant.lanecheck`).
+LANES_UNCERTAIN = "lanes-uncertain"
 
 
 def same_value(a: Any, b: Any) -> bool:
