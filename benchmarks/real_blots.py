@@ -132,17 +132,26 @@ def _config(case: StripCase, images: Path, shape: tuple[int, int]) -> dict[str, 
     }
 
 
-def evaluate(case: StripCase, images: Path = REAL) -> dict[str, Any]:
-    """Run one strip and compare its sample lanes with the person's."""
+def evaluate(case: StripCase, images: Path = REAL, qc_folder: Path | None = None) -> dict[str, Any]:
+    """Run one strip and compare its sample lanes with the person's.
+
+    With ``qc_folder``, the strip's QC picture is kept there to look at.
+    """
     row: dict[str, Any] = {"strip": case.name, "lanes": len(case.lanes)}
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.yaml"
         shape = read_image(images / case.file).rotated(case.rotate).pixels.shape
         config.write_text(yaml.safe_dump(_config(case, images, shape), sort_keys=False))
         try:
-            outcome = run(config, out=Path(folder) / "out", qc=False)
+            outcome = run(config, out=Path(folder) / "out", qc=qc_folder is not None)
         except BlotquantError as exc:
             return {**row, "verdict": "not run", "note": str(exc)}
+        if qc_folder is not None:
+            qc_folder.mkdir(parents=True, exist_ok=True)
+            for picture in (Path(folder) / "out" / "qc").glob(f"*{Path(case.file).stem}*.png"):
+                name = f"{case.name.replace('/', '__').replace(':', '__')}.png"
+                (qc_folder / name).write_bytes(picture.read_bytes())
+                break
     bands = outcome.bands
     if bands.empty:
         return {**row, "verdict": "not run", "note": "; ".join(m for _, m in outcome.failures)}
@@ -169,11 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=Path, default=REAL, help="the shared real-blots folder")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table here")
+    parser.add_argument("--qc", type=Path, default=None, help="keep each strip's QC picture here")
     args = parser.parse_args(argv)
     if not args.images.is_dir():
         print(f"{args.images} is not there: nothing to compare", file=sys.stderr)
         return 1
-    table = pd.DataFrame([evaluate(case, args.images) for case in strip_cases()])
+    table = pd.DataFrame([evaluate(case, args.images, args.qc) for case in strip_cases()])
     shown = table.assign(note=table["note"].str.slice(0, 70))
     with pd.option_context("display.width", 250):
         print(shown.to_string(index=False))

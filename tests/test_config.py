@@ -984,13 +984,22 @@ def test_crop_and_rotate_are_read_onto_the_measurement(tmp_path: Path):
     first, second = exp.measurements
     assert first.crop == (10, 20, 300, 200) and first.rotate == 90.0
     assert second.crop is None and second.rotate == -1.5
+    # no crop: look for a frame; a box given, or `full`: do not
+    assert second.find_membrane and not first.find_membrane
+
+
+def test_crop_full_measures_the_whole_image(tmp_path: Path):
+    data = base()
+    data["membranes"][0]["images"][0]["crop"] = "Full"
+    first = parse(data, tmp_path).measurements[0]
+    assert first.crop is None and not first.find_membrane
 
 
 @pytest.mark.parametrize(
     ("key", "value", "words"),
     [
         ("crop", [300, 20, 10, 200], ("empty or upside down", "left < right")),
-        ("crop", [1, 2, 3], ("expected a box", "[left, top, right, bottom]")),
+        ("crop", [1, 2, 3], ("expected a box", "[left, top, right, bottom]", "`full`")),
         ("rotate", 45, ("90, 180 or 270", "at most 10 degrees")),
         ("rotate", "sideways", ("90, 180 or 270",)),
     ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io as _io
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from PIL import Image, ImageSequence
 from skimage import transform
 
 from blotquant.errors import BlotquantError
+from blotquant.membrane import MembraneBox, find_membrane
 
 #: Refuse images whose pixels would need more memory than this (bytes).
 MAX_IMAGE_BYTES = 2 * 1024**3
@@ -62,6 +64,11 @@ class BlotImage:
     sha256: str
     floor: float | None = 0.0
     warnings: tuple[str, ...] = ()
+
+    @cached_property
+    def membrane(self) -> MembraneBox:
+        """Where the membrane is, inside any frame at the image's edges (found once)."""
+        return find_membrane(self.pixels)
 
     @property
     def bit_depth(self) -> int:

@@ -88,6 +88,9 @@ class Measurement:
     rotate: float = 0.0
     #: Only this box of the image is the membrane: (left, top, right, bottom) in pixels.
     crop: tuple[int, int, int, int] | None = None
+    #: With no ``crop``: look for frames (a tray, scanner bars, paper) at the
+    #: image's edges and measure only inside them (``crop: full`` turns this off).
+    find_membrane: bool = True
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     #: Molecular-weight ladder: its lane number and its marks' sizes (kDa), top to bottom.
     ladder_lane: int | None = None

@@ -72,7 +72,8 @@ def analyze_image(
         mostly saturated), or a band size is asked for without a ladder.
     """
     settings = measurement.analysis
-    region, row_offset, col_offset, band_rows = _cut_region(image.pixels, measurement)
+    crop, frame_cut = membrane_crop(image, measurement)
+    region, row_offset, col_offset, band_rows = _cut_region(image.pixels, measurement, crop)
     _refuse_unmeasurable(region, measurement, membrane)
     polarity = settings.polarity
     if polarity == "auto":
@@ -129,6 +130,8 @@ def analyze_image(
         ladder=ladder,
         lane_evidence=evidence,
         lane_doubts=doubts,
+        crop=crop,
+        frame_cut=frame_cut,
     )
 
 
@@ -146,10 +149,52 @@ def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Meas
         )
 
 
+def membrane_crop(
+    image: BlotImage, measurement: Measurement
+) -> tuple[tuple[int, int, int, int] | None, tuple[str, ...]]:
+    """Settle the box of the image that is membrane: the config's ``crop``, or one found.
+
+    With no ``crop`` (and not ``crop: full``), frames at the image's edges
+    (:func:`blotquant.membrane.find_membrane`) are cut away. Lanes placed by
+    hand keep every column (the user placed them), and a strip that lies in a
+    found frame keeps every row (its rows are the user's).
+
+    Returns
+    -------
+    crop : tuple of int or None
+        ``(left, top, right, bottom)`` in image pixels; None for the whole image.
+    cut : tuple of str
+        The sides where a frame was found and cut ("left", "top", ...).
+    """
+    if measurement.crop is not None or not measurement.find_membrane:
+        return measurement.crop, ()
+    box = image.membrane
+    left, top, right, bottom = box.crop
+    height, width = image.pixels.shape
+    keep: set[str] = set()
+    if measurement.lane_centers is not None:
+        keep |= {"left", "right"}
+    if measurement.rows is not None and (
+        measurement.rows[1] <= top or measurement.rows[0] >= bottom
+    ):
+        keep |= {"top", "bottom"}
+    if "left" in keep:
+        left, right = 0, width
+    if "top" in keep:
+        top, bottom = 0, height
+    cut = tuple(side for side in box.cut if side not in keep)
+    return ((left, top, right, bottom), cut) if cut else (None, ())
+
+
 def _cut_region(
-    pixels: np.ndarray, measurement: Measurement
+    pixels: np.ndarray,
+    measurement: Measurement,
+    crop: tuple[int, int, int, int] | None = None,
 ) -> tuple[np.ndarray, int, int, tuple[int, int] | None]:
     """Cut the measurement's region (``crop``, then ``rows``).
+
+    ``crop`` is the box :func:`membrane_crop` settled on (the config's own
+    ``crop`` is checked against the image here).
 
     Returns the region, its first image row and column, and its band window
     in region rows.
@@ -157,8 +202,8 @@ def _cut_region(
     height, width = pixels.shape
     row_offset = col_offset = 0
     region = pixels
-    if measurement.crop is not None:
-        left, top, right, bottom = measurement.crop
+    if crop is not None:
+        left, top, right, bottom = crop
         if right > width or bottom > height:
             raise BlotquantError(
                 f"{measurement.image}: `crop: [{left}, {top}, {right}, {bottom}]` reaches outside "
@@ -325,7 +370,7 @@ def membrane_lanes(
         for m in measurements
         if m.rows is not None and m.lane_centers is None and 0 <= m.rows[0] < m.rows[1] <= height
     ]
-    if len(strips) < 2 or len({(m.crop, m.rotate) for m in strips}) != 1:
+    if len(strips) < 2 or len({(m.crop, m.rotate, m.find_membrane) for m in strips}) != 1:
         return None
     first = strips[0]
     union = replace(
@@ -334,7 +379,8 @@ def membrane_lanes(
         band_rows=None,
     )
     try:
-        region, row_offset, col_offset, _ = _cut_region(image.pixels, union)
+        crop, _ = membrane_crop(image, union)
+        region, row_offset, col_offset, _ = _cut_region(image.pixels, union, crop)
         polarity = first.analysis.polarity
         if polarity == "auto":
             polarity = detect_polarity(region)

@@ -149,8 +149,8 @@ def _region_size(analysis: Any, shape: tuple[int, ...]) -> tuple[int, int]:
     height, width = shape
     m = analysis.measurement
     top, bottom, left, right = 0, height, 0, width
-    if m.crop is not None:
-        left, top, right, bottom = m.crop
+    if analysis.crop is not None:
+        left, top, right, bottom = analysis.crop
     if m.rows is not None:
         top, bottom = max(top, m.rows[0]), min(bottom, m.rows[1])
     return right - left, bottom - top
@@ -215,9 +215,12 @@ def _draw_lanes(
     """Draw the region's outline and label, then each lane's line and number."""
     m = analysis.measurement
     off = analysis.row_offset
-    if m.rows is not None or m.crop is not None:
+    if m.rows is not None or analysis.crop is not None:
         draw.rectangle([pt(0, off), pt(width - 1, off + region_height - 1)], outline=_REGION_COLOUR)
     label = f"{m.antibody}  [{analysis.polarity}, {m.analysis.background}]"
+    if analysis.frame_cut:
+        # the outline is the membrane found; the frame outside it was not measured
+        label += f"  frame cut away: {', '.join(analysis.frame_cut)} (`crop` to change)"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)
     doubts = analysis.lane_doubts
     colour = _DOUBT_COLOUR if doubts else _LANE_COLOUR

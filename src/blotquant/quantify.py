@@ -79,6 +79,11 @@ class ImageAnalysis:
     lane_evidence: LaneEvidence | None = None
     #: ... and, in words, why the lanes may be wrong (empty when they fit).
     lane_doubts: tuple[str, ...] = ()
+    #: The box of the image measured as membrane (the config's ``crop`` or the
+    #: one found inside frames), (left, top, right, bottom); None: the whole image.
+    crop: tuple[int, int, int, int] | None = None
+    #: Sides of the image where a frame was found and cut away.
+    frame_cut: tuple[str, ...] = ()
 
 
 def noise_sigma(signal: np.ndarray) -> float:

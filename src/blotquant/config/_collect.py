@@ -32,6 +32,7 @@ from blotquant.config._messages import (
 from blotquant.config._schema import (
     ANALYSIS_KEYS,
     AUTO_KEYS,
+    CROP_FULL,
     OVERRIDE_KEYS,
     LaneModel,
     Model,
@@ -295,7 +296,8 @@ class Collector:
                 rows=rows,
                 band_rows=keys.get("band_rows"),
                 lane_centers=keys.get("lane_centers"),
-                crop=keys.get("crop"),
+                crop=None if keys.get("crop") == CROP_FULL else keys.get("crop"),
+                find_membrane=keys.get("crop") is None,
                 rotate=keys.get("rotate") or 0.0,
                 analysis=settings({**self.global_analysis, **keys}),
                 source=source,

@@ -163,10 +163,19 @@ def _rows(value: Any) -> tuple[int, int]:
     return top, bottom
 
 
-def _crop(value: Any) -> tuple[int, int, int, int]:
+#: ``crop: full``: the whole image is membrane (no search for frames at its edges).
+CROP_FULL = "full"
+
+
+def _crop(value: Any) -> tuple[int, int, int, int] | str:
     example = "[left, top, right, bottom] in image pixels, e.g. [120, 40, 980, 620]"
+    if isinstance(value, str) and value.strip().lower() == CROP_FULL:
+        return CROP_FULL
     if not isinstance(value, list | tuple) or len(value) != 4:
-        raise fail(f"expected a box {example}; got {describe(value)}.")
+        raise fail(
+            f"expected a box {example}, or `{CROP_FULL}` to measure the whole image; "
+            f"got {describe(value)}."
+        )
     numbers = [as_whole(v) for v in value]
     if any(n is None or n < 0 for n in numbers):
         raise fail(f"expected four whole numbers, none negative: {example}; got {list(value)}.")
@@ -311,7 +320,7 @@ Margin = Annotated[
 Positive = Annotated[float, _number("a positive number", gt=0)]
 Fraction = Annotated[float, _number("a fraction between 0 and 1 (e.g. 0.15)", gt=0, lt=1)]
 Rows = Annotated[tuple[int, int], PlainValidator(_rows)]
-Crop = Annotated[tuple[int, int, int, int], PlainValidator(_crop)]
+Crop = Annotated[tuple[int, int, int, int] | str, PlainValidator(_crop)]
 Rotate = Annotated[float, PlainValidator(_rotate)]
 Centers = Annotated[tuple[float, ...], PlainValidator(_centers)]
 Ladder = Annotated[dict[str, Any], PlainValidator(_ladder)]
