@@ -226,7 +226,9 @@ def _valleys(
     the profile is within a tenth of the lower lane's height of its lowest
     point: the middle of a flat empty gap, or the bottom of a narrow valley
     between touching lanes. Next to a lane without a band of its own (empty,
-    or too faint to show) the gap is the midpoint.
+    or too faint to show), or where the profile has no valley there (bands
+    that merge, whose lowest point is only the end of the search), the gap
+    is the midpoint.
     """
     n = len(profile)
     out = 0.5 * (centers[:-1] + centers[1:])
@@ -242,6 +244,8 @@ def _valleys(
         bottom = float(between.min())
         lower = max(min(float(heights[i]), float(heights[i + 1])), 0.0)
         low = np.flatnonzero(between <= bottom + 0.1 * max(lower - bottom, 0.0))
+        if low[0] == 0 or low[-1] == between.size - 1:
+            continue  # the profile still falls at the search's end: no valley inside
         out[i] = lo + 0.5 * (low[0] + low[-1])
     return out
 
