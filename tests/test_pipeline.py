@@ -12,6 +12,7 @@ from blotquant.io import BlotImage
 from blotquant.models import AnalysisSettings, Experiment, Lane, Measurement, Membrane
 from blotquant.pipeline import analyze_image, membrane_lanes
 from blotquant.quantify import bands_table
+from blotquant.synth import BlotSpec, StripSpec, render_blot
 from tests.conftest import make_blot
 
 
@@ -205,3 +206,34 @@ def test_strips_of_one_membrane_share_lanes_so_a_merged_strip_is_placed_right():
         a = analyze_image(image, m, _membrane(10), shared_lanes=shared)
         placed = a.lanes.centers_at(75.0)
         assert np.max(np.abs(placed - top.centers)) < 0.25 * 55.0
+
+
+def test_a_merged_strip_keeps_the_shared_lanes_even_at_its_ends():
+    # bands of unequal loading that meet at half height make a plateau with
+    # steps and dips; a baseline under it carves false valleys, and an end
+    # lane slid onto the plateau's free edge (by 5.7 px on a 57 px pitch)
+    total = np.array([1.84, 1.97, 2.47, 2.27, 1.84, 2.14, 2.18, 1.9, 2.41, 1.86]) * 1e6
+    phospho = np.array([0.65, 0.85, 0.93, 1.07, 1.04, 1.49, 0.63, 0.97, 1.29, 0.55]) * 1e6
+    strips = [
+        StripSpec("p", 240, 120.0, list(phospho), sigma=5.0, background=1400.0),
+        StripSpec(
+            "t", 240, 120.0, list(total), sigma=5.0, background=1400.0,
+            band_half_width=0.5, edge_softness=5.7,
+        ),
+    ]  # fmt: skip
+    jitter = [-2.5, 2.4, -1.0, -0.9, 2.0, 0.4, -0.1, 1.4, -2.3, 1.0]
+    spec = BlotSpec(
+        width=620, strips=strips, n_lanes=10, pitch=57.0, first_lane=45.0, lane_jitter=jitter,
+        read_noise=15.0, shot_noise=0.8,
+    )  # fmt: skip
+    pixels, _ = render_blot(spec, np.random.default_rng(3))
+    image = BlotImage.from_array(pixels)
+    regions = [
+        _measurement(rows=(0, 240)),
+        Measurement("m1", "blot.tif", Path("blot.tif"), "GAPDH", rows=(240, 480)),
+    ]
+    shared = membrane_lanes(image, regions, _membrane(10))
+    assert shared is not None
+    np.testing.assert_allclose(shared.lanes.centers, spec.lane_centers(), atol=3.0)
+    placed = analyze_image(image, regions[1], _membrane(10), shared_lanes=shared).lanes
+    np.testing.assert_allclose(placed.centers, shared.lanes.centers, atol=1.0)

@@ -492,6 +492,25 @@ def find_lanes(
     )
 
 
+def _apart(profile: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Whether each pair of neighbouring lanes is parted by a valley below half their height.
+
+    The valley is the profile's lowest point in the middle half between the
+    centres; heights are taken above the profile's lowest point, so that a
+    dip in a plateau of merged bands does not part them. Shape (n_lanes - 1,).
+    """
+    n = len(profile)
+    floor = float(profile.min())
+    at = np.interp(centers, np.arange(n), profile) - floor
+    apart = np.zeros(max(len(centers) - 1, 0), bool)
+    for i, (a, b) in enumerate(zip(centers[:-1], centers[1:], strict=True)):
+        lo = int(np.clip(np.ceil(a + 0.25 * (b - a)), 0, n - 1))
+        hi = int(np.clip(np.floor(b - 0.25 * (b - a)), lo, n - 1))
+        valley = float(profile[lo : hi + 1].min()) - floor
+        apart[i] = valley < 0.5 * min(at[i], at[i + 1])
+    return apart
+
+
 def follow_lanes(
     residual: np.ndarray,
     lanes: LaneGeometry,
@@ -527,15 +546,18 @@ def follow_lanes(
     if len(lanes.centers) < 2 or pitch <= 0:
         return lanes
     rows = rows_with_bands(residual) if rows is None else rows
-    profile = column_profile(residual, lanes.slope, lanes.ref_row, rows=rows)
-    profile = np.clip(profile - lower_baseline(profile, pitch), 0, None)
+    raw = column_profile(residual, lanes.slope, lanes.ref_row, rows=rows)
+    profile = np.clip(raw - lower_baseline(raw, pitch), 0, None)
     light = ndimage.gaussian_filter1d(
         ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
     )
     refined, strengths, _ = _measure_lanes(light, lanes.centers, pitch)
-    x = np.arange(len(light))
-    between = np.interp(0.5 * (lanes.centers[:-1] + lanes.centers[1:]), x, light)
-    apart = between < 0.5 * np.minimum(strengths[:-1], strengths[1:])
+    # apart is judged before the lower baseline: on bands that merge into one
+    # plateau the baseline climbs onto the plateau and carves false valleys
+    raw_light = ndimage.gaussian_filter1d(
+        ndimage.median_filter(raw, size=DUST_COLUMNS, mode="nearest"), 1.0
+    )
+    apart = _apart(raw_light, lanes.centers)
     alone = np.concatenate([[True], apart]) & np.concatenate([apart, [True]])
     move = _strong(strengths) & alone
     shift = np.clip(refined - lanes.centers, -reach * pitch, reach * pitch)
