@@ -31,6 +31,21 @@ def test_uneven_spacing_is_followed():
     np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
 
 
+def test_lanes_that_touch_are_placed_from_their_free_edges():
+    # lanes 3 and 4 moved 18 px towards each other: their bands touch, the
+    # profile never falls below half height between them, and their sum
+    # bulges where they overlap; each centre is half a lane's width in from
+    # the lane's free edge
+    jitter = np.array([0, 0, 9, -9, 0, 0, 0, 0])
+    amps = np.array([1000, 900, 1100, 800, 1000, 950, 1050, 1000.0])
+    blot = make_blot(n_lanes=8, pitch=60, half_width=25.0, jitter=jitter, amplitudes=amps, noise=3)
+    lanes = find_lanes(blot.image, 8)
+    np.testing.assert_allclose(lanes.centers, blot.centers, atol=1.0)
+    # the box edge between them is their midpoint, not the foot of one
+    assert lanes.bounds is not None
+    assert lanes.bounds[2] == pytest.approx(0.5 * (blot.centers[2] + blot.centers[3]), abs=1.5)
+
+
 def test_empty_and_faint_lanes_are_placed_by_the_comb():
     amps = np.array([1000, 1000, 0, 1000, 30, 1000, 0.0])
     blot = make_blot(n_lanes=7, pitch=45, amplitudes=amps, noise=3)

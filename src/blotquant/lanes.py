@@ -134,6 +134,7 @@ def _measure_lanes(
     """Each lane's own centre, peak height and 10 %-width near the given centres."""
     n = len(centers)
     refined, strengths, widths = centers.copy(), np.zeros(n), np.zeros(n)
+    edges: list[tuple[float | None, float | None]] = [(None, None)] * n
     half = pitch / 2.0
     for i, c in enumerate(centers):
         lo = int(max(0, np.floor(c - half)))
@@ -167,24 +168,41 @@ def _measure_lanes(
             # (a lane the comb put just off the image has no middle inside it)
             values = segment[middle] if middle.any() else segment[near]
             strengths[i] = max(float(np.partition(values, len(values) // 2)[len(values) // 2]), 0.0)
-            # (touching lanes have no valley below half height: keep the above)
-            centre = _edge_center(profile, c, pitch, 0.5 * strengths[i])
-            if centre is not None:
-                refined[i] = centre
+            edges[i] = _lane_edges(profile, c, pitch, 0.5 * strengths[i])
+    # a lane that touches a neighbour has only one edge of its own; lanes of
+    # one comb are about as wide as each other, so the centre is half a
+    # typical lane's width in from that edge (a bump where two bands overlap
+    # is no edge, and a run to the valley's bottom would take it as one)
+    both = np.array([b - a for a, b in edges if a is not None and b is not None])
+    typical = float(np.median(both)) if len(both) >= 3 else None
+    if typical is not None and (
+        np.mean(np.abs(both - typical) <= 0.1 * typical) < 0.75 or typical > 0.85 * pitch
+    ):
+        # lanes of unlike widths (half of one says nothing of another), or
+        # lanes as wide as their spacing, whose edges are the neighbours' too
+        typical = None
+    for i, (left, right) in enumerate(edges):
+        if left is not None and right is not None:
+            refined[i] = 0.5 * (left + right)
+        elif typical is not None and (left is not None or right is not None):
+            refined[i] = left + 0.5 * typical if left is not None else right - 0.5 * typical
     return refined, strengths, widths
 
 
-def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> float | None:
-    """Midpoint of a lane's outer edges, where it rises through ``level``.
+def _lane_edges(
+    profile: np.ndarray, c: float, pitch: float, level: float
+) -> tuple[float | None, float | None]:
+    """Find a lane's outer edges, where it rises through ``level`` (None: no edge there).
 
     Each edge is found by walking from the valley on that side (the lowest
     point between this lane and its neighbour) towards the lane, so dips
     inside the lane (a dust speck, a bubble, a lane that splits) cannot end
     the lane early, and a brighter neighbour's flank beyond the valley cannot
-    widen it.
+    widen it. Where the profile never falls below ``level`` on a side (the
+    lane touches its neighbour), that side has no edge.
     """
     n = len(profile)
-    edges = []
+    edges: list[float | None] = []
     run = max(2, int(round(pitch / 5)))
     # runs above the level, from prefix sums: count(j..k) = ends[k+1] - ends[j]
     ends = np.concatenate([[0], np.cumsum(profile >= level)])
@@ -195,7 +213,8 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
         lo, hi = sorted((near, far))
         lo, hi = max(0, lo), min(n, hi + 1)
         if hi - lo < 2:
-            return None
+            edges.append(None)
+            continue
         valley = lo + int(np.argmin(profile[lo:hi]))
         # walk from the valley towards the centre; the edge leads into a run
         # above the level at least a fifth of a pitch long: a speck of dust in
@@ -209,11 +228,12 @@ def _edge_center(profile: np.ndarray, c: float, pitch: float, level: float) -> f
             ok = ends[path + 1] - ends[start] == path + 1 - start
         j = int(path[np.argmax(ok)]) if ok.any() else end
         if j == valley or profile[j] < level:
-            return None
+            edges.append(None)
+            continue
         # sub-pixel crossing between j + side (below) and j (at or above)
         a, b = float(profile[j + side]), float(profile[j])
         edges.append(j + side * (b - level) / (b - a) if b != a else float(j))
-    return 0.5 * (edges[0] + edges[1])
+    return edges[0], edges[1]
 
 
 def _valleys(
