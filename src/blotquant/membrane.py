@@ -89,6 +89,8 @@ def find_membrane(pixels: np.ndarray, *, max_frame_share: float = MAX_FRAME_SHAR
     for _ in range(2):
         left, right = _frame_depths(image[rows[0] : rows[1]], max_frame_share)
         top, bottom = _frame_depths(image[:, columns[0] : columns[1]].T, max_frame_share)
+        if not (left or right or top or bottom):
+            break  # a frame runs along the whole side: none in the middle, none at all
         columns = (left, width - right)
         rows = (top, height - bottom)
     depths = dict(zip(SIDES, (left, top, right, bottom), strict=True))
@@ -101,7 +103,7 @@ def _frame_depths(image: np.ndarray, max_frame_share: float) -> tuple[int, int]:
     n_lines, length = image.shape
     if length < 20 or n_lines < 2 * N_BLOCKS:
         return 0, 0
-    step = max(1, n_lines // 300)  # a few hundred lines are plenty for a median
+    step = max(1, n_lines // 120)  # a hundred lines or so are plenty for a median
     lines = image[::step].astype(np.float32)
     middle = lines[:: max(1, lines.shape[0] // 40), length // 4 : 3 * length // 4]
     noise = robust_sigma(np.diff(middle, axis=1), differences=True, upper_median=True)
