@@ -45,6 +45,9 @@ class BandBox:
     detected: bool
     #: Rows of membrane above and below the box used for background.
     margin: int = 3
+    #: The band runs into a neighbour's with no valley between them; the box
+    #: edge between them is placed by :func:`blotquant.touching.balance_touching`.
+    touching: bool = False
 
     @property
     def band_top(self) -> int:

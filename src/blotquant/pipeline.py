@@ -31,6 +31,7 @@ from blotquant.models import Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
 from blotquant.quantify import ImageAnalysis, image_noise, measure_band
 from blotquant.tables import LANES_UNCERTAIN
+from blotquant.touching import balance_touching
 
 #: Smallest lane spacing (pixels) blotquant will try to resolve.
 MIN_LANE_PITCH = 6
@@ -97,6 +98,7 @@ def analyze_image(
     boxes = find_bands(
         signal, lanes, sample_lanes, band_rows=band_rows, margin=settings.background_margin
     )
+    boxes = balance_touching(signal, boxes, pitch=lanes.pitch)
     background, background_first_row = background_image(
         settings.background, signal, boxes, settings.rolling_ball_radius
     )

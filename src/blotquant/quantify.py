@@ -204,6 +204,7 @@ def measure_band(
         saturated=n_sat > 0,
         clipped=clipped,
         dust=bool(specks[:, margin : margin + height].any()),
+        touching=box.touching,
     )
     return BandMeasurement(
         lane=box.lane,
@@ -219,7 +220,7 @@ def measure_band(
 
 
 def _flags(
-    snr: float, *, detected: bool, saturated: bool, clipped: bool, dust: bool
+    snr: float, *, detected: bool, saturated: bool, clipped: bool, dust: bool, touching: bool
 ) -> tuple[str, ...]:
     """Give the band's flag words, in the order bands.csv lists them."""
     flags: list[str] = []
@@ -235,6 +236,8 @@ def _flags(
         flags.append("edge")
     if dust:
         flags.append("dust")
+    if touching:
+        flags.append("touching")
     return tuple(flags)
 
 
