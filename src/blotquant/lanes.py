@@ -121,6 +121,17 @@ def fixed_lanes(
     return LaneGeometry(centers, float(width), 0.0, ref_row, np.ones(len(centers), bool))
 
 
+def _without_dust(profile: np.ndarray) -> np.ndarray:
+    """Erase dust spikes from a column profile, then smooth it a little.
+
+    A dust speck in a band row is a spike a few columns wide that would set
+    its lane's height; a running median narrower than any lane erases it.
+    """
+    return ndimage.gaussian_filter1d(
+        ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
+    )
+
+
 def _strong(strengths: np.ndarray) -> np.ndarray:
     """Lanes with signal of their own: at least 15 % of a typical strong lane."""
     n = len(strengths)
@@ -488,11 +499,7 @@ def find_lanes(
         pitch, start = comb_fit(smooth, n_samples, min_pitch, max_pitch)
     centers = start + pitch * np.arange(n_samples)
 
-    # a dust speck in a band row is a spike a few columns wide that would set
-    # its lane's height; a running median narrower than any lane erases it
-    light = ndimage.gaussian_filter1d(
-        ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
-    )
+    light = _without_dust(profile)
     pitch, centers = _refine_comb(light, centers, pitch)
     centers, strengths, widths, found = _correct_spacing(light, centers, pitch)
     if lane_width is None:
@@ -568,16 +575,10 @@ def follow_lanes(
     rows = rows_with_bands(residual) if rows is None else rows
     raw = column_profile(residual, lanes.slope, lanes.ref_row, rows=rows)
     profile = np.clip(raw - lower_baseline(raw, pitch), 0, None)
-    light = ndimage.gaussian_filter1d(
-        ndimage.median_filter(profile, size=DUST_COLUMNS, mode="nearest"), 1.0
-    )
-    refined, strengths, _ = _measure_lanes(light, lanes.centers, pitch)
+    refined, strengths, _ = _measure_lanes(_without_dust(profile), lanes.centers, pitch)
     # apart is judged before the lower baseline: on bands that merge into one
     # plateau the baseline climbs onto the plateau and carves false valleys
-    raw_light = ndimage.gaussian_filter1d(
-        ndimage.median_filter(raw, size=DUST_COLUMNS, mode="nearest"), 1.0
-    )
-    apart = _apart(raw_light, lanes.centers)
+    apart = _apart(_without_dust(raw), lanes.centers)
     alone = np.concatenate([[True], apart]) & np.concatenate([apart, [True]])
     move = _strong(strengths) & alone
     shift = np.clip(refined - lanes.centers, -reach * pitch, reach * pitch)

@@ -179,8 +179,8 @@ def _touching_runs(signal: np.ndarray, boxes: list[BandBox], pitch: float) -> li
     """Find runs of neighbouring boxes (indices) whose bands touch between them."""
     typical = []
     for b in boxes:
-        quarter = max(1, (b.x_right - b.x_left) // 5)
-        middle = column_volumes(signal, b, b.x_left + 2 * quarter, b.x_right - 2 * quarter)
+        fifth = max(1, (b.x_right - b.x_left) // 5)
+        middle = column_volumes(signal, b, b.x_left + 2 * fifth, b.x_right - 2 * fifth)
         typical.append(float(np.median(middle)) if middle.size else 0.0)
     runs: list[list[int]] = []
     for k in range(len(boxes) - 1):
