@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blotquant.bands import find_bands
+from blotquant.bands import box_heights, box_presence, find_bands
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes
 from tests.conftest import make_blot
 
@@ -240,3 +240,13 @@ def test_a_ladder_mark_beside_the_sample_band_does_not_shift_the_samples():
     lanes = find_lanes(samples.image + ladder, 12, ladder_ends=(1, 0))
     assert abs(lanes.centers[0] - 60.0) < 4.0
     assert np.allclose(lanes.centers[1:], samples.centers, atol=3.0)
+
+
+def test_box_presence_tells_a_bare_lane_from_loaded_ones():
+    amps = np.array([1000, 800, 0, 1200, 900, 1000.0])
+    blot = make_blot(n_lanes=6, pitch=50, amplitudes=amps, noise=3)
+    lanes = find_lanes(blot.image, 6)
+    boxes = find_bands(blot.image, lanes, np.ones(6, bool))
+    presence = box_presence(boxes, box_heights(blot.image, boxes), 6)
+    assert presence[2] < 0.05
+    assert np.all(presence[[0, 1, 3, 4, 5]] > 0.6)

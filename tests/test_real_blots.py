@@ -80,6 +80,21 @@ def test_strip_whose_band_drifts_down_across_the_lanes(tmp_path):
     assert np.all(np.abs(np.diff(b["lane_center"]) - 90.0) <= 8.0)
 
 
+def test_bands_that_slope_away_from_the_band_rows_are_not_taken_for_bare_lanes(tmp_path):
+    # the same strip with its 13 lanes: the bands of lanes 10-12 sit 40-60 rows
+    # below those of lanes 1-6, outside the rows that hold most band signal;
+    # their boxes follow them, and so does the test for a lane never loaded
+    bands = _run(
+        tmp_path,
+        13,
+        [
+            {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "A"},
+            {"file": str(REAL / "chibidragon_wbq" / "test_image2.png"), "antibody": "B"},
+        ],
+    )
+    assert not bands["flags"].str.contains("lanes-uncertain").any()
+
+
 # --- every annotated strip: lanes where a person puts them, or flagged ----------------
 
 CASES = strip_cases()

@@ -10,7 +10,7 @@ every lane and cancels in fold changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -111,6 +111,83 @@ def band_patch(
     clipped = clipped or box.x_right >= width
     rows = np.clip(rows, 0, height - 1)
     return image[rows, cols[:, None]], clipped
+
+
+def column_volumes(signal: np.ndarray, box: BandBox, x_from: int, x_to: int) -> np.ndarray:
+    """Net band signal of each column, along the band's rows in the box.
+
+    The background of each column is a straight line between the mean of the
+    box's margin rows above and below it (as ``profile-baseline`` does for
+    the whole box).
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_rows, n_columns)
+        Float image, bands bright.
+    box : BandBox
+        Gives the band's rows (its slope and height) and margins.
+    x_from, x_to : int
+        Columns [x_from, x_to) to measure; they may reach beyond the box.
+
+    Returns
+    -------
+    ndarray, shape (x_to - x_from,)
+    """
+    if x_to <= x_from:
+        return np.zeros(0)
+    wide = replace(box, x_left=int(x_from), x_right=int(x_to))
+    margin = box.margin
+    patch, _ = band_patch(signal, wide, margin)
+    patch = patch.astype(np.float64, copy=False)
+    height = box.height
+    above = patch[:, :margin].mean(axis=1)
+    below = patch[:, margin + height :].mean(axis=1)
+    inside = patch[:, margin : margin + height].sum(axis=1)
+    return inside - 0.5 * (above + below) * height
+
+
+def box_heights(signal: np.ndarray, boxes: list[BandBox]) -> np.ndarray:
+    """Each box's typical net signal per column, in the middle fifth of the box.
+
+    Taken along the band's rows wherever the band runs (:func:`column_volumes`),
+    so a band that slopes or curves away from the membrane's band rows counts.
+
+    Returns
+    -------
+    ndarray, shape (n_boxes,)
+    """
+    heights = np.zeros(len(boxes))
+    for k, b in enumerate(boxes):
+        fifth = max(1, (b.x_right - b.x_left) // 5)
+        middle = column_volumes(signal, b, b.x_left + 2 * fifth, b.x_right - 2 * fifth)
+        heights[k] = float(np.median(middle)) if middle.size else 0.0
+    return heights
+
+
+def box_presence(boxes: list[BandBox], heights: np.ndarray, n_lanes: int) -> np.ndarray:
+    """Each lane's band signal in its box, over that of a typical lane with a band.
+
+    Parameters
+    ----------
+    boxes : list of BandBox
+        The image's boxes (sample lanes only).
+    heights : ndarray, shape (n_boxes,)
+        :func:`box_heights` of those boxes.
+    n_lanes : int
+        Lanes on the membrane.
+
+    Returns
+    -------
+    ndarray, shape (n_lanes,)
+        About 1 for a loaded lane, about 0 for bare membrane; 0 for lanes
+        without a box.
+    """
+    own = np.zeros(n_lanes)
+    for b, height in zip(boxes, heights, strict=True):
+        own[b.lane - 1] = max(float(height), 0.0)
+    boxed = np.sort(np.maximum(heights, 0.0))[::-1]
+    typical = float(np.median(boxed[: max(1, len(boxed) // 2)])) if len(boxed) else 0.0
+    return own / typical if typical > 0 else np.zeros(n_lanes)
 
 
 def lane_profiles(signal: np.ndarray, lanes: LaneGeometry, fraction: float = 0.5) -> np.ndarray:

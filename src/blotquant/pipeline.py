@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from blotquant.background import background_image
-from blotquant.bands import find_bands
+from blotquant.bands import box_heights, box_presence, find_bands
 from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
@@ -98,7 +98,8 @@ def analyze_image(
     boxes = find_bands(
         signal, lanes, sample_lanes, band_rows=band_rows, margin=settings.background_margin
     )
-    boxes = balance_touching(signal, boxes, pitch=lanes.pitch)
+    heights = box_heights(signal, boxes)
+    boxes = balance_touching(signal, boxes, pitch=lanes.pitch, heights=heights)
     background, background_first_row = background_image(
         settings.background, signal, boxes, settings.rolling_ball_radius
     )
@@ -115,6 +116,11 @@ def analyze_image(
         )
         for box in boxes
     )
+    if evidence is not None:
+        # a lane is bare only if its box holds no band either: a band that
+        # slopes away from the membrane's band rows is missed by the columns
+        boxed = box_presence(boxes, heights, len(membrane.lanes))
+        evidence = replace(evidence, presence=np.maximum(evidence.presence, boxed))
     doubts = tuple(evidence.doubts()) if evidence is not None else ()
     if doubts:
         bands = tuple(replace(b, flags=(*b.flags, LANES_UNCERTAIN)) for b in bands)

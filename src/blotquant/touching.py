@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import optimize, special
 
-from blotquant.bands import BandBox, band_patch
+from blotquant.bands import BandBox, box_heights, column_volumes
 
 #: A boundary is between touching bands when the signal there is at least this
 #: share of the lower band's typical height (a valley between separate bands
@@ -33,39 +33,6 @@ TOUCH_LEVEL = 0.5
 MIN_FIT = 0.97
 #: Flanks of the fitted shape are followed this many edge widths (sigma) out.
 FLANK_SIGMAS = 3.0
-
-
-def column_volumes(signal: np.ndarray, box: BandBox, x_from: int, x_to: int) -> np.ndarray:
-    """Net band signal of each column, along the band's rows in the box.
-
-    The background of each column is a straight line between the mean of the
-    box's margin rows above and below it (as ``profile-baseline`` does for
-    the whole box).
-
-    Parameters
-    ----------
-    signal : ndarray, shape (n_rows, n_columns)
-        Float image, bands bright.
-    box : BandBox
-        Gives the band's rows (its slope and height) and margins.
-    x_from, x_to : int
-        Columns [x_from, x_to) to measure; they may reach beyond the box.
-
-    Returns
-    -------
-    ndarray, shape (x_to - x_from,)
-    """
-    if x_to <= x_from:
-        return np.zeros(0)
-    wide = replace(box, x_left=int(x_from), x_right=int(x_to))
-    margin = box.margin
-    patch, _ = band_patch(signal, wide, margin)
-    patch = patch.astype(np.float64, copy=False)
-    height = box.height
-    above = patch[:, :margin].mean(axis=1)
-    below = patch[:, margin + height :].mean(axis=1)
-    inside = patch[:, margin : margin + height].sum(axis=1)
-    return inside - 0.5 * (above + below) * height
 
 
 def lateral_shape(x: np.ndarray, half_width: float, softness: float) -> np.ndarray:
@@ -175,13 +142,10 @@ def balanced_edge(
     return float(optimize.brentq(give_and_take, c0, c1, xtol=1e-4))
 
 
-def _touching_runs(signal: np.ndarray, boxes: list[BandBox], pitch: float) -> list[list[int]]:
+def _touching_runs(
+    signal: np.ndarray, boxes: list[BandBox], typical: np.ndarray, pitch: float
+) -> list[list[int]]:
     """Find runs of neighbouring boxes (indices) whose bands touch between them."""
-    typical = []
-    for b in boxes:
-        fifth = max(1, (b.x_right - b.x_left) // 5)
-        middle = column_volumes(signal, b, b.x_left + 2 * fifth, b.x_right - 2 * fifth)
-        typical.append(float(np.median(middle)) if middle.size else 0.0)
     runs: list[list[int]] = []
     for k in range(len(boxes) - 1):
         a, b = boxes[k], boxes[k + 1]
@@ -200,7 +164,13 @@ def _touching_runs(signal: np.ndarray, boxes: list[BandBox], pitch: float) -> li
     return runs
 
 
-def balance_touching(signal: np.ndarray, boxes: list[BandBox], *, pitch: float) -> list[BandBox]:
+def balance_touching(
+    signal: np.ndarray,
+    boxes: list[BandBox],
+    *,
+    pitch: float,
+    heights: np.ndarray | None = None,
+) -> list[BandBox]:
     """Put the box edges between touching bands where each gives as much as it takes.
 
     Parameters
@@ -212,6 +182,8 @@ def balance_touching(signal: np.ndarray, boxes: list[BandBox], *, pitch: float) 
         (:func:`blotquant.bands.find_bands`).
     pitch : float
         Lane spacing, in columns.
+    heights : ndarray, shape (n_boxes,), optional
+        :func:`blotquant.bands.box_heights` of the boxes, when the caller has it.
 
     Returns
     -------
@@ -223,7 +195,8 @@ def balance_touching(signal: np.ndarray, boxes: list[BandBox], *, pitch: float) 
         return boxes
     out = list(boxes)
     width = signal.shape[1]
-    for run in _touching_runs(signal, boxes, pitch):
+    heights = box_heights(signal, boxes) if heights is None else heights
+    for run in _touching_runs(signal, boxes, heights, pitch):
         first, last = boxes[run[0]], boxes[run[-1]]
         # the run's free ends, as far as the boxes beside it allow
         reach = int(round(0.5 * pitch))
