@@ -250,3 +250,17 @@ def test_box_presence_tells_a_bare_lane_from_loaded_ones():
     presence = box_presence(boxes, box_heights(blot.image, boxes), 6)
     assert presence[2] < 0.05
     assert np.all(presence[[0, 1, 3, 4, 5]] > 0.6)
+
+
+def test_a_box_is_no_taller_than_a_few_band_windows_when_no_band_stands_out():
+    # a broad glow across the membrane (film fogging, a smear) peaks inside
+    # band_rows while the band itself is faint: the box used to take the
+    # glow's width and run 1000 rows, off the image at both ends
+    blot = make_blot(n_lanes=6, pitch=50, height=1000, band_row=500, amplitudes=np.full(6, 20.0))
+    glow = 2000.0 * np.exp(-0.5 * ((np.arange(1000)[:, None] - 500) / 150.0) ** 2)
+    image = blot.image + glow
+    lanes = find_lanes(image, 6)
+    boxes = find_bands(image, lanes, np.ones(6, bool), band_rows=(480, 520))
+    for box in boxes:
+        assert box.band_bottom - box.band_top + 1 <= 3 * 40 + 2
+        assert 400 <= box.band_top and box.band_bottom <= 600

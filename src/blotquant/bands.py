@@ -343,6 +343,9 @@ def find_bands(
     # one box height for every lane, from the lanes with a band of their own
     ref = sample_lanes & use_own
     fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
+    # a band is no taller than the rows it is sought in: a peak whose half
+    # height lies far outside them is a slope of the membrane, not a band
+    fwhm = min(fwhm, float(max(window[1] - window[0], 1)))
     half = BOX_HALF_HEIGHT_FWHM * fwhm
     if margin is None:
         margin = int(np.clip(round(0.8 * fwhm), 3, 20))
