@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmarks.real_blots import evaluate, strip_cases
+from benchmarks.real_blots import ANNOTATIONS, evaluate, strip_cases
 from blotquant.api import run
+from blotquant.io import read_image
+from blotquant.register import fingerprint, register
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-blots"
 
@@ -57,7 +59,21 @@ def test_chemidoc_pakt_and_akt(tmp_path):
         assert np.all(np.abs(np.diff(b["lane_center"]) - 44.5) <= 2.0)
         assert np.all(np.abs(b["band_row"] - row) <= 6)
         assert (b["net_volume"] > 0).all()
-        assert not b["flags"].str.contains("no-band|saturated|edge").any()
+        assert not b["flags"].str.contains("no-band|saturated|edge|lanes-uncertain").any()
+
+
+def test_a_reprobe_imaged_days_later_is_registered_to_where_a_person_puts_its_lanes():
+    # pAKT (1 March) and AKT (5 March) of one membrane, moved on the imager's tray
+    annotated = {e["file"]: e["strips"][0] for e in yaml.safe_load(ANNOTATIONS.read_text())}
+    names = ("2019-03-01-WB0-pAKT4060.decoded16.tif", "05-03-2019-WB0-AKTAK9272_2.decoded16.tif")
+    first, second = (annotated[f"krause_westernBlot/{name}"] for name in names)
+    pixels = [read_image(REAL / "krause_westernBlot" / name).pixels for name in names]
+    found = register(*(fingerprint(p) for p in pixels), pitch=first["pitch"])
+    assert found is not None
+    columns = np.mean(np.subtract(second["lanes"], first["lanes"]))  # 8.2
+    rows = np.mean(np.subtract(second["band_rows"], first["band_rows"]))  # 49.0
+    assert found.columns == pytest.approx(columns, abs=1.5)
+    assert found.rows == pytest.approx(rows, abs=1.5)
 
 
 def test_strip_whose_band_drifts_down_across_the_lanes(tmp_path):

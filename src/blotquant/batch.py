@@ -9,7 +9,7 @@ any of its images flag all of them (:mod:`blotquant.lanecheck`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,10 +19,18 @@ import numpy as np
 from blotquant.errors import BlotquantError
 from blotquant.io import BlotImage, read_image
 from blotquant.lanecheck import bare_lanes
+from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement, Membrane
-from blotquant.pipeline import SharedLanes, analyze_image, membrane_lanes
+from blotquant.pipeline import (
+    SharedLanes,
+    analyze_image,
+    config_at,
+    lanes_warning,
+    membrane_lanes,
+)
 from blotquant.qc import qc_name, render_qc_and_thumbnail
 from blotquant.quantify import ImageAnalysis
+from blotquant.register import Fingerprint, Registration, fingerprint, register
 from blotquant.tables import LANES_UNCERTAIN
 
 #: An image as the analysis sees it: file, channel, rotation.
@@ -45,6 +53,8 @@ class BatchAnalyses:
     qc_written: list[str] = field(default_factory=list)
     #: QC picture name -> small JPEG of it, for report.html (kept in memory).
     qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
+    #: Fingerprints of the views whose membrane has other images to register to.
+    fingerprints: dict[View, Fingerprint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,9 @@ class _FileTask:
     qc: bool
     #: Where the worker writes its QC pictures itself (None: send them back).
     qc_dir: Path | None = None
+    #: Membranes imaged in other files or channels too: their views are
+    #: fingerprinted, to be registered to each other.
+    registered: frozenset[str] = frozenset()
 
 
 def _group_by_file(experiment: Experiment) -> list[_FileTask]:
@@ -63,10 +76,26 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
     for m in experiment.measurements:
         order.setdefault(m.path, []).append(m)
     membranes = {m.name: m for m in experiment.membranes}
+    registered = frozenset(_imaged_more_than_once(experiment.measurements))
     return [
-        _FileTask(path, tuple(ms), {m.membrane: membranes[m.membrane] for m in ms}, True)
+        _FileTask(
+            path,
+            tuple(ms),
+            {m.membrane: membranes[m.membrane] for m in ms},
+            True,
+            registered=registered & {m.membrane for m in ms},
+        )
         for path, ms in order.items()
     ]
+
+
+def _imaged_more_than_once(measurements: Iterable[Measurement]) -> set[str]:
+    """Name the membranes whose automatic lanes are sought in more than one view."""
+    views: dict[str, set[View]] = {}
+    for m in measurements:
+        if m.lane_centers is None:
+            views.setdefault(m.membrane, set()).add((m.path, m.channel, m.rotate))
+    return {name for name, seen in views.items() if len(seen) > 1}
 
 
 def _run_file(task: _FileTask) -> BatchAnalyses:
@@ -97,6 +126,10 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
                 image, m, task.membranes[m.membrane], shared_lanes=shared[view]
             )
             outcome.analyses.append(analysis)
+            if m.membrane in task.registered and m.lane_centers is None:
+                whole = (m.path, m.channel, m.rotate)
+                if whole not in outcome.fingerprints:
+                    outcome.fingerprints[whole] = fingerprint(image.pixels)
             outcome.warnings.extend(analysis.warnings)
         except BlotquantError as exc:
             message = str(exc)
@@ -167,10 +200,7 @@ def run_experiment(
     -------
     BatchAnalyses
     """
-    tasks = [
-        _FileTask(t.path, t.measurements, t.membranes, qc, qc_dir if qc else None)
-        for t in _group_by_file(experiment)
-    ]
+    tasks = [replace(t, qc=qc, qc_dir=qc_dir if qc else None) for t in _group_by_file(experiment)]
     result = BatchAnalyses(warnings=list(experiment.warnings))
     total = len(tasks)
     outcomes: Iterable[BatchAnalyses]
@@ -189,6 +219,7 @@ def run_experiment(
             result.qc_written.extend(outcome.qc_written)
             result.qc_pictures.update(outcome.qc_pictures)
             result.qc_thumbnails.update(outcome.qc_thumbnails)
+            result.fingerprints.update(outcome.fingerprints)
             for w in outcome.warnings:
                 if w not in result.warnings:
                     result.warnings.append(w)
@@ -200,7 +231,8 @@ def run_experiment(
     # membrane-wide steps, in this process: each image they touch is read once,
     # and its QC picture drawn again once, after both
     views: dict[View, BlotImage] = {}
-    redraw = _place_unseen_lanes(result, experiment, views)
+    redraw, registered = _hold_to_registered_lanes(result, experiment, views)
+    redraw |= _place_unseen_lanes(result, experiment, views, skip=registered)
     redraw |= _flag_doubtful_membranes(result, experiment)
     if qc:
         for key in redraw:
@@ -277,8 +309,170 @@ def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> s
     return redraw
 
 
-def _place_unseen_lanes(
+#: Lanes of two registered images of one membrane agree when their centres
+#: lie within this share of a pitch of each other (the real-blot lane test's).
+AGREE = 0.25
+
+
+def _hold_to_registered_lanes(
     result: BatchAnalyses, experiment: Experiment, views: dict[View, BlotImage]
+) -> tuple[set[View], set[View]]:
+    """Hold the images of one membrane to one set of lanes, registered between them.
+
+    The image whose lanes are in least doubt (most lanes placed by their own
+    bands) is the reference. Every other image of the membrane is registered
+    to it (:func:`blotquant.register.register`) and measured on the
+    reference's lanes carried over, each free to settle on its own band
+    (:func:`_held_to`). Returns the views measured again (to be drawn again)
+    and the views registered (whose lanes no other step is to move).
+    """
+    redraw: set[View] = set()
+    registered: set[View] = set()
+    by_membrane: dict[str, list[int]] = {}
+    for i, analysis in enumerate(result.analyses):
+        if analysis.lane_evidence is not None and _view_of(analysis) in result.fingerprints:
+            by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
+    for name, indices in by_membrane.items():
+        membrane = experiment.membrane(name)
+        reference = max(
+            (result.analyses[i] for i in indices),
+            key=lambda a: (not a.lane_doubts, int(a.lanes.found.sum())),
+        )
+        home = _view_of(reference)
+        registrations: dict[View, Registration | None] = {}
+        for i in indices:
+            taker = result.analyses[i]
+            view = _view_of(taker)
+            if view == home or len(taker.lanes.centers) != len(reference.lanes.centers):
+                continue
+            if view not in registrations:
+                registrations[view] = register(
+                    result.fingerprints[home],
+                    result.fingerprints[view],
+                    pitch=reference.lanes.pitch,
+                    reference_bands=_band_rows(result.analyses, home),
+                    moving_bands=_band_rows(result.analyses, view),
+                )
+            registration = registrations[view]
+            if registration is None:
+                continue
+            registered |= {view, home}
+            held = _held_to(reference, taker, registration, _view(views, view), membrane)
+            if held is not None:
+                _replace_analysis(result, i, held)
+                redraw.add(view)
+    return redraw, registered
+
+
+def _held_to(
+    reference: ImageAnalysis,
+    taker: ImageAnalysis,
+    registration: Registration,
+    image: BlotImage,
+    membrane: Membrane,
+) -> ImageAnalysis | None:
+    """Measure an image again on the reference's lanes, or say that the two disagree.
+
+    None when every lane of the taker already lies within a quarter pitch of
+    the reference's, or when the lanes both images place by their own bands
+    are not whole lanes apart (the registration is then what is off). The
+    lanes carried over are kept unless the taker's own bands then put them
+    in more doubt than before; in that case the taker
+    keeps its lanes, and if most of them lie a quarter pitch or more from
+    the reference's, the disagreement is itself a doubt: a membrane whose
+    images place its lanes differently is flagged, never silently measured
+    two ways.
+    """
+    pitch = reference.lanes.pitch
+    carried = _carried_lanes(reference, taker, registration)
+    row = taker.lanes.ref_row + taker.row_offset
+    here = carried.centers + carried.drift_at(row)
+    offsets = taker.lanes.centers - here
+    apart = np.abs(offsets)
+    # lanes both images place by their own bands agree to within whole lanes
+    # (where they do not, the registration, not both lane finders, is off)
+    both = taker.lanes.found & reference.lanes.found
+    within = np.abs((offsets[both] + pitch / 2) % pitch - pitch / 2)
+    if both.sum() < 2 or np.median(within) >= AGREE * pitch:
+        return None
+    right = image.pixels.shape[1] if taker.crop is None else taker.crop[2]
+    inside = here.min() >= 0 and here.max() < right - taker.col_offset
+    if apart.max() < AGREE * pitch or not inside:
+        return None  # (lanes carried off the image: the registration is not to be trusted)
+    m = taker.measurement
+    try:
+        retry = analyze_image(image, m, membrane, shared_lanes=SharedLanes(carried))
+    except BlotquantError:
+        retry = None
+    source = f"{reference.measurement.image} [{reference.measurement.antibody}]"
+    moved = f"moved {registration.rows:.0f} rows, {registration.columns:.0f} columns"
+    away = f"{np.median(apart):.0f} px from where {source} places them"
+    agree = np.median(apart) < AGREE * pitch
+    if retry is not None and len(retry.lane_doubts) <= len(taker.lane_doubts):
+        if agree:
+            return retry
+        note = (
+            f"{m.image} [{m.antibody}]: its own bands put its lanes {away}, so they were "
+            f"carried over from that image of the same membrane ({moved}){config_at(m)}."
+        )
+        return replace(retry, warnings=(*retry.warnings, note))
+    if agree:
+        return None  # (one set of lanes: a lane or two settled apart on each image's bands)
+    doubts = (*taker.lane_doubts, f"its lanes lie {away}, an image of the same membrane ({moved})")
+    before = lanes_warning(m, membrane, taker.lane_doubts)
+    warnings = [w for w in taker.warnings if w != before]
+    return replace(
+        taker, lane_doubts=doubts, warnings=(*warnings, lanes_warning(m, membrane, doubts))
+    )
+
+
+def _replace_analysis(result: BatchAnalyses, i: int, new: ImageAnalysis) -> None:
+    """Put an image's new analysis in place of its old one, warnings too."""
+    old = result.analyses[i]
+    result.analyses[i] = new
+    for w in old.warnings:
+        if w in result.warnings and w not in new.warnings:
+            result.warnings.remove(w)
+    result.warnings.extend(w for w in new.warnings if w not in result.warnings)
+
+
+def _band_rows(analyses: list[ImageAnalysis], view: View) -> list[tuple[float, float]]:
+    """Give the image rows (top, bottom) of every band box measured on one view."""
+    return [
+        (box.band_top + a.row_offset, box.band_bottom + a.row_offset)
+        for a in analyses
+        if _view_of(a) == view
+        for box in a.boxes
+    ]
+
+
+def _view_of(analysis: ImageAnalysis) -> View:
+    m = analysis.measurement
+    return (m.path, m.channel, m.rotate)
+
+
+def _carried_lanes(
+    reference: ImageAnalysis, taker: ImageAnalysis, registration: Registration
+) -> LaneGeometry:
+    """Carry the reference's lanes over to the taker's image (the taker's crop columns, image rows).
+
+    The lane through column ``c`` at reference row ``y`` passes through
+    column ``c + columns`` at row ``y + rows`` of the taker's image.
+    """
+    lanes = reference.lanes
+    ref_row = lanes.ref_row + reference.row_offset + registration.rows
+    shift = registration.columns + reference.col_offset - taker.col_offset
+    bounds = None if lanes.bounds is None else lanes.bounds + shift
+    # (the width too: the wells, not the antibody, make a lane as wide as it is)
+    return replace(lanes, centers=lanes.centers + shift, bounds=bounds, ref_row=ref_row)
+
+
+def _place_unseen_lanes(
+    result: BatchAnalyses,
+    experiment: Experiment,
+    views: dict[View, BlotImage],
+    *,
+    skip: Collection[View] = (),
 ) -> set[View]:
     """Place the lanes an image shows no band in where another image of its membrane shows them.
 
@@ -287,8 +481,10 @@ def _place_unseen_lanes(
     the same membrane shows them. Its lanes are mapped onto this image by the
     lanes both show (a straight line: the membrane may move and stretch a
     little between images), and the image is measured again. Kept only if
-    its lanes are not in more doubt than before. Returns the views measured
-    again, whose QC pictures are to be drawn again.
+    its lanes are not in more doubt than before. Views in ``skip`` (images
+    registered to each other, whose lanes are already held to one set) are
+    left alone. Returns the views measured again, whose QC pictures are to be
+    drawn again.
     """
     redraw: set[View] = set()
     by_membrane: dict[str, list[int]] = {}
@@ -300,6 +496,8 @@ def _place_unseen_lanes(
         analyses = [result.analyses[i] for i in indices]
         for i in indices:
             taker = result.analyses[i]
+            if _view_of(taker) in skip:
+                continue
             lanes = _lanes_seen_elsewhere(taker, analyses)
             if lanes is None:
                 continue
@@ -311,11 +509,7 @@ def _place_unseen_lanes(
                 continue
             if len(retry.lane_doubts) > len(taker.lane_doubts):
                 continue
-            result.analyses[i] = retry
-            for old in taker.warnings:
-                if old in result.warnings and old not in retry.warnings:
-                    result.warnings.remove(old)
-            result.warnings.extend(w for w in retry.warnings if w not in result.warnings)
+            _replace_analysis(result, i, retry)
             redraw.add(key)
     return redraw
 

@@ -124,7 +124,7 @@ def analyze_image(
     doubts = tuple(evidence.doubts()) if evidence is not None else ()
     if doubts:
         bands = tuple(replace(b, flags=(*b.flags, LANES_UNCERTAIN)) for b in bands)
-        warnings = (*warnings, _lanes_warning(measurement, membrane, doubts))
+        warnings = (*warnings, lanes_warning(measurement, membrane, doubts))
     return ImageAnalysis(
         measurement=measurement,
         polarity=polarity,
@@ -143,7 +143,8 @@ def analyze_image(
     )
 
 
-def _where(measurement: Measurement) -> str:
+def config_at(measurement: Measurement) -> str:
+    """Say where in the config a measurement is written, for a message: `` (config: FILE:LINE)``."""
     return f" (config: {measurement.source})" if measurement.source else ""
 
 
@@ -152,7 +153,7 @@ def _check_rows(name: str, rows: tuple[int, int], height: int, measurement: Meas
     if top < 0 or bottom > height or top >= bottom:
         raise BlotquantError(
             f"{measurement.image}: `{name}: [{top}, {bottom}]` is outside the image, which has "
-            f"rows 0 to {height}{_where(measurement)}. Give rows as [top, bottom] with "
+            f"rows 0 to {height}{config_at(measurement)}. Give rows as [top, bottom] with "
             f"0 <= top < bottom <= {height}."
         )
 
@@ -215,7 +216,7 @@ def _cut_region(
         if right > width or bottom > height:
             raise BlotquantError(
                 f"{measurement.image}: `crop: [{left}, {top}, {right}, {bottom}]` reaches outside "
-                f"the image, which is {width} x {height} pixels{_where(measurement)}. Give the "
+                f"the image, which is {width} x {height} pixels{config_at(measurement)}. Give the "
                 f"box as [left, top, right, bottom] with right <= {width} and bottom <= {height}"
                 + (" (after `rotate`)." if measurement.rotate else ".")
             )
@@ -228,7 +229,7 @@ def _cut_region(
         if top >= bottom:
             raise BlotquantError(
                 f"{measurement.image}: `rows: {list(measurement.rows)}` lie outside "
-                f"`crop: {list(measurement.crop or ())}`{_where(measurement)}."
+                f"`crop: {list(measurement.crop or ())}`{config_at(measurement)}."
             )
         region = region[top - row_offset : bottom - row_offset]
         row_offset = top
@@ -240,7 +241,7 @@ def _cut_region(
     if band_rows[0] >= band_rows[1]:
         raise BlotquantError(
             f"{measurement.image}: `band_rows: [{top}, {bottom}]` lies outside the region "
-            f"`rows: {list(measurement.rows or ())}`{_where(measurement)}. band_rows are "
+            f"`rows: {list(measurement.rows or ())}`{config_at(measurement)}. band_rows are "
             "image rows and must fall inside the region's rows."
         )
     return region, row_offset, col_offset, band_rows
@@ -254,17 +255,17 @@ def _refuse_unmeasurable(region: np.ndarray, measurement: Measurement, membrane:
         raise BlotquantError(
             f"{measurement.image} is {width} pixels wide, too narrow for the {n_lanes} lanes of "
             f"membrane {membrane.name} (at least {MIN_LANE_PITCH} px per lane). Check the `lanes` "
-            f"list and that the right image is named{_where(measurement)}."
+            f"list and that the right image is named{config_at(measurement)}."
         )
     if height < 8:
         raise BlotquantError(
             f"{measurement.image}: the region is only {height} rows tall"
-            f"{_where(measurement)}; a band needs more. Check `rows`."
+            f"{config_at(measurement)}; a band needs more. Check `rows`."
         )
     lo, hi = float(region.min()), float(region.max())
     if lo == hi:
         raise BlotquantError(
-            f"{measurement.image}{_where(measurement)}: every pixel has the value {lo:g}: the "
+            f"{measurement.image}{config_at(measurement)}: every pixel has the value {lo:g}: the "
             "image is blank. Check the export (wrong channel or an empty capture?)."
         )
 
@@ -285,7 +286,7 @@ def _saturated_pixels(
     share = max(float(saturated.mean()), at_limit)
     if share > 0.5:
         raise BlotquantError(
-            f"{measurement.image}{_where(measurement)}: {share:.0%} of the pixels are at "
+            f"{measurement.image}{config_at(measurement)}: {share:.0%} of the pixels are at "
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
             "membrane again with a shorter exposure."
         )
@@ -312,7 +313,7 @@ def _place_lanes(
     if centers.min() < 0 or centers.max() >= width:
         raise BlotquantError(
             f"{measurement.image}: `lane_centers` {list(measurement.lane_centers)} run "
-            f"outside the image's columns 0 to {width - 1}{_where(measurement)}."
+            f"outside the image's columns 0 to {width - 1}{config_at(measurement)}."
         )
     lanes = fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
     return lanes, None
@@ -422,7 +423,7 @@ def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
     return left, right
 
 
-def _lanes_warning(measurement: Measurement, membrane: Membrane, doubts: tuple[str, ...]) -> str:
+def lanes_warning(measurement: Measurement, membrane: Membrane, doubts: tuple[str, ...]) -> str:
     """Tell the user, in words, that this image's lanes do not fit what the membrane shows."""
     n = len(membrane.lanes)
     return (
@@ -430,7 +431,7 @@ def _lanes_warning(measurement: Measurement, membrane: Membrane, doubts: tuple[s
         f"has them ({'; '.join(doubts)}), so its bands are flagged `{LANES_UNCERTAIN}`. Check "
         f"the `lanes` list of membrane {membrane.name} ({n} lanes listed; ladder and empty "
         f"lanes count too), or give `lane_centers`; see `blotquant inspect {measurement.path} "
-        f"--lanes {n}`{_where(measurement)}."
+        f"--lanes {n}`{config_at(measurement)}."
     )
 
 
@@ -444,7 +445,7 @@ def _fit_ladder(
     if not 1 <= lane <= len(membrane.lanes):
         raise BlotquantError(
             f"{measurement.image}: `ladder: {{lane: {lane}}}` but membrane "
-            f"{membrane.name} has {len(membrane.lanes)} lanes{_where(measurement)}."
+            f"{membrane.name} has {len(membrane.lanes)} lanes{config_at(measurement)}."
         )
     kda = measurement.ladder_kda or ()
     ladder = fit_ladder_lane(signal, lanes, lane, kda)
@@ -452,7 +453,7 @@ def _fit_ladder(
         return ladder, ()
     return None, (
         f"{measurement.image}: the ladder's {len(kda)} marks were "
-        f"not found in lane {lane}{_where(measurement)}; no kDa.",
+        f"not found in lane {lane}{config_at(measurement)}; no kDa.",
     )
 
 
@@ -461,7 +462,7 @@ def _kda_rows(ladder: LadderFit | None, measurement: Measurement, n_rows: int) -
     if ladder is None:
         raise BlotquantError(
             f"{measurement.image}: `band_kda: {measurement.band_kda:g}` needs a ladder whose "
-            f"marks are found{_where(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
+            f"marks are found{config_at(measurement)}. Give `ladder: {{lane: N, kda: [...]}}` "
             "or use band_rows instead."
         )
     return band_window(ladder, measurement.band_kda, measurement.band_kda_tolerance, n_rows)
