@@ -86,6 +86,8 @@ def test_a_reprobe_whose_bands_cannot_place_its_lanes_takes_them_from_the_other_
     assert np.abs(centres.to_numpy() - truth).max() < 0.25 * PITCH
     assert not px["flags"].str.contains("lanes-uncertain").any()
     assert any("so they were carried over from that image" in w for w in outcome.result.warnings)
+    (taker,) = [a for a in outcome.result.analyses if a.measurement.antibody == "pX"]
+    assert taker.lanes_from.startswith("x.tif [X], registered (moved 23 rows, 17 columns")
 
 
 def test_images_of_one_membrane_that_place_its_lanes_apart_are_flagged(tmp_path, monkeypatch):

@@ -409,6 +409,7 @@ def _held_to(
     away = f"{np.median(apart):.0f} px from where {source} places them"
     agree = np.median(apart) < AGREE * pitch
     if retry is not None and len(retry.lane_doubts) <= len(taker.lane_doubts):
+        retry = replace(retry, lanes_from=f"{source}, registered ({moved})")
         if agree:
             return retry
         note = (
@@ -463,8 +464,12 @@ def _carried_lanes(
     ref_row = lanes.ref_row + reference.row_offset + registration.rows
     shift = registration.columns + reference.col_offset - taker.col_offset
     bounds = None if lanes.bounds is None else lanes.bounds + shift
-    # (the width too: the wells, not the antibody, make a lane as wide as it is)
-    return replace(lanes, centers=lanes.centers + shift, bounds=bounds, ref_row=ref_row)
+    # the narrower width of the two: a box as wide as the pitch (the
+    # reference's bands touching) would take in its neighbours' flanks
+    width = min(lanes.width, taker.lanes.width)
+    return replace(
+        lanes, centers=lanes.centers + shift, bounds=bounds, ref_row=ref_row, width=width
+    )
 
 
 def _place_unseen_lanes(

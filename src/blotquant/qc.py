@@ -221,6 +221,8 @@ def _draw_lanes(
     if analysis.frame_cut:
         # the outline is the membrane found; the frame outside it was not measured
         label += f"  frame cut away: {', '.join(analysis.frame_cut)} (`crop` to change)"
+    if analysis.lanes_from:
+        label += f"  lanes from {analysis.lanes_from}"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)
     doubts = analysis.lane_doubts
     colour = _DOUBT_COLOUR if doubts else _LANE_COLOUR

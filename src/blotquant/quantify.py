@@ -84,6 +84,9 @@ class ImageAnalysis:
     crop: tuple[int, int, int, int] | None = None
     #: Sides of the image where a frame was found and cut away.
     frame_cut: tuple[str, ...] = ()
+    #: Where the lanes came from when another image of the membrane lent them
+    #: (registered to this one); empty when this image's own bands placed them.
+    lanes_from: str = ""
 
 
 def noise_sigma(signal: np.ndarray) -> float:
