@@ -83,6 +83,14 @@ REAL_FLAWS: dict[str, dict] = {
     "extra unlisted lane": {"unlisted_lane": True},
     "merged loading control": {"strips": True, "merged_total": (0.5, 0.1)},
     "annotations": {"annotations": 5},
+    # the total imaged again after the membrane moved on the tray; the
+    # phospho shows bands in the DMSO and C lanes only (A, B and D at 3 %, a
+    # strong inhibitor): its other lanes can only come from the total's
+    "reprobe moved on the tray": {
+        "field": (0.06, 0.10),
+        "moved": (0.02, 0.05),
+        "inhibited": ("A", "B", "D"),
+    },
 }
 #: The config is wrong on purpose here: its fold changes are not expected to
 #: be right, its bands are expected to be flagged lanes-uncertain, and it is
@@ -156,6 +164,9 @@ def make_membrane(
     fold = fold * rng.lognormal(0, 0.05, n_lanes)
     if not flaws.get("faint"):
         fold = np.where(fold < 0.1, 0.15 * rng.lognormal(0, 0.05, n_lanes), fold)
+    if flaws.get("inhibited"):
+        gone = np.array([lane.get("treatment") in flaws["inhibited"] for lane in lanes])
+        fold = np.where(gone, 0.03 * rng.lognormal(0, 0.05, n_lanes), fold)
     phospho = total * 0.6 * fold
     sample = np.array([r == "sample" for r in roles])
     total, phospho = np.where(sample, total, 0.0), np.where(sample, phospho, 0.0)
@@ -358,12 +369,30 @@ def make_membrane(
         tifffile.imwrite(folder / f"{name}_2ch.tif", np.stack(chans), compression="zlib")
         return membrane
     for ab, vols in (("p-X", phospho), ("X", total)):
-        spec = BlotSpec(strips=[strip(ab, vols)], **common)
+        settings = common
+        if ab == "X" and flaws.get("moved"):
+            size = (width, height)
+            settings = {**common, "margins": _moved(real["margins"], size, flaws["moved"], rng)}
+        spec = BlotSpec(strips=[strip(ab, vols)], **settings)
         image, truth = render_blot(spec, rng)
         file = f"{name}_{ab}{ext}"
         _write_image(folder, file, image)
         record(file, ab, truth)
     return membrane
+
+
+def _moved(
+    margins: tuple[int, int, int, int],
+    size: tuple[int, int],
+    share: tuple[float, float],
+    rng: np.random.Generator,
+) -> tuple[int, int, int, int]:
+    """Move a membrane inside its image (kept the same size), by a share of the size, either way."""
+    left, top, right, bottom = margins
+    dx = min(int(round(rng.uniform(*share) * size[0])), left, right)
+    dy = min(int(round(rng.uniform(*share) * size[1])), top, bottom)
+    dx, dy = dx * int(rng.choice([-1, 1])), dy * int(rng.choice([-1, 1]))
+    return left + dx, top + dy, right - dx, bottom - dy
 
 
 def _file_name(flaw: str, copy: int) -> str:
