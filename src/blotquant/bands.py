@@ -328,7 +328,7 @@ def find_bands(
         detrended, row0 + expected_shift, reach + 10.0, noise, window
     )
     good = sample_lanes & (strength >= 5.0)
-    curve = _fit_band_curve(lanes.centers, rows_found, good, row0, expected_shift)
+    curve = _fit_band_curve(lanes.centers, rows_found, good, row0, expected_shift, strength)
     predicted = curve(lanes.centers)
     # lanes without a clear peak of their own near the curve look again, close to it
     again = np.flatnonzero(~good | (np.abs(rows_found - predicted) > MAX_OFF_CURVE))
@@ -445,22 +445,33 @@ def _clip_window(profile: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 def _fit_band_curve(
-    x: np.ndarray, rows: np.ndarray, good: np.ndarray, row0: float, shift: np.ndarray
+    x: np.ndarray,
+    rows: np.ndarray,
+    good: np.ndarray,
+    row0: float,
+    shift: np.ndarray,
+    strength: np.ndarray,
 ) -> np.poly1d:
-    """Smooth band row across the membrane: quadratic (smile) + tilt, robustly."""
+    """Smooth band row across the membrane: quadratic (smile) + tilt, robustly.
+
+    Each lane counts by the square root of its peak's strength: with a few
+    lanes only (too few to cast one out), a faint hump must not tilt the row
+    that strong bands agree on.
+    """
     use = good & np.isfinite(rows)
     if use.sum() < 2:
         return np.poly1d(np.polyfit(x, row0 + shift, 1)) if len(x) > 1 else np.poly1d([row0])
     order = 2 if use.sum() >= 5 else 1
+    weight = np.sqrt(np.clip(strength, 1.0, None))
     for _ in range(3):
-        coef = np.polyfit(x[use], rows[use], order)
+        coef = np.polyfit(x[use], rows[use], order, w=weight[use])
         resid = rows - np.polyval(coef, x)
         scale = max(1.0, robust_sigma(resid[use], centred=False))
         keep = use & (np.abs(resid) <= max(3.0 * scale, 2.0))
         if keep.sum() < order + 2 or np.array_equal(keep, use):
             break
         use = keep
-    return np.poly1d(np.polyfit(x[use], rows[use], order))
+    return np.poly1d(np.polyfit(x[use], rows[use], order, w=weight[use]))
 
 
 def _limit_by_neighbours(
