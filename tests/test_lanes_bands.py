@@ -264,3 +264,19 @@ def test_a_box_is_no_taller_than_a_few_band_windows_when_no_band_stands_out():
     for box in boxes:
         assert box.band_bottom - box.band_top + 1 <= 3 * 40 + 2
         assert 400 <= box.band_top and box.band_bottom <= 600
+
+
+def test_a_faint_broad_hump_in_a_bare_lane_does_not_tilt_the_band_row():
+    # bands in lanes 2 and 6 only; lane 1 holds a faint glow 85 rows wide, far
+    # below them: two strong bands at one row outweigh it
+    blot = make_blot(n_lanes=8, pitch=40.0, height=160, band_row=60.0,
+                     amplitudes=[0, 1000, 0, 0, 0, 1000, 0, 0], noise=1.0, seed=2)  # fmt: skip
+    rows = np.arange(160)[:, None]
+    columns = np.arange(blot.image.shape[1])[None, :]
+    glow = (
+        12.0 * np.exp(-0.5 * ((rows - 110) / 36.0) ** 2) * (np.abs(columns - blot.centers[0]) < 16)
+    )
+    lanes = fixed_lanes(blot.centers, 38.0, 80.0)
+    boxes = find_bands(blot.image + glow, lanes, np.ones(8, bool))
+    assert all(b.height < 30 for b in boxes)
+    assert all(abs(b.center_row - 60.0) < 2 for b in boxes[1:])  # (lane 1 leans to its glow)
