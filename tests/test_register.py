@@ -110,3 +110,17 @@ def test_images_of_one_membrane_that_agree_are_left_alone(tmp_path):
     assert not bands["flags"].str.contains("lanes-uncertain").any()
     assert not any("carried over" in w for w in outcome.result.warnings)
     assert len(outcome.result.fingerprints) == 2
+
+
+def test_lanes_given_by_hand_on_one_image_are_lent_to_the_others(tmp_path):
+    total, truth_total = _membrane_on_tray(TOTAL, band_row=80, top=20, left=30, seed=1)
+    phospho, truth = _membrane_on_tray([0, 900, 0, 0, 0, 1000, 0, 0],
+                                       band_row=110, top=43, left=47, seed=5)  # fmt: skip
+    config = _project(tmp_path, {"x.tif": total, "px.tif": phospho})
+    written = yaml.safe_load(config.read_text())
+    written["membranes"][0]["images"][0]["lane_centers"] = [float(x) for x in truth_total]
+    config.write_text(yaml.safe_dump(written))
+    outcome = run(config, out=tmp_path / "out")
+    (taker,) = [a for a in outcome.result.analyses if a.measurement.antibody == "pX"]
+    assert taker.lanes_from.startswith("x.tif [X], registered")
+    assert np.abs(taker.lanes.centers + taker.col_offset - truth).max() < 0.25 * PITCH

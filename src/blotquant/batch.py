@@ -90,12 +90,14 @@ def _group_by_file(experiment: Experiment) -> list[_FileTask]:
 
 
 def _imaged_more_than_once(measurements: Iterable[Measurement]) -> set[str]:
-    """Name the membranes whose automatic lanes are sought in more than one view."""
+    """Name the membranes seen in more than one view, automatic lanes sought in one at least."""
     views: dict[str, set[View]] = {}
+    automatic: set[str] = set()
     for m in measurements:
+        views.setdefault(m.membrane, set()).add((m.path, m.channel, m.rotate))
         if m.lane_centers is None:
-            views.setdefault(m.membrane, set()).add((m.path, m.channel, m.rotate))
-    return {name for name, seen in views.items() if len(seen) > 1}
+            automatic.add(m.membrane)
+    return {name for name, seen in views.items() if len(seen) > 1 and name in automatic}
 
 
 def _run_file(task: _FileTask) -> BatchAnalyses:
@@ -126,7 +128,7 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
                 image, m, task.membranes[m.membrane], shared_lanes=shared[view]
             )
             outcome.analyses.append(analysis)
-            if m.membrane in task.registered and m.lane_centers is None:
+            if m.membrane in task.registered:
                 whole = (m.path, m.channel, m.rotate)
                 if whole not in outcome.fingerprints:
                     outcome.fingerprints[whole] = fingerprint(image.pixels)
@@ -319,8 +321,9 @@ def _hold_to_registered_lanes(
 ) -> tuple[set[View], set[View]]:
     """Hold the images of one membrane to one set of lanes, registered between them.
 
-    The image whose lanes are in least doubt (most lanes placed by their own
-    bands) is the reference. Every other image of the membrane is registered
+    The reference is an image whose lanes were given by hand (``lane_centers``)
+    if there is one, otherwise the image whose lanes are in least doubt (most
+    lanes placed by their own bands). Every other image of the membrane is registered
     to it (:func:`blotquant.register.register`) and measured on the
     reference's lanes carried over, each free to settle on its own band
     (:func:`_held_to`). Returns the views measured again (to be drawn again)
@@ -330,20 +333,24 @@ def _hold_to_registered_lanes(
     registered: set[View] = set()
     by_membrane: dict[str, list[int]] = {}
     for i, analysis in enumerate(result.analyses):
-        if analysis.lane_evidence is not None and _view_of(analysis) in result.fingerprints:
+        if _view_of(analysis) in result.fingerprints:
             by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
     for name, indices in by_membrane.items():
         membrane = experiment.membrane(name)
         reference = max(
             (result.analyses[i] for i in indices),
-            key=lambda a: (not a.lane_doubts, int(a.lanes.found.sum())),
+            key=lambda a: (a.lane_evidence is None, not a.lane_doubts, int(a.lanes.found.sum())),
         )
         home = _view_of(reference)
         registrations: dict[View, Registration | None] = {}
         for i in indices:
             taker = result.analyses[i]
             view = _view_of(taker)
-            if view == home or len(taker.lanes.centers) != len(reference.lanes.centers):
+            if (
+                view == home
+                or taker.lane_evidence is None  # (lanes given by hand are the user's)
+                or len(taker.lanes.centers) != len(reference.lanes.centers)
+            ):
                 continue
             if view not in registrations:
                 registrations[view] = register(
