@@ -23,7 +23,7 @@ from blotquant.evidence import (
     rows_with_bands,
 )
 from blotquant.markers import add_ladder_lanes, ladder_columns, split_marker_rows
-from blotquant.profiles import lower_baseline
+from blotquant.profiles import bands_touch, lower_baseline
 
 #: Tilts searched, in degrees (membranes are rarely laid more than 2 deg off).
 MAX_TILT_DEG = 3.0
@@ -520,7 +520,7 @@ def find_lanes(
 
 
 def _apart(profile: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Whether each pair of neighbouring lanes is parted by a valley below half their height.
+    """Whether each pair of neighbouring lanes is parted by a valley (see ``bands_touch``).
 
     The valley is the profile's lowest point in the middle half between the
     centres; heights are taken above the profile's lowest point, so that a
@@ -534,7 +534,7 @@ def _apart(profile: np.ndarray, centers: np.ndarray) -> np.ndarray:
         lo = int(np.clip(np.ceil(a + 0.25 * (b - a)), 0, n - 1))
         hi = int(np.clip(np.floor(b - 0.25 * (b - a)), lo, n - 1))
         valley = float(profile[lo : hi + 1].min()) - floor
-        apart[i] = valley < 0.5 * min(at[i], at[i + 1])
+        apart[i] = not bands_touch(valley, at[i], at[i + 1])
     return apart
 
 

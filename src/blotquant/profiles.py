@@ -5,6 +5,21 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+#: Two neighbouring bands are apart where the lowest point between them falls
+#: below this share of the lower band's height, and touch where it does not
+#: (a valley between separate bands falls far lower). The one rule for lanes
+#: (:mod:`blotquant.lanes`) and for box edges (:mod:`blotquant.touching`).
+TOUCH_LEVEL = 0.5
+
+
+def bands_touch(valley: float, left: float, right: float) -> bool:
+    """Say whether two neighbouring bands of heights ``left`` and ``right`` touch over ``valley``.
+
+    All three are measured above the same floor.
+    """
+    return not valley < TOUCH_LEVEL * min(left, right)
+
+
 #: Standard deviations per median absolute deviation (MAD) of Gaussian noise.
 MAD_TO_SIGMA = 1.4826
 

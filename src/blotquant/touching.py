@@ -24,11 +24,8 @@ import numpy as np
 from scipy import optimize, special
 
 from blotquant.bands import BandBox, box_heights, column_volumes
+from blotquant.profiles import bands_touch
 
-#: A boundary is between touching bands when the signal there is at least this
-#: share of the lower band's typical height (a valley between separate bands
-#: falls far lower).
-TOUCH_LEVEL = 0.5
 #: Smallest share of the run's signal (sum of squares) the shape must explain.
 MIN_FIT = 0.97
 #: Flanks of the fitted shape are followed this many edge widths (sigma) out.
@@ -155,7 +152,7 @@ def _touching_runs(
             continue
         # the lowest point from the end of one box to the start of the next
         between = column_volumes(signal, a, a.x_right - 2, max(b.x_left + 2, a.x_right))
-        if float(between.min()) < TOUCH_LEVEL * min(typical[k], typical[k + 1]):
+        if not bands_touch(float(between.min()), typical[k], typical[k + 1]):
             continue
         if runs and runs[-1][-1] == k:
             runs[-1].append(k + 1)
