@@ -323,18 +323,25 @@ def _hold_to_registered_lanes(
 
     The reference is an image whose lanes were given by hand (``lane_centers``)
     if there is one, otherwise the image whose lanes are in least doubt (most
-    lanes placed by their own bands). Every other image of the membrane is registered
-    to it (:func:`blotquant.register.register`) and measured on the
-    reference's lanes carried over, each free to settle on its own band
+    lanes placed by their own bands). Every other image of the membrane is
+    registered to it (:func:`blotquant.register.register`) and measured on
+    the reference's lanes carried over, each free to settle on its own band
     (:func:`_held_to`). Returns the views measured again (to be drawn again)
     and the views registered (whose lanes no other step is to move).
     """
     redraw: set[View] = set()
     registered: set[View] = set()
     by_membrane: dict[str, list[int]] = {}
+    # image rows (top, bottom) of every band box of each view, left out of registering
+    band_rows: dict[View, list[tuple[float, float]]] = {}
     for i, analysis in enumerate(result.analyses):
-        if _view_of(analysis) in result.fingerprints:
+        view = _view_of(analysis)
+        if view in result.fingerprints:
             by_membrane.setdefault(analysis.measurement.membrane, []).append(i)
+            band_rows.setdefault(view, []).extend(
+                (box.band_top + analysis.row_offset, box.band_bottom + analysis.row_offset)
+                for box in analysis.boxes
+            )
     for name, indices in by_membrane.items():
         membrane = experiment.membrane(name)
         reference = max(
@@ -357,14 +364,21 @@ def _hold_to_registered_lanes(
                     result.fingerprints[home],
                     result.fingerprints[view],
                     pitch=reference.lanes.pitch,
-                    reference_bands=_band_rows(result.analyses, home),
-                    moving_bands=_band_rows(result.analyses, view),
+                    reference_bands=band_rows[home],
+                    moving_bands=band_rows[view],
                 )
             registration = registrations[view]
             if registration is None:
                 continue
             registered |= {view, home}
-            held = _held_to(reference, taker, registration, _view(views, view), membrane)
+            held = _held_to(
+                reference,
+                taker,
+                registration,
+                membrane,
+                width=result.fingerprints[view].shape[1],
+                read=lambda view=view: _view(views, view),  # (only if measured again)
+            )
             if held is not None:
                 _replace_analysis(result, i, held)
                 redraw.add(view)
@@ -375,20 +389,23 @@ def _held_to(
     reference: ImageAnalysis,
     taker: ImageAnalysis,
     registration: Registration,
-    image: BlotImage,
     membrane: Membrane,
+    *,
+    width: int,
+    read: Callable[[], BlotImage],
 ) -> ImageAnalysis | None:
     """Measure an image again on the reference's lanes, or say that the two disagree.
 
     None when every lane of the taker already lies within a quarter pitch of
-    the reference's, or when the lanes both images place by their own bands
-    are not whole lanes apart (the registration is then what is off). The
-    lanes carried over are kept unless the taker's own bands then put them
-    in more doubt than before; in that case the taker
-    keeps its lanes, and if most of them lie a quarter pitch or more from
-    the reference's, the disagreement is itself a doubt: a membrane whose
-    images place its lanes differently is flagged, never silently measured
-    two ways.
+    the reference's, when the lanes both images place by their own bands are
+    not whole lanes apart, or when the lanes would be carried off the image
+    (``width`` columns): the registration is then what is off. The lanes
+    carried over are kept unless the taker's own bands (its image from
+    ``read``) then put them in more doubt than before; in that case the
+    taker keeps its lanes, and if most of them lie a quarter pitch or more
+    from the reference's, the disagreement is itself a doubt: a membrane
+    whose images place its lanes differently is flagged, never silently
+    measured two ways.
     """
     pitch = reference.lanes.pitch
     carried = _carried_lanes(reference, taker, registration)
@@ -402,13 +419,14 @@ def _held_to(
     within = np.abs((offsets[both] + pitch / 2) % pitch - pitch / 2)
     if both.sum() < 2 or np.median(within) >= AGREE * pitch:
         return None
-    right = image.pixels.shape[1] if taker.crop is None else taker.crop[2]
-    inside = here.min() >= 0 and here.max() < right - taker.col_offset
-    if apart.max() < AGREE * pitch or not inside:
-        return None  # (lanes carried off the image: the registration is not to be trusted)
+    right = width if taker.crop is None else taker.crop[2]
+    if here.min() < 0 or here.max() >= right - taker.col_offset:
+        return None
+    if apart.max() < AGREE * pitch:
+        return None
     m = taker.measurement
     try:
-        retry = analyze_image(image, m, membrane, shared_lanes=SharedLanes(carried))
+        retry = analyze_image(read(), m, membrane, shared_lanes=SharedLanes(carried))
     except BlotquantError:
         retry = None
     source = f"{reference.measurement.image} [{reference.measurement.antibody}]"
@@ -442,16 +460,6 @@ def _replace_analysis(result: BatchAnalyses, i: int, new: ImageAnalysis) -> None
         if w in result.warnings and w not in new.warnings:
             result.warnings.remove(w)
     result.warnings.extend(w for w in new.warnings if w not in result.warnings)
-
-
-def _band_rows(analyses: list[ImageAnalysis], view: View) -> list[tuple[float, float]]:
-    """Give the image rows (top, bottom) of every band box measured on one view."""
-    return [
-        (box.band_top + a.row_offset, box.band_bottom + a.row_offset)
-        for a in analyses
-        if _view_of(a) == view
-        for box in a.boxes
-    ]
 
 
 def _view_of(analysis: ImageAnalysis) -> View:

@@ -10,9 +10,10 @@ membrane can be held to one set of lanes.
 Registration is by phase correlation (:func:`skimage.registration.phase_cross_correlation`)
 of a small, log-scaled copy of each image (its *fingerprint*), which carries
 the membrane's outline, its marks and its bands. Lanes repeat at a pitch, so a
-shift by one lane can fit almost as well as the true one; a registration is
-kept only when the images agree clearly better at the shift found than one
-lane to either side (:data:`MIN_MARGIN`). A small rotation between the images
+shift by whole lanes can fit almost as well as the true one: the rows of the
+bands measured are left out, and a registration is kept only when the images
+agree clearly better at the shift found than one or two lanes to either side
+(:data:`MIN_MARGIN`). A small rotation between the images
 is not sought: each image reads its own tilt, and each lane settles on its
 own band within a small residual shift.
 """
@@ -58,10 +59,13 @@ class Fingerprint:
         averaged in blocks of ``factor``, less its broad shapes (:data:`HIGH_PASS`).
     factor : int
         Pixels of the image per pixel of the fingerprint, along each axis.
+    shape : (int, int)
+        Rows and columns of the image itself.
     """
 
     pixels: np.ndarray
     factor: int
+    shape: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ def fingerprint(pixels: np.ndarray, *, side: int = FINGERPRINT_SIDE) -> Fingerpr
     # a speck of dust is a few pixels far off the rest: clipped, it cannot
     # outweigh an outline or a mark many pixels long
     low, high = np.percentile(fine, [CLIP_PERCENT, 100 - CLIP_PERCENT])
-    return Fingerprint(np.clip(fine, low, high).astype(np.float32), factor)
+    shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+    return Fingerprint(np.clip(fine, low, high).astype(np.float32), factor, shape)
 
 
 def register(
