@@ -479,12 +479,9 @@ def _carried_lanes(
     ref_row = lanes.ref_row + reference.row_offset + registration.rows
     shift = registration.columns + reference.col_offset - taker.col_offset
     bounds = None if lanes.bounds is None else lanes.bounds + shift
-    # the narrower width of the two: a box as wide as the pitch (the
-    # reference's bands touching) would take in its neighbours' flanks
-    width = min(lanes.width, taker.lanes.width)
-    return replace(
-        lanes, centers=lanes.centers + shift, bounds=bounds, ref_row=ref_row, width=width
-    )
+    # (the width too: the wells make a lane as wide as it is, and the taker's
+    # own width comes from the very bands that could not place its lanes)
+    return replace(lanes, centers=lanes.centers + shift, bounds=bounds, ref_row=ref_row)
 
 
 def _place_unseen_lanes(
