@@ -162,6 +162,14 @@ def evaluate(case: StripCase, images: Path = REAL, qc_folder: Path | None = None
     error = np.abs(placed - truth) / case.pitch
     right = int(np.sum(error <= 0.25))
     flagged = bool(bands["flags"].str.contains(LANES_UNCERTAIN).any())
+    # the strip's band flags by lane, to check by eye against the QC picture
+    mine = bands[bands["antibody"] == case.strip]
+    words: dict[str, list[str]] = {}
+    for lane, flags in zip(mine["lane"], mine["flags"].fillna(""), strict=True):
+        for word in str(flags).split(";"):
+            if word and word != LANES_UNCERTAIN:
+                words.setdefault(word, []).append(str(lane))
+    band_flags = " ".join(f"{w}:{','.join(lanes)}" for w, lanes in words.items())
     verdict = "right" if right == len(sample) else ("flagged" if flagged else "WRONG")
     return {
         **row,
@@ -170,6 +178,7 @@ def evaluate(case: StripCase, images: Path = REAL, qc_folder: Path | None = None
         "worst_error_pitch": round(float(np.nanmax(error)), 2),
         "flagged": flagged,
         "verdict": verdict,
+        "band_flags": band_flags,
         "note": "",
     }
 
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.images} is not there: nothing to compare", file=sys.stderr)
         return 1
     table = pd.DataFrame([evaluate(case, args.images, args.qc) for case in strip_cases()])
-    shown = table.assign(note=table["note"].str.slice(0, 70))
+    shown = table.assign(note=table["note"].str.slice(0, 70)).drop(columns="lanes")
     with pd.option_context("display.width", 250):
         print(shown.to_string(index=False))
     counts = table["verdict"].value_counts()

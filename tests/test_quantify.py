@@ -8,8 +8,9 @@ import pytest
 from blotquant.background import background_profile, lane_edges, profile_baseline
 from blotquant.bands import BandBox, band_patch, find_bands
 from blotquant.lanes import find_lanes
-from blotquant.polarity import detect_polarity, saturation_mask, to_signal
+from blotquant.polarity import detect_polarity, to_signal
 from blotquant.quantify import LOW_SNR, image_noise, measure_band, noise_sigma
+from blotquant.saturation import limit_mask
 from tests.conftest import make_blot
 
 
@@ -83,7 +84,7 @@ def test_volume_is_linear_in_load():
 def test_saturated_band_is_counted_and_flagged():
     blot = make_blot(n_lanes=5, pitch=40, amplitudes=[500, 500, 60000, 500, 500])
     image = np.clip(blot.image, 0, 4095)
-    sat = saturation_mask(image, "light-bands", 4095.0)
+    sat = limit_mask(image, "light-bands", 4095.0)
     bands = _measure(image, 5, saturated=sat)
     assert bands[2].saturated_pixels > 0 and "saturated" in bands[2].flags
     assert all(
@@ -119,10 +120,10 @@ def test_dark_bands_measure_like_light_bands():
 def test_dark_band_saturation_is_the_floor():
     pixels = np.array([[0, 10], [200, 255]], dtype=np.uint8)
     np.testing.assert_array_equal(
-        saturation_mask(pixels, "dark-bands", 255.0), [[True, False], [False, False]]
+        limit_mask(pixels, "dark-bands", 255.0), [[True, False], [False, False]]
     )
     np.testing.assert_array_equal(
-        saturation_mask(pixels, "light-bands", 255.0), [[False, False], [False, True]]
+        limit_mask(pixels, "light-bands", 255.0), [[False, False], [False, True]]
     )
 
 

@@ -30,6 +30,7 @@ from blotquant.report import (
     write_results,
 )
 from blotquant.report_html import render_report
+from blotquant.tables import CLIPPED_EXPORT, has_flag
 
 
 @dataclass
@@ -161,9 +162,20 @@ def _science_warnings(bands: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
         for (membrane, antibody, image), group in sat.groupby(keys, sort=False):
             lanes = ", ".join(f"{r.lane} ({r.saturated_pixels} px)" for r in group.itertuples())
             out.append(
-                f"Saturated {antibody} band(s) on {membrane} ({image}), lane {lanes}: pixels at "
-                "the detector's limit make these volumes underestimates; they are left out of "
-                "summary.csv. Image again with a shorter exposure."
+                f"Saturated {antibody} band(s) on {membrane} ({image}), lane {lanes}: a plateau "
+                "of pixels at the detector's (or the export's) limit makes these volumes "
+                "underestimates; they are left out of summary.csv. Image again with a shorter "
+                "exposure (or, for an 8-bit export, measure the imager's raw file)."
+            )
+        clipped = bands[bands["flags"].map(lambda f: has_flag(f, (CLIPPED_EXPORT,)))]
+        for (membrane, antibody, image), group in clipped.groupby(keys, sort=False):
+            lanes = ", ".join(str(r.lane) for r in group.itertuples())
+            shade = "white" if group["polarity"].iloc[0] == "dark-bands" else "black"
+            out.append(
+                f"The membrane around the {antibody} band(s) on {membrane} ({image}), lane "
+                f"{lanes}, is clipped to pure {shade} in the export: the bands' faint edges "
+                "were cut off with it, so these volumes are somewhat low and a faint band may "
+                "vanish. Export the image without auto-contrast (the imager's raw file)."
             )
         edge = bands[bands["flags"].str.contains("edge", na=False)]
         for (membrane, antibody, image), group in edge.groupby(keys, sort=False):

@@ -28,8 +28,9 @@ from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LaneEvidence, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
 from blotquant.models import Measurement, Membrane
-from blotquant.polarity import Resolved, detect_polarity, saturation_mask, signal_dtype, to_signal
+from blotquant.polarity import Resolved, detect_polarity, signal_dtype, to_signal
 from blotquant.quantify import ImageAnalysis, image_noise, measure_band
+from blotquant.saturation import limit_mask, membrane_limit_mask, saturated_plateaus
 from blotquant.tables import LANES_UNCERTAIN
 from blotquant.touching import balance_touching
 
@@ -79,7 +80,7 @@ def analyze_image(
     polarity = settings.polarity
     if polarity == "auto":
         polarity = detect_polarity(region)
-    saturated = _saturated_pixels(region, polarity, image, measurement)
+    saturated, clipped, export_notes = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
         lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
@@ -92,6 +93,7 @@ def analyze_image(
     else:
         lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
+    warnings = (*export_notes, *warnings)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
     sample_lanes = np.array([lane.role == "sample" for lane in membrane.lanes])
@@ -110,6 +112,7 @@ def analyze_image(
             box,
             method=settings.background,
             saturated=saturated,
+            clipped_membrane=clipped,
             background_image=background,
             pixel_noise=noise,
             background_row_offset=background_first_row,
@@ -272,25 +275,44 @@ def _refuse_unmeasurable(region: np.ndarray, measurement: Measurement, membrane:
 
 def _saturated_pixels(
     region: np.ndarray, polarity: Resolved, image: BlotImage, measurement: Measurement
-) -> np.ndarray:
-    """Find the region's pixels at the detector's limit; refuse it if over-exposed."""
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Find the region's saturated and clipped-membrane pixels; refuse it if over-exposed.
+
+    Returns the clipped bands' plateaus, the pixels at the membrane's own
+    limit (a clipped export), and notes on what else sits at a limit.
+    """
     level = measurement.analysis.saturation_level
-    # an image mostly at either limit is over-exposed, whichever way the bands go
-    # (a share of a half is told as well from every third row and column)
+    # a share of a half is told as well from every third row and column
     sample = region[::3, ::3]
-    at_limit = max(
-        float(saturation_mask(sample, "light-bands", image.ceiling, level).mean()),
-        float(saturation_mask(sample, "dark-bands", image.ceiling, None, image.floor).mean()),
-    )
-    saturated = saturation_mask(region, polarity, image.ceiling, level, image.floor)
-    share = max(float(saturated.mean()), at_limit)
-    if share > 0.5:
+    over = float(limit_mask(sample, polarity, image.ceiling, level, image.floor).mean())
+    clipped = membrane_limit_mask(region, polarity, image.ceiling, image.floor)
+    if image.bit_depth > 8:
+        # a raw detector image is never paper white: mostly at either limit, it is
+        # over-exposed whichever way the bands were taken to go
+        over = max(over, float(clipped[::3, ::3].mean()))
+    if over > 0.5:
         raise BlotquantError(
-            f"{measurement.image}{config_at(measurement)}: {share:.0%} of the pixels are at "
+            f"{measurement.image}{config_at(measurement)}: {over:.0%} of the pixels are at "
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
             "membrane again with a shorter exposure."
         )
-    return saturated
+    saturated, lone, marks = saturated_plateaus(region, polarity, image.ceiling, level, image.floor)
+    notes: list[str] = []
+    top = "brightest" if polarity == "light-bands" else "darkest"
+    if lone and not saturated.any():
+        notes.append(
+            f"{measurement.image}: {lone} lone pixel(s) at the export's {top} value with none "
+            "beside them: the export was contrast-stretched. A lone pixel is not saturation "
+            "and is not flagged; a linear stretch changes no fold change, but the imager's "
+            "raw file is the better measurement."
+        )
+    if marks:
+        notes.append(
+            f"{measurement.image}: {marks} pixel(s) at the {top} value have plain membrane "
+            "right beside them (burned-in outlines, labels or marks); they are not counted as "
+            "saturated bands. Export the image without annotations."
+        )
+    return saturated, clipped, tuple(notes)
 
 
 def _place_lanes(

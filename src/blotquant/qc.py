@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from blotquant.background import DRAWS_MARGINS
 from blotquant.io import BlotImage
 from blotquant.models import Measurement
-from blotquant.polarity import saturation_mask
+from blotquant.saturation import saturated_plateaus
 from blotquant.tables import LANES_UNCERTAIN
 
 #: Largest width (px) of the QC thumbnails embedded in report.html.
@@ -177,7 +177,7 @@ def _image_layer(image: BlotImage, analyses: Sequence[Any]) -> tuple[Image.Image
         region_width, region_height = _region_size(a, pixels.shape)
         region = pixels[top : top + region_height, left : left + region_width]
         level = a.measurement.analysis.saturation_level
-        sat = saturation_mask(region, a.polarity, image.ceiling, level, image.floor)
+        sat, _, _ = saturated_plateaus(region, a.polarity, image.ceiling, level, image.floor)
         if sat.any():
             ys, xs = np.nonzero(sat)
             index[(ys + top) // scale, (xs + left) // scale] = _SATURATED_INDEX

@@ -21,7 +21,8 @@ from blotquant.lanecheck import LaneEvidence
 from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement
 from blotquant.profiles import robust_sigma
-from blotquant.tables import BANDS_LEADING, BANDS_MEASURED
+from blotquant.saturation import CLIPPED_SHARE
+from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, CLIPPED_EXPORT
 
 #: Net volume below this many standard deviations of its noise: no band.
 NO_BAND_SNR = 3.0
@@ -142,6 +143,7 @@ def measure_band(
     method: str,
     margin: int | None = None,
     saturated: np.ndarray | None = None,
+    clipped_membrane: np.ndarray | None = None,
     background_image: np.ndarray | None = None,
     pixel_noise: float = 0.0,
     background_row_offset: int = 0,
@@ -160,7 +162,10 @@ def measure_band(
         Rows of membrane above and below the box used for background;
         by default the box's own ``margin``.
     saturated : ndarray of bool, shape (n_rows, n_columns), optional
-        Saturated pixels of the image.
+        Saturated pixels of the image (clipped bands' plateaus).
+    clipped_membrane : ndarray of bool, shape (n_rows, n_columns), optional
+        Pixels at the membrane's own limit (paper white, crushed black): a
+        band whose background rows are mostly there is ``clipped-export``.
     background_image : ndarray, shape (n_background_rows, n_columns), optional
         Background image for ``rolling-ball`` (possibly only some rows, starting
         at ``background_row_offset``).
@@ -196,6 +201,11 @@ def measure_band(
         # clipped pixels of the band itself; a clipped speck of dust was replaced
         # by its neighbours (and the band is flagged `dust`), so it does not count
         n_sat = int((sat_patch & ~specks)[:, margin : margin + height].sum())
+    clipped_export = False
+    if clipped_membrane is not None and margin > 0:
+        clip_patch, _ = band_patch(clipped_membrane, box, margin)
+        rows_out = np.r_[0:margin, margin + height : clip_patch.shape[1]]
+        clipped_export = bool(clip_patch[:, rows_out].mean() >= CLIPPED_SHARE)
     noise = np.hypot(
         pixel_noise * np.sqrt(inside.size),
         background_uncertainty(method, pixel_noise, patch.shape[0], margin, height),
@@ -206,6 +216,7 @@ def measure_band(
         detected=box.detected,
         saturated=n_sat > 0,
         clipped=clipped,
+        clipped_export=clipped_export,
         dust=bool(specks[:, margin : margin + height].any()),
         touching=box.touching,
     )
@@ -223,7 +234,14 @@ def measure_band(
 
 
 def _flags(
-    snr: float, *, detected: bool, saturated: bool, clipped: bool, dust: bool, touching: bool
+    snr: float,
+    *,
+    detected: bool,
+    saturated: bool,
+    clipped: bool,
+    dust: bool,
+    touching: bool,
+    clipped_export: bool = False,
 ) -> tuple[str, ...]:
     """Give the band's flag words, in the order bands.csv lists them."""
     flags: list[str] = []
@@ -241,6 +259,8 @@ def _flags(
         flags.append("dust")
     if touching:
         flags.append("touching")
+    if clipped_export:
+        flags.append(CLIPPED_EXPORT)
     return tuple(flags)
 
 

@@ -48,6 +48,9 @@ EXCLUDING_TOTAL_FLAGS = ("no-band",)
 #: The flag on every band of a membrane whose lanes do not fit what it shows
 #: (see :mod:`blotquant.lanecheck`).
 LANES_UNCERTAIN = "lanes-uncertain"
+#: The flag on a band whose surrounding membrane the export clipped to its
+#: limit (paper white, crushed black): its faint edges went with it.
+CLIPPED_EXPORT = "clipped-export"
 
 
 def same_value(a: Any, b: Any) -> bool:
