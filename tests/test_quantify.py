@@ -173,3 +173,48 @@ def test_whole_counts_carry_at_least_their_rounding_noise():
     assert image_noise(flat, whole_counts=True) == pytest.approx(1 / np.sqrt(12))
     noisy = flat + np.random.default_rng(0).normal(0, 5.0, flat.shape)
     assert image_noise(noisy, whole_counts=True) == noise_sigma(noisy)
+
+
+def _grainy_blot(amplitudes, *, grain=40.0, seed=3):
+    """A 16-bit blot on a membrane with grain: texture a few pixels across, as real ones have."""
+    from scipy import ndimage
+
+    blot = make_blot(
+        n_lanes=len(amplitudes), pitch=40, height=300, band_row=150.0, amplitudes=amplitudes,
+        background=2000, noise=2.0, seed=seed,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    texture = ndimage.gaussian_filter(rng.normal(size=blot.image.shape), 2.0)
+    texture *= grain / texture.std()
+    return blot, np.clip(np.rint(blot.image + texture), 0, 65535).astype(np.uint16)
+
+
+def _analyze(pixels, n):
+    from pathlib import Path
+
+    from blotquant.io import BlotImage
+    from blotquant.models import Lane, Measurement, Membrane
+    from blotquant.pipeline import analyze_image
+
+    membrane = Membrane("m", tuple(Lane(k + 1, metadata={"treatment": "t"}) for k in range(n)))
+    measurement = Measurement("m", "x.tif", Path("x.tif"), "X")
+    image = BlotImage.from_array(pixels, ceiling=65535.0)
+    return analyze_image(image, measurement, membrane)
+
+
+def test_bare_membrane_with_grain_is_no_band_and_strong_bands_are_not_flagged():
+    # the pixel noise is 2 counts; the grain (40 counts, 2 px across) is what a
+    # box on bare membrane measures, and is what a band must stand above
+    _, pixels = _grainy_blot([3000, 3000, 0, 3000, 0, 3000])
+    analysis = _analyze(pixels, 6)
+    flags = [b.flags for b in analysis.bands]
+    assert "no-band" in flags[2] and "no-band" in flags[4], flags
+    assert all(not set(f) & {"no-band", "low-snr"} for k, f in enumerate(flags) if k not in (2, 4))
+
+
+def test_a_weak_band_on_grain_is_low_snr_not_dropped():
+    _, pixels = _grainy_blot([3000, 3000, 250, 3000, 3000, 3000])
+    analysis = _analyze(pixels, 6)
+    weak = analysis.bands[2]
+    assert "low-snr" in weak.flags and "no-band" not in weak.flags, (weak.snr, weak.flags)
+    assert weak.snr < 10

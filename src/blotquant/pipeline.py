@@ -29,7 +29,7 @@ from blotquant.lanecheck import LaneEvidence, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
 from blotquant.models import Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, signal_dtype, to_signal
-from blotquant.quantify import ImageAnalysis, image_noise, measure_band
+from blotquant.quantify import ImageAnalysis, image_noise, measure_band, membrane_noise
 from blotquant.saturation import limit_mask, membrane_limit_mask, saturated_plateaus
 from blotquant.tables import LANES_UNCERTAIN
 from blotquant.touching import balance_touching
@@ -91,7 +91,10 @@ def analyze_image(
             lanes = follow_lanes(residual, lanes, rows=rows)
         evidence = lane_evidence(signal, lanes, residual=residual, rows=rows)
     else:
-        lanes, evidence = _place_lanes(signal, measurement, membrane, col_offset)
+        lanes, evidence, rows = _place_lanes(signal, measurement, membrane, col_offset)
+    if rows is None:
+        # (every fourth column tells which rows hold bands)
+        rows = rows_with_bands(band_residual(signal[:, ::4]))
     ladder, warnings = _fit_ladder(signal, lanes, measurement, membrane)
     warnings = (*export_notes, *warnings)
     if measurement.band_kda is not None:
@@ -106,6 +109,7 @@ def analyze_image(
         settings.background, signal, boxes, settings.rolling_ball_radius
     )
     noise = image_noise(signal, whole_counts=region.dtype.kind in "ui")
+    bare = membrane_noise(signal, boxes, method=settings.background, band_rows=rows)
     bands = tuple(
         measure_band(
             signal,
@@ -116,6 +120,7 @@ def analyze_image(
             background_image=background,
             pixel_noise=noise,
             background_row_offset=background_first_row,
+            membrane=bare,
         )
         for box in boxes
     )
@@ -317,19 +322,20 @@ def _saturated_pixels(
 
 def _place_lanes(
     signal: np.ndarray, measurement: Measurement, membrane: Membrane, col_offset: int = 0
-) -> tuple[LaneGeometry, LaneEvidence | None]:
+) -> tuple[LaneGeometry, LaneEvidence | None, np.ndarray | None]:
     """Place the lanes where the config puts them, or find and check them in the signal.
 
     Lanes found automatically come with the membrane's evidence about them
-    (:func:`blotquant.lanecheck.lane_evidence`); lanes given by hand are the
-    user's call and are not second-guessed.
+    (:func:`blotquant.lanecheck.lane_evidence`) and the rows that hold bands;
+    lanes given by hand are the user's call and are not second-guessed.
     """
     width = signal.shape[1]
     if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
         # outside band_rows help place them (band_rows only limits the band search)
         lanes, residual = _membrane_lanes_in(signal, membrane, measurement.analysis.lane_width)
-        return lanes, lane_evidence(signal, lanes, residual=residual)
+        rows = rows_with_bands(residual)
+        return lanes, lane_evidence(signal, lanes, residual=residual, rows=rows), rows
     # lane centres are image columns; the signal may start at a crop's left edge
     centers = np.asarray(measurement.lane_centers, dtype=float) - col_offset
     if centers.min() < 0 or centers.max() >= width:
@@ -338,7 +344,7 @@ def _place_lanes(
             f"outside the image's columns 0 to {width - 1}{config_at(measurement)}."
         )
     lanes = fixed_lanes(centers, measurement.analysis.lane_width, (signal.shape[0] - 1) / 2.0)
-    return lanes, None
+    return lanes, None, None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ the analyses of an experiment into the contract's bands.csv.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from blotquant.background import background_profile, background_uncertainty
 from blotquant.bands import BandBox, band_patch
@@ -48,6 +49,14 @@ class BandMeasurement:
     profile: np.ndarray | None = None
     #: Background under each box row (summed across the lane).
     background: np.ndarray | None = None
+
+    @property
+    def net_rows(self) -> np.ndarray:
+        """The lane profile minus its background, over the box's rows only."""
+        if self.profile is None or self.background is None:
+            return np.zeros(0)
+        margin = (len(self.profile) - len(self.background)) // 2
+        return self.profile[margin : margin + len(self.background)] - self.background
 
     @property
     def flag_text(self) -> str:
@@ -136,6 +145,115 @@ def image_noise(signal: np.ndarray, *, whole_counts: bool) -> float:
     return noise
 
 
+#: Shifted copies of the boxes needed to tell the membrane's own noise.
+MIN_NULL_BOXES = 8
+#: Shifts each way from a box, in box heights (with margins) off the band row.
+NULL_SHIFTS = 2
+#: A band's peak must stand this many noise SDs above what bare membrane shows.
+PEAK_K = 4.0
+
+
+@dataclass(frozen=True)
+class MembraneNoise:
+    """What a band's box measures on bare membrane of its image.
+
+    Attributes
+    ----------
+    volume : float
+        Standard deviation of a box's net volume there (0: not measured).
+    peak : float
+        The height a band's peak in the lane profile must reach to be a band
+        (0: not measured, no test).
+    boxes : int
+        How many boxes on bare membrane were measured.
+    """
+
+    volume: float = 0.0
+    peak: float = 0.0
+    boxes: int = 0
+
+
+def peak_height(net_rows: np.ndarray) -> float:
+    """Height of the highest peak of a box's net lane profile, smoothed over a third of the box.
+
+    Parameters
+    ----------
+    net_rows : ndarray, shape (n_box_rows,)
+        The lane profile minus its background, one value per box row.
+
+    Returns
+    -------
+    float
+    """
+    width = max(1, len(net_rows) // 3)
+    return float(ndimage.uniform_filter1d(net_rows, width, mode="nearest").max())
+
+
+def membrane_noise(
+    signal: np.ndarray,
+    boxes: Sequence[BandBox],
+    *,
+    method: str,
+    band_rows: np.ndarray | None = None,
+) -> MembraneNoise:
+    """Measure what the band boxes measure on bare membrane: the noise a band must beat.
+
+    Pixel noise alone misses what a real membrane adds: its grain, blotches,
+    a bending background. So each box is moved up and down its lane, clear of
+    its band and its margins, and measured there the same way. The spread
+    (median absolute deviation) of those net volumes is the noise a band's
+    volume must stand above; the peaks their lane profiles show by chance set
+    the height a band's peak must reach. Rolling-ball images are measured
+    there with the straight baseline (their background is computed only
+    around the bands).
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_rows, n_columns)
+        Float image, bands bright.
+    boxes : sequence of BandBox
+        The image's band boxes.
+    method : str
+        Background method.
+    band_rows : ndarray of bool, shape (n_rows,), optional
+        Rows that hold bands or marks anywhere across the image
+        (:func:`blotquant.evidence.rows_with_bands`): no moved box reads them.
+
+    Returns
+    -------
+    MembraneNoise
+        All zero when the image has too little membrane off the band rows
+        to tell (fewer than :data:`MIN_NULL_BOXES` boxes).
+    """
+    null_method = "profile-baseline" if method == "rolling-ball" else method
+    nets: list[float] = []
+    peaks: list[float] = []
+    n_rows = signal.shape[0]
+    for box in boxes:
+        _, tops = box.column_tops()
+        step = box.height + 2 * box.margin
+        for k in (*range(1, NULL_SHIFTS + 1), *range(-1, -NULL_SHIFTS - 1, -1)):
+            shift = k * step
+            first = tops.min() + shift - box.margin
+            last = tops.max() + shift + box.height + box.margin
+            if first < 0 or last > n_rows:
+                continue
+            if band_rows is not None and band_rows[first:last].any():
+                continue
+            moved = replace(box, center_row=box.center_row + shift)
+            bare = measure_band(signal, moved, method=null_method)
+            nets.append(bare.net_volume)
+            peaks.append(peak_height(bare.net_rows))
+    if len(nets) < MIN_NULL_BOXES:
+        return MembraneNoise()
+    chance = np.asarray(peaks)
+    return MembraneNoise(
+        volume=float(robust_sigma(np.asarray(nets))),
+        peak=float(np.median(chance) + PEAK_K * robust_sigma(chance)),
+        boxes=len(nets),
+    )
+
+
 def measure_band(
     signal: np.ndarray,
     box: BandBox,
@@ -147,6 +265,7 @@ def measure_band(
     background_image: np.ndarray | None = None,
     pixel_noise: float = 0.0,
     background_row_offset: int = 0,
+    membrane: MembraneNoise | None = None,
 ) -> BandMeasurement:
     """Measure one band.
 
@@ -174,6 +293,11 @@ def measure_band(
         and the dust test (0: no dust removal).
     background_row_offset : int
         Row of ``signal`` that ``background_image[0]`` holds.
+    membrane : MembraneNoise, optional
+        What boxes measure on bare membrane of this image (see
+        :func:`membrane_noise`): the signal-to-noise ratio is taken against
+        its volume noise when that exceeds what the pixel noise predicts, and
+        a band whose peak does not reach its ``peak`` is ``no-band``.
 
     Returns
     -------
@@ -206,13 +330,23 @@ def measure_band(
         clip_patch, _ = band_patch(clipped_membrane, box, margin)
         rows_out = np.r_[0:margin, margin + height : clip_patch.shape[1]]
         clipped_export = bool(clip_patch[:, rows_out].mean() >= CLIPPED_SHARE)
-    noise = np.hypot(
-        pixel_noise * np.sqrt(inside.size),
-        background_uncertainty(method, pixel_noise, patch.shape[0], margin, height),
+    noise = max(
+        float(
+            np.hypot(
+                pixel_noise * np.sqrt(inside.size),
+                background_uncertainty(method, pixel_noise, patch.shape[0], margin, height),
+            )
+        ),
+        membrane.volume if membrane is not None else 0.0,
     )
     snr = float(net / noise) if noise > 0 else (np.inf if net > 0 else 0.0)
+    peak = None
+    if membrane is not None and membrane.boxes:
+        profile = patch.sum(axis=0)
+        peak = peak_height(profile[margin : margin + height] - bg_rows) >= membrane.peak
     flags = _flags(
         snr,
+        peak=peak,
         detected=box.detected,
         saturated=n_sat > 0,
         clipped=clipped,
@@ -236,6 +370,7 @@ def measure_band(
 def _flags(
     snr: float,
     *,
+    peak: bool | None,
     detected: bool,
     saturated: bool,
     clipped: bool,
@@ -247,9 +382,12 @@ def _flags(
     flags: list[str] = []
     if saturated:
         flags.append("saturated")
-    # a lane with no clear peak of its own still counts as a band if its
-    # volume stands well clear of the noise (faint but real)
-    if snr < NO_BAND_SNR or (not detected and snr < LOW_SNR):
+    # a band is a peak standing above what bare membrane of the image shows
+    # (peak None: too little bare membrane to tell; the volume's noise decides).
+    # A lane with no clear peak of its own still counts as a band if its
+    # volume stands well clear of the noise (faint but real).
+    no_peak = (snr < NO_BAND_SNR) if peak is None else not peak
+    if no_peak or (not detected and snr < LOW_SNR):
         flags.append("no-band")
     elif snr < LOW_SNR:
         flags.append("low-snr")
