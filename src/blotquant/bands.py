@@ -23,6 +23,15 @@ from blotquant.profiles import lower_baselines, robust_sigma
 BOX_HALF_HEIGHT_FWHM = 1.5
 #: How far (rows) a lane's band may sit from the curve through its neighbours.
 MAX_OFF_CURVE = 6.0
+#: A second band this close (in FWHMs of one band), at least this share of
+#: the first's height, with a dip between them, makes a doublet.
+DOUBLET_MAX_APART = 3.0
+DOUBLET_MIN_SHARE = 0.4
+#: A weaker band this close, at least this share of the band's height, is a
+#: close band: the box reaches past it and the band is split off at the dip.
+CLOSE_MIN_SHARE = 0.1
+#: The dip between the two bands of a doublet: at most this share of the lower peak.
+DOUBLET_DIP = 0.8
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,12 @@ class BandBox:
     #: The band runs into a neighbour's with no valley between them; the box
     #: edge between them is placed by :func:`blotquant.touching.balance_touching`.
     touching: bool = False
+    #: The lane's band shows as two (a doublet) where the box is.
+    doublet: bool = False
+    #: Box rows [start, stop) that are counted, when the box holds a doublet
+    #: and only one band of it is asked for (``band: upper`` or ``lower``);
+    #: None: the whole box.
+    part: tuple[int, int] | None = None
 
     @property
     def band_top(self) -> int:
@@ -275,8 +290,13 @@ def find_bands(
     *,
     band_rows: tuple[int, int] | None = None,
     margin: int | None = None,
+    band: str = "both",
 ) -> list[BandBox]:
     """Find the band of every lane and the box to measure it in.
+
+    Two bands close together across the lanes (a doublet: two forms of one
+    protein) are boxed together by default, in every lane alike; ``band``
+    picks the upper or the lower one instead.
 
     Parameters
     ----------
@@ -293,6 +313,8 @@ def find_bands(
         Rows of membrane above and below each box used for background. By
         default 0.8 x the band's FWHM (3 to 20 rows): wide enough that the
         baseline's noise stays small, narrow enough to stay near the band.
+    band : {'both', 'upper', 'lower'}
+        Which band of a doublet the box holds; ignored without a doublet.
 
     Returns
     -------
@@ -328,28 +350,73 @@ def find_bands(
         detrended, row0 + expected_shift, reach + 10.0, noise, window
     )
     good = sample_lanes & (strength >= 5.0)
+    # a doublet: most lanes with a band show a second one close by, on their own;
+    # a close band: the second one is much weaker (another protein)
+    upper, lower, single, share, below = _lane_doublets(detrended, rows_found, good, noise, window)
+    resolved = np.isfinite(upper)
+    pair = bool(good.any()) and resolved[good].sum() >= max(2, 0.5 * good.sum())
+    doublet = pair and float(np.median(share[resolved & good])) >= DOUBLET_MIN_SHARE
+    # which part of the box is counted: the band asked for, or the band itself
+    counted = band
+    if pair and not doublet:
+        counted = "upper" if np.mean(below[resolved & good]) >= 0.5 else "lower"
+    if pair:
+        fwhm0 = float(np.median(single[resolved]))
+        apart = float(np.median(lower[resolved] - upper[resolved]))
+        # never reach as far as the other band
+        reach = min(reach, 0.4 * apart)
+        # the box always holds both bands, so its baseline runs from the membrane
+        # above them to the membrane below; one band is then the part of the box
+        # on its side of the dip between them (a drop line)
+        rows_found = np.where(resolved, 0.5 * (upper + lower), rows_found)
+        # the curve goes through the lanes that show both bands
+        good &= resolved
+        row0 = int(round(float(np.median(rows_found[good] - expected_shift[good]))))
+    else:
+        resolved[:] = False
     curve = _fit_band_curve(lanes.centers, rows_found, good, row0, expected_shift, strength)
     predicted = curve(lanes.centers)
     # lanes without a clear peak of their own near the curve look again, close to it
+    # (a lane showing one band of a boxed-whole doublet has no peak where the box goes)
     again = np.flatnonzero(~good | (np.abs(rows_found - predicted) > MAX_OFF_CURVE))
-    rows_found[again], strength[again], fwhms[again] = _peaks_per_lane(
-        detrended[again], predicted[again], 3.0, noise[again], window
-    )
+    if not pair:
+        rows_found[again], strength[again], fwhms[again] = _peaks_per_lane(
+            detrended[again], predicted[again], min(3.0, reach), noise[again], window
+        )
     detected = strength >= 5.0
     # lanes without a clear peak are measured where the curve says the band is
     use_own = detected & (np.abs(rows_found - predicted) <= MAX_OFF_CURVE)
+    if pair:
+        use_own &= resolved
     centres = np.where(use_own, rows_found, predicted)
 
     # one box height for every lane, from the lanes with a band of their own
     ref = sample_lanes & use_own
     fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
+    if pair:
+        # the two bands overlap: one band's width is told from its outer flank
+        fwhm = fwhm0
     # a band is no taller than the rows it is sought in: a peak whose half
     # height lies far outside them is a slope of the membrane, not a band
     fwhm = min(fwhm, float(max(window[1] - window[0], 1)))
     half = BOX_HALF_HEIGHT_FWHM * fwhm
     if margin is None:
         margin = int(np.clip(round(0.8 * fwhm), 3, 20))
-    half_top, half_bottom = _limit_by_neighbours(detrended, centres, use_own, half, fwhm, margin)
+    if pair:
+        # the box reaches from above the upper band to below the lower one; each
+        # side still stops short of a further band beyond it
+        half_apart = 0.5 * apart
+        half_top, _ = _limit_by_neighbours(
+            detrended, centres - half_apart, use_own, half, fwhm, margin
+        )
+        _, half_bottom = _limit_by_neighbours(
+            detrended, centres + half_apart, use_own, half, fwhm, margin
+        )
+        half_top, half_bottom = half_top + half_apart, half_bottom + half_apart
+    else:
+        half_top, half_bottom = _limit_by_neighbours(
+            detrended, centres, use_own, half, fwhm, margin
+        )
     slope_at = curve.deriv()(lanes.centers) if curve.order > 0 else np.zeros(n_lanes)
     boxes = []
     for i in np.flatnonzero(sample_lanes):
@@ -366,9 +433,109 @@ def find_bands(
                 half_bottom=float(half_bottom),
                 detected=bool(detected[i]),
                 margin=int(margin),
+                doublet=bool(doublet and resolved[i]),
             )
         )
+    if pair and counted != "both":
+        dips = _doublet_dips(detrended, upper, lower, centres)
+        boxes = [_one_of_doublet(b, dips[b.lane - 1], counted) for b in boxes]
     return boxes
+
+
+def _doublet_dips(
+    detrended: np.ndarray, upper: np.ndarray, lower: np.ndarray, centres: np.ndarray
+) -> np.ndarray:
+    """Find the row of the dip between each lane's two bands (where the others' lie, unseen)."""
+    dips = np.full(len(centres), np.nan)
+    for k in np.flatnonzero(np.isfinite(upper)):
+        a, b = int(round(upper[k])), int(round(lower[k]))
+        if b > a:
+            dips[k] = a + int(np.argmin(detrended[k, a : b + 1]))
+    seen = np.isfinite(dips)
+    # a lane that shows one band only is split where the others' dips lie
+    offset = float(np.median(dips[seen] - centres[seen])) if seen.any() else 0.0
+    return np.where(seen, dips, centres + offset)
+
+
+def _one_of_doublet(box: BandBox, dip: float, band: str) -> BandBox:
+    """Count only the upper or lower part of a whole-doublet box, split at the dip."""
+    split = int(np.clip(round(dip) - box.band_top, 1, box.height - 1))
+    part = (0, split) if band == "upper" else (split, box.height)
+    return replace(box, part=part)
+
+
+def _lane_doublets(
+    detrended: np.ndarray,
+    rows: np.ndarray,
+    good: np.ndarray,
+    noise: np.ndarray,
+    window: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Find, in each lane with a band, a second band close to it.
+
+    The second band lies one to :data:`DOUBLET_MAX_APART` FWHMs away (inside
+    ``window``), is at least :data:`CLOSE_MIN_SHARE` of the first's height
+    and clear of the noise, with a dip between them.
+
+    Returns
+    -------
+    upper, lower : ndarray, shape (n_lanes,)
+        Rows of the two bands; NaN where a lane shows no second band.
+    single : ndarray, shape (n_lanes,)
+        One band's FWHM, from the outer flank of the lane's band.
+    share : ndarray, shape (n_lanes,)
+        The second band's height over the first's (a doublet from
+        :data:`DOUBLET_MIN_SHARE`).
+    below : ndarray of bool, shape (n_lanes,)
+        The second band lies below the first.
+    """
+    n = len(rows)
+    upper, lower, single = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    share, below = np.full(n, np.nan), np.zeros(n, bool)
+    for k in np.flatnonzero(good):
+        profile = detrended[k]
+        main = int(np.clip(round(rows[k]), 0, len(profile) - 1))
+        value = float(profile[main])
+        if value <= 0:
+            continue
+        left, right = _half_widths(profile, main)
+        width = 2.0 * min(left, right)
+        reach = int(np.ceil(DOUBLET_MAX_APART * width))
+        # a band the search window cuts through is not one the user framed
+        inset = int(np.ceil(width / 2))
+        lo = max(window[0] + inset, main - reach, 1)
+        hi = min(window[1] - inset, main + reach + 1, len(profile) - 1)
+        floor = max(CLOSE_MIN_SHARE * value, 5.0 * noise[k])
+        best = None
+        for j in range(lo, hi):
+            if abs(j - main) < width or profile[j] < floor:
+                continue
+            if profile[j] < profile[j - 1] or profile[j] < profile[j + 1]:
+                continue
+            a, b = sorted((j, main))
+            if profile[a : b + 1].min() > DOUBLET_DIP * min(profile[j], value):
+                continue
+            if best is None or profile[j] > profile[best]:
+                best = j
+        if best is None:
+            continue
+        upper[k], lower[k] = sorted((_subpixel(profile, main), _subpixel(profile, best)))
+        single[k] = 2.0 * (left if best > main else right)
+        share[k] = profile[best] / value
+        below[k] = best > main
+    return upper, lower, single, share, below
+
+
+def _half_widths(profile: np.ndarray, peak: int) -> tuple[float, float]:
+    """Rows from ``peak`` to its half maximum on the left and on the right."""
+    half = profile[peak] / 2.0
+    left = peak
+    while left > 0 and profile[left - 1] > half:
+        left -= 1
+    right = peak
+    while right < len(profile) - 1 and profile[right + 1] > half:
+        right += 1
+    return max(peak - left + 0.5, 0.5), max(right - peak + 0.5, 0.5)
 
 
 def _vote_band_row(

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 Polarity = Literal["auto", "dark-bands", "light-bands"]
+#: Which band of a doublet a box holds: both (the default), or the upper or lower alone.
+DoubletBand = Literal["both", "upper", "lower"]
 LaneRole = Literal["sample", "ladder", "empty"]
 
 BACKGROUND_METHODS = ("rolling-ball", "lane-edges", "profile-baseline", "none")
@@ -81,6 +83,8 @@ class Measurement:
     rows: tuple[int, int] | None = None
     #: Search window for the band, [top, bottom) in image rows; None = anywhere.
     band_rows: tuple[int, int] | None = None
+    #: With a doublet (two bands close together), which one the box holds.
+    band: DoubletBand = "both"
     #: Lane centres in image columns; None = find lanes automatically.
     lane_centers: tuple[float, ...] | None = None
     #: Turn the image first: 90, 180 or 270 degrees clockwise, or a small angle.

@@ -101,7 +101,12 @@ def analyze_image(
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
     sample_lanes = np.array([lane.role == "sample" for lane in membrane.lanes])
     boxes = find_bands(
-        signal, lanes, sample_lanes, band_rows=band_rows, margin=settings.background_margin
+        signal,
+        lanes,
+        sample_lanes,
+        band_rows=band_rows,
+        margin=settings.background_margin,
+        band=measurement.band,
     )
     heights = box_heights(signal, boxes)
     boxes = balance_touching(signal, boxes, pitch=lanes.pitch, heights=heights)

@@ -264,6 +264,10 @@ def _draw_boxes(
             outline=colour,
             width=2,
         )
+        if box.part is not None:
+            # one band of a doublet: the drop line at the dip between its two bands
+            split = box.part[1] if box.part[0] == 0 else box.part[0]
+            draw.line([pt(left, t_l + split), pt(right, t_r + split)], fill=colour, width=2)
         if margins:
             draw.line([pt(left, t_l - margin), pt(right, t_r - margin)], fill=_MARGIN_COLOUR)
             draw.line([pt(left, b_l + margin), pt(right, b_r + margin)], fill=_MARGIN_COLOUR)

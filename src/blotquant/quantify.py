@@ -23,7 +23,7 @@ from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement
 from blotquant.profiles import robust_sigma
 from blotquant.saturation import CLIPPED_SHARE
-from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, CLIPPED_EXPORT
+from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, CLIPPED_EXPORT, DOUBLET
 
 #: Net volume below this many standard deviations of its noise: no band.
 NO_BAND_SNR = 3.0
@@ -317,7 +317,15 @@ def measure_band(
         bg_patch, _ = band_patch(background_image, box, margin, background_row_offset)
         bg_patch = bg_patch.astype(np.float64, copy=False)
     bg_rows = background_profile(method, patch, margin, height, bg_patch)
-    background = float(bg_rows.sum())
+    counted = inside
+    if box.part is not None:
+        # one band of a doublet: the box rows on its side of the dip
+        first, stop = box.part
+        counted = inside[:, first:stop]
+        raw = float(counted.sum())
+        background = float(bg_rows[first:stop].sum())
+    else:
+        background = float(bg_rows.sum())
     net = raw - background
     n_sat = 0
     if saturated is not None:
@@ -333,7 +341,7 @@ def measure_band(
     noise = max(
         float(
             np.hypot(
-                pixel_noise * np.sqrt(inside.size),
+                pixel_noise * np.sqrt(counted.size),
                 background_uncertainty(method, pixel_noise, patch.shape[0], margin, height),
             )
         ),
@@ -353,6 +361,7 @@ def measure_band(
         clipped_export=clipped_export,
         dust=bool(specks[:, margin : margin + height].any()),
         touching=box.touching,
+        doublet=box.doublet,
     )
     return BandMeasurement(
         lane=box.lane,
@@ -377,6 +386,7 @@ def _flags(
     dust: bool,
     touching: bool,
     clipped_export: bool = False,
+    doublet: bool = False,
 ) -> tuple[str, ...]:
     """Give the band's flag words, in the order bands.csv lists them."""
     flags: list[str] = []
@@ -399,6 +409,8 @@ def _flags(
         flags.append("touching")
     if clipped_export:
         flags.append(CLIPPED_EXPORT)
+    if doublet:
+        flags.append(DOUBLET)
     return tuple(flags)
 
 

@@ -51,6 +51,8 @@ LANES_UNCERTAIN = "lanes-uncertain"
 #: The flag on a band whose surrounding membrane the export clipped to its
 #: limit (paper white, crushed black): its faint edges went with it.
 CLIPPED_EXPORT = "clipped-export"
+#: The flag on a band that shows as two close bands (a doublet) in its box.
+DOUBLET = "doublet"
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -295,6 +295,7 @@ class Collector:
                 channel=keys.get("channel", 0),
                 rows=rows,
                 band_rows=keys.get("band_rows"),
+                band=keys.get("band") or "both",
                 lane_centers=keys.get("lane_centers"),
                 crop=None if keys.get("crop") == CROP_FULL else keys.get("crop"),
                 find_membrane=keys.get("crop") is None,

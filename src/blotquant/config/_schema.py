@@ -30,6 +30,7 @@ from blotquant.config._messages import (
 from blotquant.models import BACKGROUND_METHODS, AnalysisSettings
 
 POLARITIES: tuple[str, ...] = get_args(models.Polarity)
+DOUBLET_BANDS: tuple[str, ...] = get_args(models.DoubletBand)
 LANE_ROLES: tuple[str, ...] = get_args(models.LaneRole)
 #: Output folder, beside the config, when neither ``--out`` nor ``output`` is given.
 DEFAULT_OUTPUT = "blotquant-results"
@@ -38,8 +39,8 @@ DEFAULT_CONTROL: dict[str, Any] = {"treatment": "DMSO"}
 DEFAULT_SUMMARY_BY = ("treatment",)
 #: Keys of an image that a region (or every file of a batch) may also set.
 IMAGE_KEYS = (
-    "channel", "band_rows", "lane_centers", "ladder", "band_kda", "band_kda_tolerance", "crop",
-    "rotate",
+    "channel", "band_rows", "band", "lane_centers", "ladder", "band_kda", "band_kda_tolerance",
+    "crop", "rotate",
 )  # fmt: skip
 #: The largest tilt, in degrees either way, that ``rotate`` straightens (beyond it: 90, 180, 270).
 MAX_ROTATE_DEG = 10.0
@@ -292,6 +293,7 @@ def _path_text(value: Any) -> str:
 Text = Annotated[str, StringConstraints(min_length=1)]
 PathText = Annotated[str, PlainValidator(_path_text)]
 Polarity = Annotated[models.Polarity, _choice(POLARITIES)]
+DoubletBand = Annotated[models.DoubletBand, _choice(DOUBLET_BANDS)]
 Background = Annotated[str, _choice(BACKGROUND_METHODS)]
 Role = Annotated[models.LaneRole, _choice(LANE_ROLES)]
 Channel = Annotated[int, PlainValidator(_channel)]
@@ -364,6 +366,7 @@ if tuple(AnalysisModel.model_fields) != ANALYSIS_KEYS:  # pragma: no cover - a d
 class _ImageKeysModel(AnalysisModel):
     channel: Channel | None = None
     band_rows: Rows | None = None
+    band: DoubletBand | None = None
     lane_centers: Centers | None = None
     ladder: Ladder | None = None
     band_kda: Positive | None = None
