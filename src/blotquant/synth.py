@@ -86,7 +86,8 @@ class StripSpec:
     doublet : (float, float), optional
         (rows below, volume as a fraction of the first's) of a second band
         under every sample band: each lane's volume is the doublet's total,
-        shared ``1 : fraction`` between its two bands.
+        shared ``1 : fraction`` between its two bands. The truth's row is the
+        stronger band's (the first, for a fraction up to 1).
     """
 
     antibody: str
@@ -257,7 +258,7 @@ class BandTruth:
     antibody: str
     lane: int
     true_volume: float
-    band_row: float  # image row of the band centre (a doublet's centre of mass) at the lane centre
+    band_row: float  # image row of the band centre (a doublet's stronger band) at the lane centre
     lane_x: float  # image column of the lane centre at the band row
     saturated: bool
     plateau: int = 0  # pixels in the band's largest clipped plateau
@@ -491,7 +492,8 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
                 band = first * shape / shape.sum() if shape.sum() > 0 else 0.0 * shape
                 if second.sum() > 0:
                     band = band + fraction * first * second / second.sum()
-                centre = row + offset * fraction / (1.0 + fraction)  # centre of mass
+                # the pair's row is its stronger band's, where a tool puts the pair's peak
+                centre = row if fraction <= 1 else row + offset
             add(band)
             if strip.smear > 0:
                 below = np.clip(yr - (row + _smile_offset(spec, xr)), 0, None)
