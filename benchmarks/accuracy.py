@@ -111,6 +111,7 @@ BAND_FLAWS: dict[str, dict] = {
     # 1-2 bubbles per image over random sample lanes' bands
     "bubbles": {"bubbles": (1, 2)},
     # the phospho bands of 4 treated lanes at a true signal-to-noise of 1-30
+    # (log-uniform, one in each quarter of the range)
     "weak bands near the noise": {"weak": (4, 1.0, 30.0)},
     "contrast-stretched 8-bit": {"bits": 8, "stretch": True},
     # dark bands on paper white: 90-98 % of the background at 255
@@ -218,7 +219,9 @@ def make_membrane(
     if flaws.get("weak"):
         count, lo, hi = flaws["weak"]
         chosen = rng.choice(treated, count, replace=False)
-        snrs = np.exp(rng.uniform(np.log(lo), np.log(hi), count))
+        # log-uniform, one in each of `count` equal log-steps: the range is spanned
+        steps = np.linspace(np.log(lo), np.log(hi), count + 1)
+        snrs = np.exp(rng.uniform(steps[:-1], steps[1:]))
         weak = {int(i): float(v) for i, v in zip(chosen, snrs, strict=True)}
     if flaws.get("graded_saturation"):
         # noiseless peak = background + volume / (sqrt(2 pi) sigma x band width)
