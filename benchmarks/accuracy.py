@@ -7,14 +7,15 @@
 
 Generates a varied set of synthetic membranes with blotquant's generator
 (each flaw alone, twice, and everything together; then each flaw of real
-membranes alone, twice), runs the real ``blotquant run`` CLI on them for
-every background method, and prints one table row per flaw and method. See
-benchmarks/README.md for the metrics.
+membranes alone, twice; then each flaw at the bands alone, twice), runs the
+real ``blotquant run`` CLI on them for every background method, and prints
+one table row per flaw and method. See benchmarks/README.md for the metrics.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import shutil
 import subprocess
 import sys
@@ -28,9 +29,13 @@ import pandas as pd
 import tifffile
 import yaml
 from PIL import Image
+from scipy.stats import norm
 
+from blotquant.bands import BandBox
 from blotquant.models import BACKGROUND_METHODS, DEFAULT_BACKGROUND
-from blotquant.synth import BlotSpec, StripSpec, render_blot
+from blotquant.polarity import to_signal
+from blotquant.quantify import image_noise, measure_band
+from blotquant.synth import BandTruth, BlotSpec, StripSpec, render_blot
 from blotquant.tables import LANES_UNCERTAIN
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +45,8 @@ IMAGEJ_SEED = 2026
 #: order of the README's tables.
 METHODS = tuple(sorted(BACKGROUND_METHODS, key=lambda m: (m != DEFAULT_BACKGROUND, m == "none", m)))
 IMAGEJ_RADII = (10, 25, 50, 100)
+#: A camera whose full well ends at 30 000 counts (16-bit saturation flaws).
+SATURATION_CEILING = 30000.0
 TREATMENTS = ["DMSO", "DMSO", "A", "A", "B", "B", "C", "C", "D", "D"]
 #: true phospho/total fold change of each treatment (D: the faint case, 5 %)
 EFFECT = {"DMSO": 1.0, "A": 0.6, "B": 0.25, "C": 1.2, "D": 0.05}
@@ -92,6 +99,37 @@ REAL_FLAWS: dict[str, dict] = {
         "inhibited": ("A", "B", "D"),
     },
 }
+#: Flaws at the bands, each alone, drawn after all of the above (same stream),
+#: so every membrane above stays identical at a given seed.
+BAND_FLAWS: dict[str, dict] = {
+    # texture of the membrane: 3-6 % of the background, 1.5-3 px correlation
+    "membrane grain": {"grain": (0.03, 0.06), "grain_size": (1.5, 3.0)},
+    # three blotches per image right under the bands, 1-3 lanes wide
+    "blotches under bands": {"blotches_under_bands": 3},
+    # a second band 2.5-3.5 sigma below each band, 0.5-1 times its volume
+    "doublets": {"doublet": ((2.5, 3.5), (0.5, 1.0))},
+    # 1-2 bubbles per image over random sample lanes' bands
+    "bubbles": {"bubbles": (1, 2)},
+    # the phospho bands of 4 treated lanes at a true signal-to-noise of 1-30
+    # (log-uniform, one in each quarter of the range)
+    "weak bands near the noise": {"weak": (4, 1.0, 30.0)},
+    "contrast-stretched 8-bit": {"bits": 8, "stretch": True},
+    # dark bands on paper white: 90-98 % of the background at 255
+    "paper-white background": {"bits": 8, "polarity": "dark-bands", "paper_white": (0.90, 0.98)},
+    # five treated lanes' total bands from grazing the ceiling to far over it
+    "graded saturation": {"graded_saturation": True},
+}
+#: Overshoot of the graded-saturation bands' noiseless peak: in pixel noise SDs
+#: over the ceiling (a plateau of about 2-10 and 10-50 pixels), then as a
+#: multiple of the ceiling (about 90, 250 and 450 pixels at sigma 5).
+GRADED_SDS = ((-0.5, 0.5), (1.0, 4.0))
+GRADED_TIMES = ((1.03, 1.1), (1.2, 1.5), (1.6, 2.5))
+#: Bands of true signal-to-noise below this are weak, above STRONG_SNR strong.
+WEAK_SNR = 8.0
+STRONG_SNR = 20.0
+WEAK_FLAGS = ("no-band", "low-snr")
+#: Columns of the flags at the bands (after the older ones, which stay as they were).
+FLAG_COLUMNS = ["weak_flagged", "strong_flagged_weak", "bubble_flagged"]
 #: The config is wrong on purpose here: its fold changes are not expected to
 #: be right, its bands are expected to be flagged lanes-uncertain, and it is
 #: left out of "all membranes".
@@ -174,6 +212,26 @@ def make_membrane(
         # one treated lane's total band far over the detector's range
         hot = [i for i, lane in enumerate(lanes) if lane.get("treatment") == "C"][0]
         total[hot] *= 10.0
+    noise = flaws.get("noise", 1.0)
+    # flaws at the bands (none of them draws a number otherwise)
+    treated = [i for i, lane in enumerate(lanes) if lane.get("treatment") not in (None, "DMSO")]
+    weak: dict[int, float] = {}  # lane index: true signal-to-noise of its phospho band
+    if flaws.get("weak"):
+        count, lo, hi = flaws["weak"]
+        chosen = rng.choice(treated, count, replace=False)
+        # log-uniform, one in each of `count` equal log-steps: the range is spanned
+        steps = np.linspace(np.log(lo), np.log(hi), count + 1)
+        snrs = np.exp(rng.uniform(steps[:-1], steps[1:]))
+        weak = {int(i): float(v) for i, v in zip(chosen, snrs, strict=True)}
+    if flaws.get("graded_saturation"):
+        # noiseless peak = background + volume / (sqrt(2 pi) sigma x band width)
+        over = rng.choice(treated, len(GRADED_SDS) + len(GRADED_TIMES), replace=False)
+        pixel_sd = np.sqrt((15 * noise) ** 2 + 0.8 * noise * SATURATION_CEILING)
+        peaks = [SATURATION_CEILING + rng.uniform(*k) * pixel_sd for k in GRADED_SDS]
+        peaks += [SATURATION_CEILING * rng.uniform(*k) for k in GRADED_TIMES]
+        per_pixel = np.sqrt(2 * np.pi) * sigma * 2 * 0.36 * pitch
+        for i, peak in zip(over, peaks, strict=True):
+            total[i] = (peak - 1400) * per_pixel
     jitter = list(rng.uniform(-2.5, 2.5, n_lanes))
     margin = max(40.0, 0.8 * pitch)
     first_lane = margin
@@ -192,7 +250,6 @@ def make_membrane(
             jitter[-1] += beyond
     width = int(round(2 * margin + pitch * (n_lanes - 1) + extra_width))
     height = 240 if sigma < 7 else 300
-    noise = flaws.get("noise", 1.0)
     real: dict = {}  # BlotSpec settings of real-blot flaws; empty leaves the defaults
     if flaws.get("splay"):
         real["splay"] = flaws["splay"]
@@ -214,6 +271,22 @@ def make_membrane(
         real["streaks"] = [(int(i) + 1, float(rng.uniform(lo, hi))) for i in sorted(chosen)]
     if flaws.get("annotations"):
         real["annotations"] = flaws["annotations"]
+    if flaws.get("grain"):
+        real["grain"] = float(rng.uniform(*flaws["grain"]))
+        real["grain_size"] = float(rng.uniform(*flaws["grain_size"]))
+    if flaws.get("stretch"):
+        real["stretch"] = True
+    white = 50000 if bits == 16 else 230
+    if flaws.get("paper_white"):
+        # white just above the top value: this share of the background rounds to 255
+        share = float(rng.uniform(*flaws["paper_white"]))
+        level = 1400 * scale
+        pixel_sd = np.sqrt((15 * noise * scale) ** 2 + 0.8 * noise * scale * level)
+        white = 254.5 + level + float(norm.ppf(share)) * pixel_sd
+    doublet = None
+    if flaws.get("doublet"):
+        offsets, fractions = flaws["doublet"]
+        doublet = (float(rng.uniform(*offsets)) * sigma, float(rng.uniform(*fractions)))
     common = dict(
         width=width,
         n_lanes=n_lanes,
@@ -228,10 +301,14 @@ def make_membrane(
         read_noise=15 * noise * scale,
         shot_noise=0.8 * noise * scale,
         dust=flaws.get("dust", 0),
-        white=(50000 if bits == 16 else 230),
+        white=white,
         # saturation: a camera whose full well ends at 30 000 counts, the hot
         # band about 1.4 x over it
-        ceiling=(30000.0 if flaws.get("saturate") and bits == 16 else None),
+        ceiling=(
+            SATURATION_CEILING
+            if (flaws.get("saturate") or flaws.get("graded_saturation")) and bits == 16
+            else None
+        ),
         **real,
     )
 
@@ -262,7 +339,27 @@ def make_membrane(
             ladder_volume=float(np.max(total)) * 0.5,
             band_half_width=merged[0] if merged else None,
             edge_softness=merged[1] * pitch if merged else None,
+            blotches_under_bands=flaws.get("blotches_under_bands", 0),
+            doublet=doublet,
         )
+
+    def blot(strips: list[StripSpec], settings: dict) -> BlotSpec:
+        if flaws.get("bubbles"):
+            lo, hi = flaws["bubbles"]
+            settings = {**settings, "bubbles": int(rng.integers(lo, hi + 1))}
+        return BlotSpec(strips=strips, **settings)
+
+    # the box ImageJ is given, and the band-free boxes of the signal-to-noise truth;
+    # a doublet's box holds both bands (its truth row is the stronger band's)
+    half_w = 0.36 * pitch + 3
+    half_h, shift = 3.2 * sigma, 0.0
+    if doublet:
+        half_h += doublet[0] / 2
+        shift = doublet[0] / 2 if doublet[1] <= 1 else -doublet[0] / 2
+    box = {"half_w": half_w, "half_h": half_h, "shift": shift}
+
+    def render(spec: BlotSpec) -> tuple[np.ndarray, list[BandTruth], dict[int, float]]:
+        return render_with_noise(spec, rng, **box)
 
     membrane = Membrane(name, flaw, {"name": name, "lanes": listed, "images": []})
     ext = ".png" if flaws.get("png") else ".tif"
@@ -289,6 +386,7 @@ def make_membrane(
         row_offset: int = 0,
         image_entry: dict | None = None,
         rows: tuple[int, int] | None = None,
+        noise: dict[int, float] | None = None,
     ) -> None:
         entry = dict(image_entry or {"file": file, "antibody": antibody})
         if band_window is not None:
@@ -314,10 +412,11 @@ def make_membrane(
                     "saturated": t.saturated,
                     "pitch": pitch,
                     "sigma": sigma,
+                    "plateau": t.plateau,
+                    "bubble": t.bubble,
+                    "true_snr": (t.true_volume / noise[t.strip]) if noise else np.nan,
                 }
             )
-            half_w = 0.36 * pitch + 3
-            half_h = 3.2 * sigma
             membrane.rectangles.append(
                 {
                     "file": file,
@@ -325,7 +424,7 @@ def make_membrane(
                     "lane": t.lane,
                     "channel": (image_entry or {}).get("channel", 0),
                     "x": int(round(t.lane_x - half_w)),
-                    "y": int(round(t.band_row - half_h)),
+                    "y": int(round(t.band_row + shift - half_h)),
                     "w": int(round(2 * half_w)),
                     "h": int(round(2 * half_h)),
                     "dark": common["polarity"] == "dark-bands",
@@ -340,10 +439,8 @@ def make_membrane(
                 "X": total,
                 "Y": total,
             }
-            spec = BlotSpec(
-                strips=[strip(top_ab, vols[top_ab]), strip(bottom_ab, vols[bottom_ab])], **common
-            )
-            image, truth = render_blot(spec, rng)
+            spec = blot([strip(top_ab, vols[top_ab]), strip(bottom_ab, vols[bottom_ab])], common)
+            image, truth, noise_of = render(spec)
             file = f"{name}_{kind}{ext}"
             _write_image(folder, file, image)
             regions = []
@@ -353,19 +450,25 @@ def make_membrane(
                     region["band_rows"] = window(k * height)
                 regions.append(region)
                 for t in [t for t in truth if t.strip == k]:
-                    record(file, ab, [t], image_entry={"file": file, "regions": regions})
+                    record(
+                        file,
+                        ab,
+                        [t],
+                        image_entry={"file": file, "regions": regions},
+                        noise=noise_of,
+                    )
             membrane.config["images"].append({"file": file, "regions": regions})
         return membrane
     if flaws.get("two_channel"):
         chans = []
         for channel, (ab, vols) in enumerate((("X", total), ("p-X", phospho))):
-            spec = BlotSpec(strips=[strip(ab, vols)], **common)
-            image, truth = render_blot(spec, rng)
+            spec = blot([strip(ab, vols)], common)
+            image, truth, noise_of = render(spec)
             chans.append(image)
             file = f"{name}_2ch.tif"
             entry = {"file": file, "channel": channel, "antibody": ab}
             membrane.config["images"].append(entry)
-            record(file, ab, truth, image_entry=entry)
+            record(file, ab, truth, image_entry=entry, noise=noise_of)
         tifffile.imwrite(folder / f"{name}_2ch.tif", np.stack(chans), compression="zlib")
         return membrane
     for ab, vols in (("p-X", phospho), ("X", total)):
@@ -373,12 +476,106 @@ def make_membrane(
         if ab == "X" and flaws.get("moved"):
             size = (width, height)
             settings = {**common, "margins": _moved(real["margins"], size, flaws["moved"], rng)}
-        spec = BlotSpec(strips=[strip(ab, vols)], **settings)
-        image, truth = render_blot(spec, rng)
+        if ab == "p-X" and weak:
+            # the weak bands' volumes from the noise of the band-free twin
+            # (drawn from a copy of the stream: the same twin as below)
+            spec = BlotSpec(strips=[strip(ab, vols)], **settings)
+            twin, twin_truth = render_blot(band_free(spec, []), copy.deepcopy(rng))
+            sd = box_noise(twin, twin_truth, spec, **box)[0]
+            vols = vols.copy()
+            for i, snr in weak.items():
+                vols[i] = snr * sd
+        spec = blot([strip(ab, vols)], settings)
+        image, truth, noise_of = render(spec)
         file = f"{name}_{ab}{ext}"
         _write_image(folder, file, image)
-        record(file, ab, truth)
+        record(file, ab, truth, noise=noise_of)
     return membrane
+
+
+def band_free(spec: BlotSpec, truth: list[BandTruth]) -> BlotSpec:
+    """The same blot with no sample band, exported as ``truth`` says the image was.
+
+    Drawn from the same random state as the image, it takes the same random
+    numbers: noise, grain, blotches, bubbles and dust are the image's.
+    """
+    strips = [replace(s, volumes=[0.0] * len(s.volumes)) for s in spec.strips]
+    export = truth[0].export_range if truth else None
+    return replace(spec, strips=strips, stretch_range=export)
+
+
+def box_noise(
+    image: np.ndarray,
+    truth: list[BandTruth],
+    spec: BlotSpec,
+    *,
+    half_w: float,
+    half_h: float,
+    shift: float = 0.0,
+) -> dict[int, float]:
+    """Robust SD of the default measurement of band-sized boxes along each strip's band row.
+
+    Boxes as ImageJ is given (``2 half_w`` by ``2 half_h``) every quarter
+    pitch from half a pitch before the first band to half a pitch after the
+    last, following the bands' rows (moved by ``shift``: a doublet's box is
+    centred on the pair, not its truth row); measured as blotquant measures a band
+    (profile-baseline, its default margin for the strip's sigma, dust removal).
+    """
+    top = float(np.iinfo(image.dtype).max)
+    polarity = "dark-bands" if spec.polarity == "dark-bands" else "light-bands"
+    signal = to_signal(image, polarity, top, np.float64)
+    pixel_noise = image_noise(signal, whole_counts=True)
+    w, h = int(round(2 * half_w)), int(round(2 * half_h))
+    out = {}
+    for k, strip in enumerate(spec.strips):
+        bands = sorted((t for t in truth if t.strip == k), key=lambda t: t.lane_x)
+        if not bands:
+            continue
+        xs = np.array([t.lane_x for t in bands])
+        rows = np.array([t.band_row for t in bands]) + shift
+        # blotquant's margin for a band of this sigma (bands.find_bands: 0.8 FWHM)
+        margin = int(np.clip(round(0.8 * 2.3548 * strip.sigma), 3, 20))
+        volumes = []
+        for x in np.arange(xs[0] - spec.pitch / 2, xs[-1] + spec.pitch / 2, spec.pitch / 4):
+            left = int(round(x - half_w))
+            y = int(round(np.interp(x, xs, rows) - half_h))
+            if left < 0 or left + w > image.shape[1] or y - margin < 0:
+                continue
+            if y + h + margin > image.shape[0]:
+                continue
+            box = BandBox(
+                lane=0,
+                lane_x=float(x),
+                x_left=left,
+                x_right=left + w,
+                center_row=y + (h - 1) / 2,
+                slope=0.0,
+                half_top=(h - 1) / 2,
+                half_bottom=(h - 1) / 2,
+                detected=True,
+                margin=margin,
+            )
+            band = measure_band(
+                signal, box, method=DEFAULT_BACKGROUND, margin=margin, pixel_noise=pixel_noise
+            )
+            volumes.append(band.net_volume)
+        v = np.asarray(volumes)
+        out[k] = float(1.4826 * np.median(np.abs(v - np.median(v)))) if len(v) else np.nan
+    return out
+
+
+def render_with_noise(
+    spec: BlotSpec, rng: np.random.Generator, *, half_w: float, half_h: float, shift: float
+) -> tuple[np.ndarray, list[BandTruth], dict[int, float]]:
+    """Render a blot, and the noise of a band's box measured on its band-free twin.
+
+    The twin is drawn from a copy of the stream taken just before the image,
+    so the main stream moves on exactly as it did before twins existed.
+    """
+    state = copy.deepcopy(rng)
+    image, truth = render_blot(spec, rng)
+    twin, _ = render_blot(band_free(spec, truth), state)
+    return image, truth, box_noise(twin, truth, spec, half_w=half_w, half_h=half_h, shift=shift)
 
 
 def _moved(
@@ -403,19 +600,22 @@ def build_set(seed: int, folder: Path) -> list[Membrane]:
     rng = np.random.default_rng(seed)
     membranes = []
     for flaw, flaws in FLAWS.items():
-        for copy in (1, 2):
-            membranes.append(make_membrane(_file_name(flaw, copy), flaw, flaws, rng, folder))
-    for copy in range(1, 7):
+        for n in (1, 2):
+            membranes.append(make_membrane(_file_name(flaw, n), flaw, flaws, rng, folder))
+    for n in range(1, 7):
         flaws = dict(EVERYTHING)
-        flaws["polarity"] = "dark-bands" if copy % 2 else "light-bands"
+        flaws["polarity"] = "dark-bands" if n % 2 else "light-bands"
         flaws["rotation"] = float(rng.uniform(-2, 2))
         membranes.append(
-            make_membrane(f"everything_{copy}", "everything together", flaws, rng, folder)
+            make_membrane(f"everything_{n}", "everything together", flaws, rng, folder)
         )
     # last, so that every membrane above is drawn as it was before these existed
     for flaw, flaws in REAL_FLAWS.items():
-        for copy in (1, 2):
-            membranes.append(make_membrane(_file_name(flaw, copy), flaw, flaws, rng, folder))
+        for n in (1, 2):
+            membranes.append(make_membrane(_file_name(flaw, n), flaw, flaws, rng, folder))
+    for flaw, flaws in BAND_FLAWS.items():
+        for n in (1, 2):
+            membranes.append(make_membrane(_file_name(flaw, n), flaw, flaws, rng, folder))
     return membranes
 
 
@@ -467,6 +667,7 @@ def truth_fold_changes(truth: pd.DataFrame) -> pd.DataFrame:
         t = group[group.antibody == total].set_index("lane")
         ratio = p["true_volume"] / t["true_volume"]
         saturated = p["saturated"] | t["saturated"]
+        bubble = p["bubble"] | t["bubble"] if "bubble" in group else saturated & False
         lanes = ratio.index
         rows.append(
             pd.DataFrame(
@@ -476,6 +677,7 @@ def truth_fold_changes(truth: pd.DataFrame) -> pd.DataFrame:
                     "lane": lanes,
                     "true_ratio": ratio.values,
                     "saturated": saturated.values,
+                    "bubble": bubble.values,
                     "flaw": group["flaw"].iloc[0],
                 }
             )
@@ -506,7 +708,18 @@ def fold_change_errors(
         .any()
         .rename("control_saturated")
     )
-    fc_truth = fc_truth.join(ref, on=["membrane", "pair"]).join(ctrl_sat, on=["membrane", "pair"])
+    # a bubble over a control band takes the pair's every fold change with it
+    ctrl_bubble = (
+        fc_truth[fc_truth.control]
+        .groupby(["membrane", "pair"])["bubble"]
+        .any()
+        .rename("control_bubble")
+    )
+    fc_truth = (
+        fc_truth.join(ref, on=["membrane", "pair"])
+        .join(ctrl_sat, on=["membrane", "pair"])
+        .join(ctrl_bubble, on=["membrane", "pair"])
+    )
     fc_truth["true_fc"] = fc_truth["true_ratio"] / fc_truth["ref"]
     merged = fc_truth.merge(
         ratios[["membrane", "pair", "lane", "fold_change"]],
@@ -514,6 +727,8 @@ def fold_change_errors(
         how="left",
     )
     use = ~merged.saturated & ~merged.control_saturated.fillna(False)
+    # bubbled bands are necessarily low: their flag is what counts, not their fold change
+    use = use & ~merged.bubble & ~merged.control_bubble.fillna(False)
     merged["fc_error"] = (pd.to_numeric(merged.fold_change, errors="coerce") - merged.true_fc).abs()
     merged["counted"] = use
     return merged
@@ -539,7 +754,7 @@ def metrics(
     b["ratio"] = pd.to_numeric(b.net_volume, errors="coerce") / b.true_volume
     vol_rows = []
     for _, g in b.groupby(["membrane", "file", "antibody"]):
-        g = g[~g.saturated]
+        g = g[~g.saturated & ~g.bubble]
         strong = g[g.true_volume >= 0.25 * g.true_volume.max()]
         if len(strong):
             scale = strong.ratio.median()
@@ -551,10 +766,17 @@ def metrics(
     row_off = (pd.to_numeric(b.found_row, errors="coerce") - b.band_row).abs()
     b["lane_found"] = lane_off <= b.pitch / 4
     b["band_found"] = row_off <= np.maximum(2.0, b.sigma)
+    flags = b["flags"].astype(str).str.split(";")
+    b["flagged_weak"] = flags.map(lambda f: any(x in WEAK_FLAGS for x in f))
+    b["flagged_bubble"] = flags.map(lambda f: "bubble" in f)
 
     def row(flaw: str, m: pd.DataFrame, v: pd.DataFrame, bb: pd.DataFrame) -> dict:
         e = m.loc[use.loc[m.index], "fc_error"].dropna()
         sat = bb[bb.saturated]
+        # a bubbled band's signal is weak indeed: its own flag is what counts
+        weak = bb[(bb.true_snr < WEAK_SNR) & ~bb.bubble]
+        strong = bb[(bb.true_snr > STRONG_SNR) & ~bb.bubble]
+        bubbled = bb[bb.bubble]
         return {
             "flaw": flaw,
             "fc_median": e.median(),
@@ -567,16 +789,25 @@ def metrics(
             "lanes_found": bb.lane_found.mean(),
             "bands_found": bb.band_found.mean(),
             "lanes_flagged": bb.flagged_lanes.mean(),
+            "weak_flagged": (weak.flagged_weak.mean() if len(weak) else np.nan),
+            "strong_flagged_weak": int(strong.flagged_weak.sum()),
+            "bubble_flagged": (bubbled.flagged_bubble.mean() if len(bubbled) else np.nan),
         }
 
     out = [
         row(flaw, merged[merged.flaw == flaw], volumes[volumes.flaw == flaw], b[b.flaw == flaw])
-        for flaw in [*FLAWS, "everything together", *REAL_FLAWS]
+        for flaw in [*FLAWS, "everything together", *REAL_FLAWS, *BAND_FLAWS]
         if (merged.flaw == flaw).any()
     ]
     # membranes whose config is right: a forgotten lane is judged by its flag alone
-    right = [~frame.flaw.isin(WRONG_CONFIG) for frame in (merged, volumes, b)]
-    out.append(row("all membranes", merged[right[0]], volumes[right[1]], b[right[2]]))
+    frames = (merged, volumes, b)
+    right = [~frame.flaw.isin(WRONG_CONFIG) for frame in frames]
+    # "all membranes" stays the set it was before the flaws at the bands existed
+    before = [r & ~f.flaw.isin(BAND_FLAWS) for r, f in zip(right, frames, strict=True)]
+    out.append(row("all membranes", *(f[k] for f, k in zip(frames, before, strict=True))))
+    if merged.flaw.isin(BAND_FLAWS).any():
+        label = "all, with flaws at the bands"
+        out.append(row(label, *(f[k] for f, k in zip(frames, right, strict=True))))
     return pd.DataFrame(out)
 
 
@@ -645,6 +876,10 @@ def imagej_metrics(
     truth: pd.DataFrame, imagej: pd.DataFrame, lanes_meta: dict[str, list[dict]]
 ) -> pd.DataFrame:
     rows = []
+    # ImageJ measured the membranes it was given (the committed set predates the
+    # flaws at the bands)
+    truth = truth[truth.file.isin(imagej.file)]
+    lanes_meta = {m: lanes_meta[m] for m in truth.membrane.unique()}
     file_to_membrane = truth.drop_duplicates("file").set_index("file")["membrane"].to_dict()
     for method, g in imagej.groupby("method"):
         bands = g.assign(
@@ -680,7 +915,8 @@ def imagej_metrics(
             method, f"ImageJ rolling ball r={method[2:]}"
         )
         # ImageJ is handed the true boxes: finding lanes, bands and saturation is not its part
-        table[["sat_recall", "sat_false", "lanes_found", "bands_found", "lanes_flagged"]] = np.nan
+        found = ["sat_recall", "sat_false", "lanes_found", "bands_found", "lanes_flagged"]
+        table[[*found, *FLAG_COLUMNS]] = np.nan
         rows.append(table.assign(method=label))
     return pd.concat(rows, ignore_index=True)
 
@@ -699,10 +935,12 @@ def format_table(table: pd.DataFrame) -> str:
         "lanes_found",
         "bands_found",
         "lanes_flagged",
+        *FLAG_COLUMNS,
     ]
     head = (
         "| method | flaw | FC median | FC p95 | FC worst | vol median % | vol p95 % | "
-        "sat recall | false sat | lanes found | bands found | lanes flagged |"
+        "sat recall | false sat | lanes found | bands found | lanes flagged | "
+        "weak flagged | strong flagged weak | bubble flagged |"
     )
     lines = [head, "|" + "---|" * len(cols)]
     for r in table[cols].itertuples(index=False):
@@ -712,9 +950,16 @@ def format_table(table: pd.DataFrame) -> str:
                 cells.append(v)
             elif pd.isna(v):
                 cells.append("-")
-            elif c in ("sat_false",):
+            elif c in ("sat_false", "strong_flagged_weak"):
                 cells.append(str(int(v)))
-            elif c in ("sat_recall", "lanes_found", "bands_found", "lanes_flagged"):
+            elif c in (
+                "sat_recall",
+                "lanes_found",
+                "bands_found",
+                "lanes_flagged",
+                "weak_flagged",
+                "bubble_flagged",
+            ):
                 cells.append(f"{100 * v:.0f}%")
             elif c.startswith("vol"):
                 cells.append(f"{v:.2f}")
@@ -745,6 +990,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     membranes = build_set(seed, folder)
     truth = pd.DataFrame([row for m in membranes for row in m.truth])
+    truth.to_csv(folder / "truth.csv", index=False)
     lanes_meta = {m.name: m.config["lanes"] for m in membranes}
     n_images = truth.file.nunique()
     print(

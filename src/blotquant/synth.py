@@ -9,13 +9,19 @@ detector would. Flaws of real membranes can be switched on: lanes that fan
 out down the membrane (``splay``), a membrane smaller than the imager's field
 (``margins``), lane-long streaks of uneven transfer (``streaks``), bands
 wide enough to merge across lanes (``StripSpec.band_half_width``) and typed
-or handwritten annotations above the bands (``annotations``). Every one is
-off by default and draws no random numbers when off, so a spec without them
-renders exactly as before at a given seed.
+or handwritten annotations above the bands (``annotations``), the
+membrane's own grain (``grain``), blotches right under the bands
+(``StripSpec.blotches_under_bands``), doublet bands (``StripSpec.doublet``),
+bubbles where no protein transferred (``bubbles``) and an 8-bit export
+stretched by an imager's auto-contrast (``stretch``). Every one is off by
+default and draws no random numbers when off, so a spec without them renders
+exactly as before at a given seed.
 
 The true volume of a band is the sum, over all pixels, of that band's own
-contribution before noise, clipping and rounding: what a perfect tool would
-measure after perfect background removal.
+contribution before noise, clipping and rounding (times a stretched export's
+gain): what a perfect tool would measure after perfect background removal. A
+bubble takes protein off the membrane, not out of the lane: the band's true
+volume stays what was loaded, and the truth says the band is under a bubble.
 """
 
 from __future__ import annotations
@@ -24,6 +30,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
+
+from blotquant.saturation import MIN_PLATEAU
+
+#: Share of the nonspecific background a bubble also takes away (the blocking
+#: protein did not reach the membrane there either; the membrane's own glow did).
+BUBBLE_BACKGROUND_LOSS = 0.3
+#: A band is under a bubble when the bubble takes at least this share of its signal.
+BUBBLE_BAND_SHARE = 0.02
 
 
 @dataclass
@@ -64,6 +79,15 @@ class StripSpec:
         This strip's band edge width (columns), instead of the blot's: merged
         bands need soft edges, or where two overlap they add up to a ridge
         brighter than either band.
+    blotches_under_bands : int
+        Smooth blotches centred on the band row at random sample lanes, 0.4-1.2
+        pitch in size (Gaussian sigma: one to three lanes across) and 10-35 %
+        of ``background`` high: the background bends right under the bands.
+    doublet : (float, float), optional
+        (rows below, volume as a fraction of the first's) of a second band
+        under every sample band: each lane's volume is the doublet's total,
+        shared ``1 : fraction`` between its two bands. The truth's row is the
+        stronger band's (the first, for a fraction up to 1).
     """
 
     antibody: str
@@ -80,6 +104,8 @@ class StripSpec:
     ladder_volume: float = 0.0
     band_half_width: float | None = None
     edge_softness: float | None = None
+    blotches_under_bands: int = 0
+    doublet: tuple[float, float] | None = None
 
 
 @dataclass
@@ -142,6 +168,30 @@ class BlotSpec:
         Typed or handwritten marks (rows of text-like blocks, pen strokes)
         drawn bright in the membrane's top margin, well above the first
         strip's bands (clear of their boxes and baseline rows).
+    grain : float
+        The membrane's own texture: a smooth random field (white noise
+        blurred with a Gaussian of ``grain_size`` pixels) added to the
+        background, its standard deviation this share of each strip's
+        ``background``. It is the membrane's: the bands are not grainy.
+    grain_size : float
+        Correlation length of the grain (Gaussian sigma, pixels).
+    bubbles : int
+        Round voids where no protein transferred, each over a random sample
+        lane's band (random strip): a disk 0.15-0.35 pitch in radius with a
+        1-pixel soft edge, centred within 0.2 pitch and one band sigma of the
+        band's centre, where the lane's protein (bands, smear, nonspecific
+        band) is gone and the background is lower by
+        :data:`BUBBLE_BACKGROUND_LOSS`.
+    stretch : bool
+        Export stretched by an imager's auto-contrast: the image's range
+        (``stretch_range``, by default its own minimum and maximum) is mapped
+        linearly onto ``0`` to the dtype's top value and truncated to whole
+        counts, so the brightest pixel alone reaches the top (no clipping).
+    stretch_range : (float, float), optional
+        Fixed range a stretched export maps onto the dtype's range (pixel
+        values before the export), instead of the image's own: to draw a
+        band-free twin exported exactly like its image (see
+        ``BandTruth.export_range``).
     """
 
     width: int
@@ -168,6 +218,11 @@ class BlotSpec:
     outside_level: float = 0.0
     streaks: list[tuple[int, float]] | None = None
     annotations: int = 0
+    grain: float = 0.0
+    grain_size: float = 2.0
+    bubbles: int = 0
+    stretch: bool = False
+    stretch_range: tuple[float, float] | None = None
 
     @property
     def height(self) -> int:
@@ -192,15 +247,24 @@ class BlotSpec:
 
 @dataclass(frozen=True)
 class BandTruth:
-    """What a perfect tool would report for one band."""
+    """What a perfect tool would report for one band.
+
+    A band is saturated when a plateau of at least
+    :data:`blotquant.saturation.MIN_PLATEAU` touching (8-connected) pixels of
+    its own signal (dust left out) is clipped; ``plateau`` is the largest.
+    """
 
     strip: int
     antibody: str
     lane: int
     true_volume: float
-    band_row: float  # image row of the band centre at the lane centre
+    band_row: float  # image row of the band centre (a doublet's stronger band) at the lane centre
     lane_x: float  # image column of the lane centre at the band row
     saturated: bool
+    plateau: int = 0  # pixels in the band's largest clipped plateau
+    bubble: bool = False  # under a bubble: part of its protein never reached the membrane
+    #: (low, high) pixel values a stretched export mapped onto its dtype's range
+    export_range: tuple[float, float] | None = None
 
 
 def _frame(spec: BlotSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -317,6 +381,14 @@ def _annotations(
     return marks
 
 
+def _largest_plateau(mask: np.ndarray) -> int:
+    """Pixels in the largest 8-connected patch of ``mask`` (0 if none)."""
+    if not mask.any():
+        return 0
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    return int(np.bincount(labels.ravel())[1:].max())
+
+
 def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, list[BandTruth]]:
     """Draw a blot and return it with the truth of every sample-lane band.
 
@@ -337,12 +409,28 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
     centers = spec.lane_centers()
     mid = (centers[0] + centers[-1]) / 2.0
     roles = spec.lane_roles()
+    samples = [i for i, role in enumerate(roles) if role == "sample"]
     signal = np.zeros(spec.image_shape)
     on_membrane = None
     if any(spec.margins):
         # the membrane's edge: sharp, and tilted with the membrane
         on_membrane = (xr > -0.5) & (xr < w - 0.5) & (yr > -0.5) & (yr < h - 0.5)
+    grain = None
+    if spec.grain > 0:
+        # one texture for the whole membrane, scaled to unit SD
+        grain = ndimage.gaussian_filter(rng.standard_normal(spec.image_shape), spec.grain_size)
+        grain /= grain.std()
+    # the lanes' protein apart from the background, which a bubble takes away
+    protein = np.zeros(spec.image_shape) if spec.bubbles else None
+
+    def add(part: np.ndarray) -> None:
+        nonlocal signal
+        signal += part
+        if protein is not None:
+            protein[...] += part
+
     truths: list[tuple[int, str, int, float, float, float, np.ndarray]] = []
+    tops = np.concatenate([[0], np.cumsum([s.height for s in spec.strips])])
     top = 0
     last = len(spec.strips) - 1
     for k, strip in enumerate(spec.strips):
@@ -363,42 +451,81 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
             bg = bg + rng.uniform(0.1, 0.35) * strip.background * np.exp(
                 -0.5 * ((xr - bx) ** 2 + (yr - by) ** 2) / size**2
             )
+        if grain is not None:
+            bg = bg + spec.grain * strip.background * grain
+        row = top + strip.band_row
+        for _ in range(strip.blotches_under_bands if samples else 0):
+            # centred on the band (smile included) near a sample lane's centre
+            at_row = float(_lane_x(spec, centers[int(rng.choice(samples))], mid, row))
+            bx = at_row + rng.uniform(-0.3, 0.3) * spec.pitch
+            by = row + float(_smile_offset(spec, bx))
+            size = rng.uniform(0.4, 1.2) * spec.pitch
+            bg = bg + rng.uniform(0.1, 0.35) * strip.background * np.exp(
+                -0.5 * ((xr - bx) ** 2 + (yr - by) ** 2) / size**2
+            )
         for lane, fraction in spec.streaks or ():
             # uneven transfer: the whole lane sits on more background, not just its band
             lane_x = _lane_x(spec, centers[lane - 1], mid, yr)
             bg = bg + fraction * strip.background * _across(xr, lane_x, half, soft)
         signal += np.where(in_strip, bg, 0.0)
-        row = top + strip.band_row
         for lane, (cx, role) in enumerate(zip(centers, roles, strict=True), start=1):
             # a splaying lane's centre follows the row; otherwise lane_x is cx
             lane_x = _lane_x(spec, cx, mid, yr)
             if role == "ladder":
                 for mark in strip.ladder_rows:
                     shape = _band_shape(spec, xr, yr, lane_x, top + mark, 0.7 * strip.sigma)
-                    signal += strip.ladder_volume * shape / shape.sum()
+                    add(strip.ladder_volume * shape / shape.sum())
                 continue
             if role != "sample":
                 continue
             volume = float(strip.volumes[lane - 1])
             shape = _band_shape(spec, xr, yr, lane_x, row, strip.sigma, half, soft) * in_strip
-            band = volume * shape / shape.sum() if shape.sum() > 0 else shape
-            signal += band
+            centre = row
+            if strip.doublet is None:
+                band = volume * shape / shape.sum() if shape.sum() > 0 else shape
+            else:
+                # the lane's volume is the pair's: shared 1 : fraction
+                offset, fraction = strip.doublet
+                first = volume / (1.0 + fraction)
+                second = _band_shape(spec, xr, yr, lane_x, row + offset, strip.sigma, half, soft)
+                second = second * in_strip
+                band = first * shape / shape.sum() if shape.sum() > 0 else 0.0 * shape
+                if second.sum() > 0:
+                    band = band + fraction * first * second / second.sum()
+                # the pair's row is its stronger band's, where a tool puts the pair's peak
+                centre = row if fraction <= 1 else row + offset
+            add(band)
             if strip.smear > 0:
                 below = np.clip(yr - (row + _smile_offset(spec, xr)), 0, None)
                 tail = np.exp(-below / (6 * strip.sigma)) * (below > 0) * shape.max(axis=0)
                 tail *= (np.abs(xr - lane_x) < half) * in_strip
                 if tail.sum() > 0:
-                    signal += strip.smear * volume * tail / tail.sum()
+                    add(strip.smear * volume * tail / tail.sum())
             if strip.nonspecific is not None:
                 offset, fraction = strip.nonspecific
                 extra = _band_shape(spec, xr, yr, lane_x, row + offset, strip.sigma, half, soft)
                 extra = extra * in_strip
                 if extra.sum() > 0:
-                    signal += fraction * volume * extra / extra.sum()
+                    add(fraction * volume * extra / extra.sum())
             at_row = float(_lane_x(spec, cx, mid, row))
-            x_img, y_img = _to_image(spec, at_row, row + float(_smile_offset(spec, at_row)))
+            x_img, y_img = _to_image(spec, at_row, centre + float(_smile_offset(spec, at_row)))
             truths.append((k, strip.antibody, lane, volume, y_img, x_img, band))
         top += strip.height
+    hole = None
+    if protein is not None and samples:
+        hole = np.zeros(spec.image_shape)
+        for _ in range(spec.bubbles):
+            k = int(rng.integers(len(spec.strips)))
+            row = tops[k] + spec.strips[k].band_row
+            at_row = float(_lane_x(spec, centers[int(rng.choice(samples))], mid, row))
+            bx = at_row + rng.uniform(-0.2, 0.2) * spec.pitch
+            by = row + float(_smile_offset(spec, bx)) + rng.uniform(-1, 1) * spec.strips[k].sigma
+            radius = rng.uniform(0.15, 0.35) * spec.pitch
+            # a disk with a 1-pixel soft edge
+            disk = np.clip(radius + 0.5 - np.hypot(xr - bx, yr - by), 0.0, 1.0)
+            hole = np.maximum(hole, disk)
+        # no protein under a bubble, and less of the nonspecific background
+        signal = signal - hole * (protein + BUBBLE_BACKGROUND_LOSS * (signal - protein))
     if on_membrane is not None:
         # beyond the membrane: the imager's tray or lid, at its own level
         signal = np.where(on_membrane, signal, spec.outside_level)
@@ -422,29 +549,50 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
     # a band is saturated when its own signal is clipped; a speck of dust that
     # clips on top of it is the speck's saturation, not the band's
     without_dust = signal + noise
-    if spec.polarity == "dark-bands":
+    dark = spec.polarity == "dark-bands"
+    if dark:
         white = spec.white or 0.9 * top_value
-        pixels = white - noisy
-        clipped = white - without_dust <= 0
+        pixels, own = white - noisy, white - without_dust
+    else:
+        pixels, own = noisy, without_dust
+    export_range = None
+    if spec.stretch:
+        low, high = spec.stretch_range or (float(pixels.min()), float(pixels.max()))
+        export_range = (low, high)
+        # x / x is exactly 1: the extreme pixel lands on the top value itself
+        pixels = (pixels - low) / (high - low) * top_value
+        own = (own - low) / (high - low) * top_value
+    if dark:
+        clipped = own <= 0
         pixels = np.clip(pixels, 0, top_value)
     else:
-        pixels = noisy
-        clipped = without_dust >= ceiling
+        clipped = own >= ceiling
         pixels = np.clip(pixels, 0, ceiling)
+    if spec.stretch:
+        # whole counts towards the membrane: only the extreme pixel reaches the bands' limit
+        pixels = np.ceil(pixels) if dark else np.floor(pixels)
     dtype = np.uint8 if spec.bit_depth == 8 else np.uint16
     image = np.rint(pixels).astype(dtype)
+    gain = 1.0 if export_range is None else top_value / (export_range[1] - export_range[0])
     result = []
     for k, antibody, lane, volume, y_img, x_img, band in truths:
         footprint = band > 0.02 * band.max() if band.max() > 0 else band > 0
+        plateau = _largest_plateau(clipped & footprint)
+        lost = 0.0
+        if hole is not None and band.sum() > 0:
+            lost = float((band * hole).sum() / band.sum())
         result.append(
             BandTruth(
                 k,
                 antibody,
                 lane,
-                volume,
+                volume * gain if export_range is not None else volume,
                 float(y_img),
                 float(x_img),
-                bool(np.any(clipped & footprint)),
+                plateau >= MIN_PLATEAU,
+                plateau,
+                lost >= BUBBLE_BAND_SHARE,
+                export_range,
             )
         )
     return image, result
