@@ -350,12 +350,11 @@ def make_membrane(
         return BlotSpec(strips=strips, **settings)
 
     # the box ImageJ is given, and the band-free boxes of the signal-to-noise truth;
-    # a doublet's box holds both bands (its truth row is the stronger band's)
+    # a doublet's box holds both bands (its truth row is the middle of the pair)
     half_w = 0.36 * pitch + 3
     half_h, shift = 3.2 * sigma, 0.0
     if doublet:
         half_h += doublet[0] / 2
-        shift = doublet[0] / 2 if doublet[1] <= 1 else -doublet[0] / 2
     box = {"half_w": half_w, "half_h": half_h, "shift": shift}
 
     def render(spec: BlotSpec) -> tuple[np.ndarray, list[BandTruth], dict[int, float]]:
@@ -412,6 +411,8 @@ def make_membrane(
                     "saturated": t.saturated,
                     "pitch": pitch,
                     "sigma": sigma,
+                    # a doublet's box may centre anywhere between its two bands
+                    "span": doublet[0] / 2 if doublet else 0.0,
                     "plateau": t.plateau,
                     "bubble": t.bubble,
                     "true_snr": (t.true_volume / noise[t.strip]) if noise else np.nan,
@@ -765,7 +766,7 @@ def metrics(
     lane_off = (pd.to_numeric(b.lane_center, errors="coerce") - b.lane_x).abs()
     row_off = (pd.to_numeric(b.found_row, errors="coerce") - b.band_row).abs()
     b["lane_found"] = lane_off <= b.pitch / 4
-    b["band_found"] = row_off <= np.maximum(2.0, b.sigma)
+    b["band_found"] = row_off <= np.maximum(2.0, b.sigma) + b.span
     flags = b["flags"].astype(str).str.split(";")
     b["flagged_weak"] = flags.map(lambda f: any(x in WEAK_FLAGS for x in f))
     b["flagged_bubble"] = flags.map(lambda f: "bubble" in f)

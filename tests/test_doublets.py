@@ -1,4 +1,4 @@
-"""Doublets: two bands of one antibody close together, boxed whole or one at a time."""
+"""Doublets and bubbles: two bands of one antibody close together; voids over a band."""
 
 from __future__ import annotations
 
@@ -62,3 +62,51 @@ def test_bands_far_apart_are_not_a_doublet():
     upper, lower, image = _doublet(apart=40.0)
     boxes, _ = _measure(image, upper.centers)
     assert not any(b.doublet for b in boxes)
+
+
+# --- bubbles -------------------------------------------------------------------------
+
+
+def _bubbled(lane: int | None, *, grain: float = 0.0):
+    """A 16-bit blot; a round void (no band, 30 % less background) over one lane's band."""
+    from scipy import ndimage
+
+    blot = make_blot(
+        n_lanes=6, pitch=50, height=200, band_row=100.0, sigma=5.0,
+        amplitudes=[3000.0] * 6, background=2000, noise=3.0, seed=4,
+    )  # fmt: skip
+    image = blot.image.copy()
+    if grain:
+        rng = np.random.default_rng(5)
+        texture = ndimage.gaussian_filter(rng.normal(size=image.shape), 2.0)
+        image += grain * texture / texture.std()
+    if lane is not None:
+        yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+        disk = np.hypot(xx - blot.centers[lane] - 4, yy - 102) <= 9
+        band = blot.image - 2000  # the bands (and their noise) alone
+        image[disk] -= band[disk] + 0.3 * 2000
+    return np.clip(np.rint(image), 0, 65535).astype(np.uint16)
+
+
+def _flags(pixels):
+    from pathlib import Path
+
+    from blotquant.io import BlotImage
+    from blotquant.models import Lane, Measurement, Membrane
+    from blotquant.pipeline import analyze_image
+
+    membrane = Membrane("m", tuple(Lane(k + 1, metadata={"treatment": "t"}) for k in range(6)))
+    measurement = Measurement("m", "x.tif", Path("x.tif"), "X")
+    analysis = analyze_image(BlotImage.from_array(pixels, ceiling=65535.0), measurement, membrane)
+    return [b.flags for b in analysis.bands]
+
+
+def test_a_bubble_over_a_band_is_flagged_and_only_there():
+    flags = _flags(_bubbled(2))
+    assert ["bubble" in f for f in flags] == [False, False, True, False, False, False], flags
+
+
+@pytest.mark.parametrize("grain", [0.0, 60.0])
+def test_bands_without_a_bubble_are_not_flagged(grain):
+    flags = _flags(_bubbled(None, grain=grain))
+    assert not any("bubble" in f for f in flags), flags

@@ -71,8 +71,16 @@ def test_band_kda_finds_the_band_of_that_size_and_reports_kda(tmp_path):
     assert np.all(np.abs(bands["kda"] / 60 - 1) < 0.06)
 
 
-def test_without_band_kda_the_stronger_band_wins_but_sizes_are_reported(tmp_path):
+def test_without_band_kda_two_close_bands_are_a_doublet_and_sizes_are_reported(tmp_path):
+    # 60 and 40 kDa, 1.5 band widths apart, both in every lane: boxed whole by default
     experiment = _project(tmp_path, ladder={"lane": 1, "kda": MARKS})
+    bands = run(experiment, out=tmp_path / "out", qc=False).bands
+    assert bands["flags"].str.contains("doublet").all()
+    assert np.all((bands["kda"] > 40) & (bands["kda"] < 60))
+
+
+def test_band_lower_takes_the_lower_band_of_a_doublet_and_reports_its_size(tmp_path):
+    experiment = _project(tmp_path, ladder={"lane": 1, "kda": MARKS}, band="lower")
     bands = run(experiment, out=tmp_path / "out", qc=False).bands
     assert np.all(np.abs(bands["kda"] / 40 - 1) < 0.06)
 

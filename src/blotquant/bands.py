@@ -63,6 +63,13 @@ class BandBox:
     #: and only one band of it is asked for (``band: upper`` or ``lower``);
     #: None: the whole box.
     part: tuple[int, int] | None = None
+    #: Row of the counted band at the lane centre, when only ``part`` is counted.
+    part_row: float | None = None
+
+    @property
+    def band_row(self) -> float:
+        """Row of the measured band at the lane centre (one band of a doublet: its own)."""
+        return self.center_row if self.part_row is None else self.part_row
 
     @property
     def band_top(self) -> int:
@@ -438,7 +445,13 @@ def find_bands(
         )
     if pair and counted != "both":
         dips = _doublet_dips(detrended, upper, lower, centres)
-        boxes = [_one_of_doublet(b, dips[b.lane - 1], counted) for b in boxes]
+        own = np.where(np.isfinite(upper), upper, centres - 0.5 * apart)
+        if counted == "lower":
+            own = np.where(np.isfinite(lower), lower, centres + 0.5 * apart)
+        boxes = [
+            replace(_one_of_doublet(b, dips[b.lane - 1], counted), part_row=float(own[b.lane - 1]))
+            for b in boxes
+        ]
     return boxes
 
 

@@ -271,7 +271,7 @@ def describe(inspection: Inspection) -> str:
     ]
     for box, band in zip(analysis.boxes, analysis.bands, strict=True):
         lines.append(
-            f"{box.lane:4d}  {box.lane_x:6.1f}  {box.center_row:8.1f}  "
+            f"{box.lane:4d}  {box.lane_x:6.1f}  {box.band_row:8.1f}  "
             f"{band.net_volume:10.4g}  {band.flag_text}"
         )
     saturated = sum(b.saturated_pixels for b in analysis.bands)

@@ -30,9 +30,10 @@ _FLAG_COLOURS = {
     "no-band": (150, 150, 150),
     "low-snr": (255, 165, 0),
     "edge": (255, 0, 255),
+    "bubble": (255, 130, 200),
 }
 #: A box takes the colour of its first flag in this order (the worst first).
-_FLAG_ORDER = ("saturated", "edge", "no-band", "low-snr")
+_FLAG_ORDER = ("saturated", "bubble", "edge", "no-band", "low-snr")
 _OK_COLOUR = (0, 220, 90)
 _LANE_COLOUR = (0, 190, 255)
 #: Lanes the membrane's evidence puts in doubt (the ``lanes-uncertain`` flag).

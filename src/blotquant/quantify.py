@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from blotquant.background import background_profile, background_uncertainty
 from blotquant.bands import BandBox, band_patch
+from blotquant.bubbles import has_void
 from blotquant.dust import despeckle_box
 from blotquant.ladder import LadderFit
 from blotquant.lanecheck import LaneEvidence
@@ -23,7 +24,7 @@ from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement
 from blotquant.profiles import robust_sigma
 from blotquant.saturation import CLIPPED_SHARE
-from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, CLIPPED_EXPORT, DOUBLET
+from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, BUBBLE, CLIPPED_EXPORT, DOUBLET
 
 #: Net volume below this many standard deviations of its noise: no band.
 NO_BAND_SNR = 3.0
@@ -362,6 +363,7 @@ def measure_band(
         dust=bool(specks[:, margin : margin + height].any()),
         touching=box.touching,
         doublet=box.doublet,
+        bubble=has_void(patch, margin, height, bg_rows, pixel_noise=pixel_noise),
     )
     return BandMeasurement(
         lane=box.lane,
@@ -387,6 +389,7 @@ def _flags(
     touching: bool,
     clipped_export: bool = False,
     doublet: bool = False,
+    bubble: bool = False,
 ) -> tuple[str, ...]:
     """Give the band's flag words, in the order bands.csv lists them."""
     flags: list[str] = []
@@ -411,6 +414,8 @@ def _flags(
         flags.append(CLIPPED_EXPORT)
     if doublet:
         flags.append(DOUBLET)
+    if bubble:
+        flags.append(BUBBLE)
     return tuple(flags)
 
 
@@ -457,8 +462,8 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
                 saturated_pixels=band.saturated_pixels,
                 flags=band.flag_text,
                 snr=round(band.snr, 2) if np.isfinite(band.snr) else band.snr,
-                band_row=round(box.center_row + a.row_offset, 2),
-                kda=round(a.ladder.kda_at(box.center_row), 2) if a.ladder else np.nan,
+                band_row=round(box.band_row + a.row_offset, 2),
+                kda=round(a.ladder.kda_at(box.band_row), 2) if a.ladder else np.nan,
                 lane_center=round(box.lane_x + a.col_offset, 2),
                 channel=m.channel,
                 polarity=a.polarity,

@@ -258,7 +258,7 @@ class BandTruth:
     antibody: str
     lane: int
     true_volume: float
-    band_row: float  # image row of the band centre (a doublet's stronger band) at the lane centre
+    band_row: float  # image row of the band centre (a doublet's middle) at the lane centre
     lane_x: float  # image column of the lane centre at the band row
     saturated: bool
     plateau: int = 0  # pixels in the band's largest clipped plateau
@@ -492,8 +492,8 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
                 band = first * shape / shape.sum() if shape.sum() > 0 else 0.0 * shape
                 if second.sum() > 0:
                     band = band + fraction * first * second / second.sum()
-                # the pair's row is its stronger band's, where a tool puts the pair's peak
-                centre = row if fraction <= 1 else row + offset
+                # the pair's row is the middle of its two bands, where its box is centred
+                centre = row + offset / 2
             add(band)
             if strip.smear > 0:
                 below = np.clip(yr - (row + _smile_offset(spec, xr)), 0, None)

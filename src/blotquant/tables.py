@@ -53,6 +53,9 @@ LANES_UNCERTAIN = "lanes-uncertain"
 CLIPPED_EXPORT = "clipped-export"
 #: The flag on a band that shows as two close bands (a doublet) in its box.
 DOUBLET = "doublet"
+#: The flag on a band with a round hole in it (an air bubble in the transfer):
+#: its volume is a lower bound.
+BUBBLE = "bubble"
 
 
 def same_value(a: Any, b: Any) -> bool:

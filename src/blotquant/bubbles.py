@@ -1,0 +1,78 @@
+"""Bubbles: round voids over a band, where no protein reached the membrane.
+
+An air bubble trapped between gel and membrane during transfer leaves a round
+hole in the band: across the lane the band's signal drops, then comes back.
+Its volume is then a lower bound (the protein was loaded, not transferred).
+A bubble also kept the blocking protein off, so its patch is darker than the
+membrane around the box: a band is seen to hold one when, smoothed, a patch
+of it lies well below the membrane's own level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from blotquant.profiles import robust_sigma
+
+#: A void: pixels this many texture SDs below the membrane around the box ...
+VOID_DEPTH = 5.0
+#: ... over at least this many pixels (a disk of radius 3), after smoothing.
+VOID_MIN_PIXELS = 28
+#: Gaussian smoothing (pixels) before looking: texture averages out, a void stays.
+VOID_SMOOTHING = 1.5
+
+
+def has_void(
+    patch: np.ndarray, margin: int, height: int, background: np.ndarray, *, pixel_noise: float
+) -> bool:
+    """Tell whether a band box holds a void: a patch darker than the membrane around it.
+
+    Where no protein reached the membrane, neither did the blocking protein
+    that gives the membrane its glow, so a bubble shows as a round patch
+    below the membrane's own level, inside or across the band. Texture goes
+    below it too, but in specks: the patch is smoothed first and must be
+    :data:`VOID_DEPTH` texture SDs deep over :data:`VOID_MIN_PIXELS` pixels.
+
+    Parameters
+    ----------
+    patch : ndarray, shape (n_columns, margin + height + margin)
+        The band box straightened along the band, margins included.
+    margin, height : int
+        Margin rows each side, and box rows.
+    background : ndarray, shape (height,)
+        The background removed under each box row, summed across the lane.
+    pixel_noise : float
+        Noise SD of one pixel (the texture is never taken below it, smoothed).
+
+    Returns
+    -------
+    bool
+    """
+    n_cols = patch.shape[0]
+    if margin < 2 or n_cols < 8:
+        return False
+    smooth = ndimage.gaussian_filter(np.asarray(patch, dtype=np.float64), VOID_SMOOTHING)
+    # the membrane's level: the margins' own, and the baseline under the box
+    above = np.median(smooth[:, :margin])
+    below = np.median(smooth[:, margin + height :])
+    level = np.concatenate([np.full(margin, above), background / n_cols, np.full(margin, below)])
+    residual = smooth - level[None, :]
+    edges = np.concatenate([residual[:, 1 : margin - 1], residual[:, margin + height + 1 : -1]], 1)
+    # a void lies below the membrane on both sides of the band, not merely below a
+    # baseline that a band in one margin lifts
+    floor = np.full(height, min(above, below) - np.median(background / n_cols))
+    # never below the pixel noise left after smoothing (a clipped, flat membrane
+    # has no texture), nor below a tenth of the band's height: a void takes a
+    # real part of the band away, texture does not
+    smoothed_noise = pixel_noise / (2.0 * np.sqrt(np.pi) * VOID_SMOOTHING)
+    band = float(residual[:, margin : margin + height].max(initial=0.0))
+    depth = max(VOID_DEPTH * float(robust_sigma(edges)), VOID_DEPTH * smoothed_noise, 0.1 * band)
+    if depth <= 0:
+        return False
+    # (in the box: a dark patch out in the margins is not over the band)
+    deep = residual[:, margin : margin + height] < np.minimum(floor, 0.0)[None, :] - depth
+    if deep.sum() < VOID_MIN_PIXELS:
+        return False
+    labels, count = ndimage.label(deep)
+    return bool(np.bincount(labels.ravel())[1:].max(initial=0) >= VOID_MIN_PIXELS)
