@@ -27,9 +27,6 @@ MAX_OFF_CURVE = 6.0
 #: the first's height, with a dip between them, makes a doublet.
 DOUBLET_MAX_APART = 3.0
 DOUBLET_MIN_SHARE = 0.4
-#: A weaker band this close, at least this share of the band's height, is a
-#: close band: the box reaches past it and the band is split off at the dip.
-CLOSE_MIN_SHARE = 0.1
 #: The dip between the two bands of a doublet: at most this share of the lower peak.
 DOUBLET_DIP = 0.8
 
@@ -357,17 +354,11 @@ def find_bands(
         detrended, row0 + expected_shift, reach + 10.0, noise, window
     )
     good = sample_lanes & (strength >= 5.0)
-    # a doublet: most lanes with a band show a second one close by, on their own;
-    # a close band: the second one is much weaker (another protein)
-    upper, lower, single, share, below = _lane_doublets(detrended, rows_found, good, noise, window)
+    # a doublet: most lanes with a band show a second one close by, on their own
+    upper, lower, single, _, _ = _lane_doublets(detrended, rows_found, good, noise, window)
     resolved = np.isfinite(upper)
-    pair = bool(good.any()) and resolved[good].sum() >= max(2, 0.5 * good.sum())
-    doublet = pair and float(np.median(share[resolved & good])) >= DOUBLET_MIN_SHARE
-    # which part of the box is counted: the band asked for, or the band itself
-    counted = band
-    if pair and not doublet:
-        counted = "upper" if np.mean(below[resolved & good]) >= 0.5 else "lower"
-    if pair:
+    doublet = bool(good.any()) and resolved[good].sum() >= max(2, 0.5 * good.sum())
+    if doublet:
         fwhm0 = float(np.median(single[resolved]))
         apart = float(np.median(lower[resolved] - upper[resolved]))
         # never reach as far as the other band
@@ -386,21 +377,21 @@ def find_bands(
     # lanes without a clear peak of their own near the curve look again, close to it
     # (a lane showing one band of a boxed-whole doublet has no peak where the box goes)
     again = np.flatnonzero(~good | (np.abs(rows_found - predicted) > MAX_OFF_CURVE))
-    if not pair:
+    if not doublet:
         rows_found[again], strength[again], fwhms[again] = _peaks_per_lane(
             detrended[again], predicted[again], min(3.0, reach), noise[again], window
         )
     detected = strength >= 5.0
     # lanes without a clear peak are measured where the curve says the band is
     use_own = detected & (np.abs(rows_found - predicted) <= MAX_OFF_CURVE)
-    if pair:
+    if doublet:
         use_own &= resolved
     centres = np.where(use_own, rows_found, predicted)
 
     # one box height for every lane, from the lanes with a band of their own
     ref = sample_lanes & use_own
     fwhm = float(np.median(fwhms[ref])) if ref.any() else fwhm0
-    if pair:
+    if doublet:
         # the two bands overlap: one band's width is told from its outer flank
         fwhm = fwhm0
     # a band is no taller than the rows it is sought in: a peak whose half
@@ -409,7 +400,7 @@ def find_bands(
     half = BOX_HALF_HEIGHT_FWHM * fwhm
     if margin is None:
         margin = int(np.clip(round(0.8 * fwhm), 3, 20))
-    if pair:
+    if doublet:
         # the box reaches from above the upper band to below the lower one; each
         # side still stops short of a further band beyond it
         half_apart = 0.5 * apart
@@ -440,16 +431,16 @@ def find_bands(
                 half_bottom=float(half_bottom),
                 detected=bool(detected[i]),
                 margin=int(margin),
-                doublet=bool(doublet and resolved[i]),
+                doublet=bool(resolved[i]),
             )
         )
-    if pair and counted != "both":
+    if doublet and band != "both":
         dips = _doublet_dips(detrended, upper, lower, centres)
         own = np.where(np.isfinite(upper), upper, centres - 0.5 * apart)
-        if counted == "lower":
+        if band == "lower":
             own = np.where(np.isfinite(lower), lower, centres + 0.5 * apart)
         boxes = [
-            replace(_one_of_doublet(b, dips[b.lane - 1], counted), part_row=float(own[b.lane - 1]))
+            replace(_one_of_doublet(b, dips[b.lane - 1], band), part_row=float(own[b.lane - 1]))
             for b in boxes
         ]
     return boxes
@@ -487,7 +478,7 @@ def _lane_doublets(
     """Find, in each lane with a band, a second band close to it.
 
     The second band lies one to :data:`DOUBLET_MAX_APART` FWHMs away (inside
-    ``window``), is at least :data:`CLOSE_MIN_SHARE` of the first's height
+    ``window``), is at least :data:`DOUBLET_MIN_SHARE` of the first's height
     and clear of the noise, with a dip between them.
 
     Returns
@@ -497,8 +488,7 @@ def _lane_doublets(
     single : ndarray, shape (n_lanes,)
         One band's FWHM, from the outer flank of the lane's band.
     share : ndarray, shape (n_lanes,)
-        The second band's height over the first's (a doublet from
-        :data:`DOUBLET_MIN_SHARE`).
+        The second band's height over the first's.
     below : ndarray of bool, shape (n_lanes,)
         The second band lies below the first.
     """
@@ -518,7 +508,7 @@ def _lane_doublets(
         inset = int(np.ceil(width / 2))
         lo = max(window[0] + inset, main - reach, 1)
         hi = min(window[1] - inset, main + reach + 1, len(profile) - 1)
-        floor = max(CLOSE_MIN_SHARE * value, 5.0 * noise[k])
+        floor = max(DOUBLET_MIN_SHARE * value, 5.0 * noise[k])
         best = None
         for j in range(lo, hi):
             if abs(j - main) < width or profile[j] < floor:
