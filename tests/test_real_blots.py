@@ -188,3 +188,43 @@ def test_saturation_is_a_plateau_at_the_detectors_limit(name):
 def test_dark_bands_on_paper_white_are_measured_and_the_clipped_export_said():
     flags = _evaluated("athenaz2_misc/SCC25DDP_BMI1.jpg:BMI1")["band_flags"]
     assert "clipped-export:1,2,3,4" in flags
+
+
+def test_gelbox_doublets_are_boxed_whole_or_split_at_the_dip(tmp_path):
+    # six lanes, each a doublet about 32 rows apart (annotated upper ~85, lower ~117)
+    annotated = {e["file"]: e["strips"] for e in yaml.safe_load(ANNOTATIONS.read_text())}
+    upper, lower = annotated["GelBox/test_gel_image.tif"][:2]
+    image = str(REAL / "GelBox" / "test_gel_image.tif")
+    bands = _run(
+        tmp_path,
+        6,
+        [
+            {"file": image, "antibody": "both", "band_rows": [50, 150]},
+            {"file": image, "antibody": "upper", "band_rows": [50, 150], "band": "upper"},
+        ],
+    )
+    both = bands[bands["antibody"] == "both"].sort_values("lane")
+    assert both["flags"].str.contains("doublet").sum() >= 4
+    # every box holds both bands of its lane, with membrane above and below
+    assert (both["band_top"].to_numpy() < np.array(upper["band_rows"]) - 5).all()
+    assert (both["band_bottom"].to_numpy() > np.array(lower["band_rows"]) + 5).all()
+    one = bands[bands["antibody"] == "upper"].sort_values("lane")
+    share = one["net_volume"].to_numpy() / both["net_volume"].to_numpy()
+    assert ((share > 0.3) & (share < 0.85)).all(), share
+    assert np.abs(one["band_row"].to_numpy() - upper["band_rows"]).max() <= 4
+
+
+def test_a_tight_crop_of_doublets_takes_the_same_band_in_every_lane(tmp_path):
+    # facuperezt img_2band: three lanes of doublets; lane 1's upper band is faint.
+    # Once, the box took the lower band in lane 1 and the upper one in lanes 2-3
+    image = str(REAL / "facuperezt_wba" / "img_2band.jpeg")
+    bands = _run(
+        tmp_path,
+        3,
+        [{"file": image, "antibody": "both"}, {"file": image, "antibody": "up", "band": "upper"}],
+    )
+    both = bands[bands["antibody"] == "both"].sort_values("lane")
+    up = bands[bands["antibody"] == "up"].sort_values("lane")
+    assert np.ptp(both["band_top"]) <= 2 and np.ptp(both["band_bottom"]) <= 2
+    share = up["net_volume"].to_numpy() / both["net_volume"].to_numpy()
+    assert np.ptp(share) <= 0.1 and (share > 0.4).all() and (share < 0.8).all(), share
