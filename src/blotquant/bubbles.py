@@ -19,8 +19,9 @@ from blotquant.profiles import robust_sigma
 VOID_DEPTH = 5.0
 #: ... over at least this many pixels (a disk of radius 3), after smoothing.
 VOID_MIN_PIXELS = 28
-#: Gaussian smoothing (pixels) before looking: texture averages out, a void stays.
-VOID_SMOOTHING = 1.5
+#: Smoothing (a square of this many pixels a side) before looking: texture
+#: averages out, a void stays.
+VOID_SMOOTHING = 5
 
 
 def has_void(
@@ -52,7 +53,7 @@ def has_void(
     n_cols = patch.shape[0]
     if margin < 2 or n_cols < 8:
         return False
-    smooth = ndimage.gaussian_filter(np.asarray(patch, dtype=np.float64), VOID_SMOOTHING)
+    smooth = ndimage.uniform_filter(np.asarray(patch, dtype=np.float64), VOID_SMOOTHING)
     # the membrane's level: the margins' own, and the baseline under the box
     above = np.median(smooth[:, :margin])
     below = np.median(smooth[:, margin + height :])
@@ -65,7 +66,7 @@ def has_void(
     # never below the pixel noise left after smoothing (a clipped, flat membrane
     # has no texture), nor below a tenth of the band's height: a void takes a
     # real part of the band away, texture does not
-    smoothed_noise = pixel_noise / (2.0 * np.sqrt(np.pi) * VOID_SMOOTHING)
+    smoothed_noise = pixel_noise / VOID_SMOOTHING
     band = float(residual[:, margin : margin + height].max(initial=0.0))
     depth = max(VOID_DEPTH * float(robust_sigma(edges)), VOID_DEPTH * smoothed_noise, 0.1 * band)
     if depth <= 0:

@@ -150,6 +150,9 @@ def image_noise(signal: np.ndarray, *, whole_counts: bool) -> float:
 MIN_NULL_BOXES = 8
 #: Shifts each way from a box, in box heights (with margins) off the band row.
 NULL_SHIFTS = 2
+#: Bare boxes measured at most: the median absolute deviation of 32 values is
+#: within about 20 % of the truth, and each box costs time.
+MAX_NULL_BOXES = 32
 #: A band's peak must stand this many noise SDs above what bare membrane shows.
 PEAK_K = 4.0
 
@@ -230,11 +233,16 @@ def membrane_noise(
     nets: list[float] = []
     peaks: list[float] = []
     n_rows = signal.shape[0]
-    for box in boxes:
-        _, tops = box.column_tops()
-        step = box.height + 2 * box.margin
-        for k in (*range(1, NULL_SHIFTS + 1), *range(-1, -NULL_SHIFTS - 1, -1)):
-            shift = k * step
+    tops_of = {box.lane: box.column_tops()[1] for box in boxes}
+    # nearest shifts first, lane after lane, until enough bare boxes are measured
+    for k in (1, -1, *range(2, NULL_SHIFTS + 1), *range(-2, -NULL_SHIFTS - 1, -1)):
+        if len(nets) >= MAX_NULL_BOXES:
+            break
+        for box in boxes:
+            if len(nets) >= MAX_NULL_BOXES:
+                break
+            tops = tops_of[box.lane]
+            shift = k * (box.height + 2 * box.margin)
             first = tops.min() + shift - box.margin
             last = tops.max() + shift + box.height + box.margin
             if first < 0 or last > n_rows:
@@ -242,9 +250,14 @@ def membrane_noise(
             if band_rows is not None and band_rows[first:last].any():
                 continue
             moved = replace(box, center_row=box.center_row + shift)
-            bare = measure_band(signal, moved, method=null_method)
-            nets.append(bare.net_volume)
-            peaks.append(peak_height(bare.net_rows))
+            # (volume and profile only: no flags, no dust, no voids on bare membrane)
+            patch, _ = band_patch(signal, moved, moved.margin)
+            patch = patch.astype(np.float64, copy=False)
+            height = moved.height
+            rows = patch.sum(axis=0)[moved.margin : moved.margin + height]
+            rows = rows - background_profile(null_method, patch, moved.margin, height)
+            nets.append(float(rows.sum()))
+            peaks.append(peak_height(rows))
     if len(nets) < MIN_NULL_BOXES:
         return MembraneNoise()
     chance = np.asarray(peaks)
