@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from blotquant.profiles import robust_sigma
-
 #: A void: pixels this many texture SDs below the membrane around the box ...
 VOID_DEPTH = 5.0
 #: ... over at least this many pixels (a disk of radius 3), after smoothing.
@@ -53,22 +51,24 @@ def has_void(
     n_cols = patch.shape[0]
     if margin < 2 or n_cols < 8:
         return False
-    smooth = ndimage.uniform_filter(np.asarray(patch, dtype=np.float64), VOID_SMOOTHING)
-    # the membrane's level: the margins' own, and the baseline under the box
-    above = np.median(smooth[:, :margin])
-    below = np.median(smooth[:, margin + height :])
+    smooth = ndimage.uniform_filter(np.asarray(patch, dtype=np.float32), VOID_SMOOTHING)
+    # the membrane's level: the margins' own, and the baseline under the box (means
+    # and a standard deviation, not medians: a band reaching into a margin only
+    # raises them, which makes a void harder to call, never easier)
+    above = float(smooth[:, :margin].mean())
+    below = float(smooth[:, margin + height :].mean())
     level = np.concatenate([np.full(margin, above), background / n_cols, np.full(margin, below)])
     residual = smooth - level[None, :]
     edges = np.concatenate([residual[:, 1 : margin - 1], residual[:, margin + height + 1 : -1]], 1)
     # a void lies below the membrane on both sides of the band, not merely below a
     # baseline that a band in one margin lifts
-    floor = np.full(height, min(above, below) - np.median(background / n_cols))
+    floor = np.full(height, min(above, below) - float(np.mean(background)) / n_cols)
     # never below the pixel noise left after smoothing (a clipped, flat membrane
     # has no texture), nor below a tenth of the band's height: a void takes a
     # real part of the band away, texture does not
     smoothed_noise = pixel_noise / VOID_SMOOTHING
     band = float(residual[:, margin : margin + height].max(initial=0.0))
-    depth = max(VOID_DEPTH * float(robust_sigma(edges)), VOID_DEPTH * smoothed_noise, 0.1 * band)
+    depth = max(VOID_DEPTH * float(edges.std()), VOID_DEPTH * smoothed_noise, 0.1 * band)
     if depth <= 0:
         return False
     # (in the box: a dark patch out in the margins is not over the band)
