@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from blotquant.profiles import robust_sigma
+
 #: A void: pixels this many texture SDs below the membrane around the box ...
 VOID_DEPTH = 5.0
 #: ... over at least this many pixels (a disk of radius 3), after smoothing.
@@ -52,9 +54,8 @@ def has_void(
     if margin < 2 or n_cols < 8:
         return False
     smooth = ndimage.uniform_filter(np.asarray(patch, dtype=np.float32), VOID_SMOOTHING)
-    # the membrane's level: the margins' own, and the baseline under the box (means
-    # and a standard deviation, not medians: a band reaching into a margin only
-    # raises them, which makes a void harder to call, never easier)
+    # the membrane's level: the margins' own (means: a band reaching into a margin
+    # only raises them, which makes a void harder to call), and the baseline
     above = float(smooth[:, :margin].mean())
     below = float(smooth[:, margin + height :].mean())
     level = np.concatenate([np.full(margin, above), background / n_cols, np.full(margin, below)])
@@ -68,7 +69,7 @@ def has_void(
     # real part of the band away, texture does not
     smoothed_noise = pixel_noise / VOID_SMOOTHING
     band = float(residual[:, margin : margin + height].max(initial=0.0))
-    depth = max(VOID_DEPTH * float(edges.std()), VOID_DEPTH * smoothed_noise, 0.1 * band)
+    depth = max(VOID_DEPTH * float(robust_sigma(edges)), VOID_DEPTH * smoothed_noise, 0.1 * band)
     if depth <= 0:
         return False
     # (in the box: a dark patch out in the margins is not over the band)
