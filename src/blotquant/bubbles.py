@@ -74,6 +74,10 @@ def has_void(
         return False
     # (in the box: a dark patch out in the margins is not over the band)
     deep = residual[:, margin : margin + height] < np.minimum(floor, 0.0)[None, :] - depth
+    # ... and below its own column's membrane, on the side a void leaves whole:
+    # the lane's edge beside a streak of raised background is low in its margins too
+    own = np.maximum(smooth[:, :margin].mean(axis=1), smooth[:, margin + height :].mean(axis=1))
+    deep &= smooth[:, margin : margin + height] < own[:, None] - depth
     if deep.sum() < VOID_MIN_PIXELS:
         return False
     labels, count = ndimage.label(deep)

@@ -150,9 +150,9 @@ def image_noise(signal: np.ndarray, *, whole_counts: bool) -> float:
 MIN_NULL_BOXES = 8
 #: Shifts each way from a box, in box heights (with margins) off the band row.
 NULL_SHIFTS = 2
-#: Bare boxes measured at most: the median absolute deviation of 20 values is
-#: within about a quarter of the truth, and each box costs time.
-MAX_NULL_BOXES = 20
+#: Bare boxes measured at most (each costs time; with fewer, boxes one step off
+#: a busy film's band row decide alone, and strong bands there came out low-snr).
+MAX_NULL_BOXES = 40
 #: A band's peak must stand this many noise SDs above what bare membrane shows.
 PEAK_K = 4.0
 
