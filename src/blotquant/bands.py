@@ -355,7 +355,7 @@ def find_bands(
     )
     good = sample_lanes & (strength >= 5.0)
     # a doublet: most lanes with a band show a second one close by, on their own
-    upper, lower, single, _, _ = _lane_doublets(detrended, rows_found, good, noise, window)
+    upper, lower, single = _lane_doublets(detrended, rows_found, good, noise, window)
     resolved = np.isfinite(upper)
     doublet = bool(good.any()) and resolved[good].sum() >= max(2, 0.5 * good.sum())
     if doublet:
@@ -474,7 +474,7 @@ def _lane_doublets(
     good: np.ndarray,
     noise: np.ndarray,
     window: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find, in each lane with a band, a second band close to it.
 
     The second band lies one to :data:`DOUBLET_MAX_APART` FWHMs away (inside
@@ -487,14 +487,9 @@ def _lane_doublets(
         Rows of the two bands; NaN where a lane shows no second band.
     single : ndarray, shape (n_lanes,)
         One band's FWHM, from the outer flank of the lane's band.
-    share : ndarray, shape (n_lanes,)
-        The second band's height over the first's.
-    below : ndarray of bool, shape (n_lanes,)
-        The second band lies below the first.
     """
     n = len(rows)
     upper, lower, single = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    share, below = np.full(n, np.nan), np.zeros(n, bool)
     for k in np.flatnonzero(good):
         profile = detrended[k]
         main = int(np.clip(round(rows[k]), 0, len(profile) - 1))
@@ -524,9 +519,7 @@ def _lane_doublets(
             continue
         upper[k], lower[k] = sorted((_subpixel(profile, main), _subpixel(profile, best)))
         single[k] = 2.0 * (left if best > main else right)
-        share[k] = profile[best] / value
-        below[k] = best > main
-    return upper, lower, single, share, below
+    return upper, lower, single
 
 
 def _half_widths(profile: np.ndarray, peak: int) -> tuple[float, float]:
