@@ -17,9 +17,14 @@ N_LANES = 6
 BACKGROUND = 1000.0
 
 
+ROW = 80.0
+SIGMA = 4.0
+VOLUMES = [2e5, 1.5e5, 2.5e5, 1e5, 2e5, 1.8e5]
+
+
 def _strip(antibody: str = "X", **kw) -> StripSpec:
-    volumes = kw.pop("volumes", [2e5, 1.5e5, 2.5e5, 1e5, 2e5, 1.8e5])
-    return StripSpec(antibody, 160, 80.0, volumes, sigma=4.0, background=BACKGROUND, **kw)
+    volumes = kw.pop("volumes", VOLUMES)
+    return StripSpec(antibody, 160, ROW, volumes, sigma=SIGMA, background=BACKGROUND, **kw)
 
 
 def _spec(strips: list[StripSpec] | None = None, **kw) -> BlotSpec:

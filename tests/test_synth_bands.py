@@ -15,37 +15,19 @@ import pytest
 from scipy import ndimage
 
 from blotquant.saturation import MIN_PLATEAU
-from blotquant.synth import BUBBLE_BACKGROUND_LOSS, BlotSpec, StripSpec, render_blot
+from blotquant.synth import BUBBLE_BACKGROUND_LOSS
 
-PITCH = 60.0
-N_LANES = 6
-BACKGROUND = 1000.0
-ROW = 80.0
-SIGMA = 4.0
-VOLUMES = [2e5, 1.5e5, 2.5e5, 1e5, 2e5, 1.8e5]
-
-
-def _strip(antibody: str = "X", **kw) -> StripSpec:
-    volumes = kw.pop("volumes", VOLUMES)
-    return StripSpec(antibody, 160, ROW, volumes, sigma=SIGMA, background=BACKGROUND, **kw)
-
-
-def _spec(strips: list[StripSpec] | None = None, **kw) -> BlotSpec:
-    return BlotSpec(
-        width=400,
-        strips=strips or [_strip()],
-        n_lanes=N_LANES,
-        pitch=PITCH,
-        first_lane=50.0,
-        **kw,
-    )
-
-
-def _render(spec: BlotSpec, seed: int = 3) -> tuple[np.ndarray, list, dict]:
-    rng = np.random.default_rng(seed)
-    image, truth = render_blot(spec, rng)
-    return image.astype(float), truth, rng.bit_generator.state
-
+# the same little membrane as test_synth.py's
+from tests.test_synth import (
+    BACKGROUND,
+    N_LANES,
+    PITCH,
+    ROW,
+    VOLUMES,
+    _render,
+    _spec,
+    _strip,
+)
 
 NOISY = {"read_noise": 10.0, "shot_noise": 0.5, "dust": 3}
 

@@ -251,12 +251,7 @@ def _fwhm(profile: np.ndarray, peak: int) -> float:
     if value <= 0:
         return 0.0
     half = value / 2.0
-    left = peak
-    while left > 0 and profile[left - 1] > half:
-        left -= 1
-    right = peak
-    while right < len(profile) - 1 and profile[right + 1] > half:
-        right += 1
+    left, right = _above_half(profile, peak)
     # linear interpolation of the crossings
     lx = float(left)
     if left > 0:
@@ -523,8 +518,8 @@ def _lane_doublets(
     return upper, lower, single
 
 
-def _half_widths(profile: np.ndarray, peak: int) -> tuple[float, float]:
-    """Rows from ``peak`` to its half maximum on the left and on the right."""
+def _above_half(profile: np.ndarray, peak: int) -> tuple[int, int]:
+    """First and last row of the run around ``peak`` above its half maximum."""
     half = profile[peak] / 2.0
     left = peak
     while left > 0 and profile[left - 1] > half:
@@ -532,6 +527,12 @@ def _half_widths(profile: np.ndarray, peak: int) -> tuple[float, float]:
     right = peak
     while right < len(profile) - 1 and profile[right + 1] > half:
         right += 1
+    return left, right
+
+
+def _half_widths(profile: np.ndarray, peak: int) -> tuple[float, float]:
+    """Rows from ``peak`` to its half maximum on the left and on the right."""
+    left, right = _above_half(profile, peak)
     return max(peak - left + 0.5, 0.5), max(right - peak + 0.5, 0.5)
 
 

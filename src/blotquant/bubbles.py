@@ -63,7 +63,7 @@ def has_void(
     edges = np.concatenate([residual[:, 1 : margin - 1], residual[:, margin + height + 1 : -1]], 1)
     # a void lies below the membrane on both sides of the band, not merely below a
     # baseline that a band in one margin lifts
-    floor = np.full(height, min(above, below) - float(np.mean(background)) / n_cols)
+    floor = min(min(above, below) - float(np.mean(background)) / n_cols, 0.0)
     # never below the pixel noise left after smoothing (a clipped, flat membrane
     # has no texture), nor below a tenth of the band's height: a void takes a
     # real part of the band away, texture does not
@@ -73,7 +73,7 @@ def has_void(
     if depth <= 0:
         return False
     # (in the box: a dark patch out in the margins is not over the band)
-    deep = residual[:, margin : margin + height] < np.minimum(floor, 0.0)[None, :] - depth
+    deep = residual[:, margin : margin + height] < floor - depth
     # ... and below its own column's membrane, on the side a void leaves whole:
     # the lane's edge beside a streak of raised background is low in its margins too
     own = np.maximum(smooth[:, :margin].mean(axis=1), smooth[:, margin + height :].mean(axis=1))

@@ -52,14 +52,6 @@ class BandMeasurement:
     background: np.ndarray | None = None
 
     @property
-    def net_rows(self) -> np.ndarray:
-        """The lane profile minus its background, over the box's rows only."""
-        if self.profile is None or self.background is None:
-            return np.zeros(0)
-        margin = (len(self.profile) - len(self.background)) // 2
-        return self.profile[margin : margin + len(self.background)] - self.background
-
-    @property
     def flag_text(self) -> str:
         """The flags as written in bands.csv: ``;``-separated."""
         return ";".join(self.flags)
