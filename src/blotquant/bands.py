@@ -278,8 +278,7 @@ def _subpixel(profile: np.ndarray, i: int) -> float:
         a, b, c = profile[i - 1], profile[i], profile[i + 1]
         denom = a - 2 * b + c
         if denom < 0:
-            # (a flat top makes the parabola nearly straight: never past a neighbour)
-            return i + float(np.clip(0.5 * (a - c) / denom, -1.0, 1.0))
+            return i + 0.5 * (a - c) / denom
     return float(i)
 
 
