@@ -1008,3 +1008,30 @@ def test_bad_crop_and_rotate_say_what_to_write(tmp_path: Path, key, value, words
     data = base()
     data["membranes"][0]["images"][0][key] = value
     assert_problem(problems(data, tmp_path), f"membranes[0].images[0].{key}", *words)
+
+
+def test_a_batch_glob_never_takes_the_runs_own_results_as_input(tmp_path: Path):
+    names = ["exports/r1_pAKT.png", "exports/r1_AKT.png"]
+    cfg = batch_config(
+        tmp_path,
+        names,
+        files="**/*.png",
+        pattern="{membrane}_{antibody}.png",
+        antibody_aliases={"pAKT": "p-AKT"},
+    )
+    cfg["output"] = "exports/results"
+    # a previous run's pictures and a run's staging folder, inside the output folder
+    for leftover in ("exports/results/qc/r1_AKT.png", "exports/results/.blotquant-staging-x/a.png"):
+        (tmp_path / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / leftover).touch()
+    exp = parse(cfg, tmp_path)
+    assert sorted(m.image for m in exp.measurements) == sorted(names)
+
+
+def test_a_batch_glob_reads_each_real_file_once(tmp_path: Path):
+    names = ["exports/r1_pAKT.tif", "exports/r1_AKT.tif"]
+    cfg = batch_config(tmp_path, names, files="**/*.tif", antibody_aliases={"pAKT": "p-AKT"})
+    # a symlink loop: every file is also exports/loop/..., exports/loop/loop/...
+    (tmp_path / "exports" / "loop").symlink_to(tmp_path / "exports")
+    exp = parse(cfg, tmp_path)
+    assert sorted(m.image for m in exp.measurements) == sorted(names)

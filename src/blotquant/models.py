@@ -20,6 +20,12 @@ BACKGROUND_METHODS = ("rolling-ball", "lane-edges", "profile-baseline", "none")
 #: Chosen by the ground-truth benchmark (see benchmarks/README.md).
 DEFAULT_BACKGROUND = "profile-baseline"
 
+#: The QC pictures' folder in the output folder, and the prefix of the hidden
+#: folder a run stages its results in (see :mod:`blotquant.report`): results,
+#: never input.
+QC_DIR = "qc"
+STAGING_PREFIX = ".blotquant-staging-"
+
 
 @dataclass(frozen=True)
 class AnalysisSettings:

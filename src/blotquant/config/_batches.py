@@ -25,6 +25,7 @@ from blotquant.config._collect import (
 )
 from blotquant.config._messages import ITEM_EXAMPLES, Loc
 from blotquant.config._schema import OVERRIDE_KEYS, BatchModel, RegionModel
+from blotquant.models import QC_DIR, STAGING_PREFIX
 
 # At most this many unmatched files of one batch are listed one by one.
 _MAX_LISTED = 5
@@ -319,7 +320,7 @@ def find_files(c: Collector, pattern: str, loc: Loc) -> list[str]:
     expanded = os.path.expanduser(pattern)
     try:
         hits = glob.glob(expanded, root_dir=c.folder, recursive=True)
-        files = sorted(Path(h).as_posix() for h in hits if (c.folder / h).is_file())
+        files = _real_files(c, hits)
     except (OSError, ValueError) as exc:
         c.add(loc, f"`{pattern}` cannot be searched ({exc}).")
         return []
@@ -332,6 +333,32 @@ def find_files(c: Collector, pattern: str, loc: Loc) -> list[str]:
         message += _what_is_there(c.folder, expanded)
     c.add(loc, message + " Check the folder and the file extension (case matters).")
     return []
+
+
+def _real_files(c: Collector, hits: list[str]) -> list[str]:
+    """Keep the files among ``hits``: each real file once, none of the run's own results.
+
+    A symlinked folder (or a loop of them) can make a ``**`` glob find one
+    file under many names; the QC pictures and staging folders of the run's
+    output folder are results, never input.
+    """
+    ours: list[Path] = []
+    if c.output_folder is not None:
+        out = Path(os.path.realpath(c.output_folder))
+        ours = [out / QC_DIR, *out.glob(f"{STAGING_PREFIX}*")]
+    seen: set[str] = set()
+    files = []
+    # shortest name first: a file reached through a symlinked folder keeps its own name
+    for hit in sorted((Path(h).as_posix() for h in hits), key=lambda h: (h.count("/"), h)):
+        path = c.folder / hit
+        if not path.is_file():
+            continue
+        real = os.path.realpath(path)
+        if real in seen or any(Path(real).is_relative_to(folder) for folder in ours):
+            continue
+        seen.add(real)
+        files.append(hit)
+    return sorted(files)
 
 
 def _what_is_there(root: Path, expanded: str) -> str:

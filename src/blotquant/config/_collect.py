@@ -96,6 +96,8 @@ class Collector:
         self.entries: list[AntibodyEntry] = []
         self.measurements: list[Measurement] = []
         self.global_analysis: dict[str, Any] = {}
+        #: Where the results go (batch globs skip blotquant's own pictures there).
+        self.output_folder: Path | None = None
 
     # -- problems
 

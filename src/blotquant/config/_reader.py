@@ -166,10 +166,11 @@ def read(c: Collector, data: dict[str, Any], output: str | Path | None) -> Exper
     top, broken = c.validate(TopModel, data, ())
     analysis = _read_analysis(c, top, broken)
     pairs = _read_pairs(c, top.pairs) if "pairs" not in broken else None
+    # (before the batches: their globs never pick up the run's own results)
+    out_path = c.output_folder = _output_folder(c, top, broken, output)
     membranes_and_batches = _read_membranes_and_batches(c, top, broken)
     grouping = _read_grouping(top, broken)
     _check_across(c, top, broken, pairs, grouping)
-    out_path = _output_folder(c, top, broken, output)
     name = top.experiment if "experiment" not in broken and top.experiment else c.config_path.stem
     if c.problems:
         return None
