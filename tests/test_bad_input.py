@@ -387,7 +387,7 @@ def test_rerun_into_the_same_folder_replaces_the_results(project):
     assert set(_bands(project)["membrane"]) == {"m1"}
     second_qc = sorted(p.name for p in (project / "out" / "qc").iterdir())
     assert len(second_qc) == 2 and len(first_qc) == 4
-    assert not [p for p in (project / "out").iterdir() if p.name.startswith(".")]
+    assert [p.name for p in (project / "out").iterdir() if p.name.startswith(".")] == [".blotquant"]
 
 
 def test_interrupted_run_leaves_the_previous_results_whole(project, monkeypatch):

@@ -1,18 +1,16 @@
-"""Ratios, fold changes, summary statistics and atomic result writing."""
+"""Ratios, fold changes, summary statistics and atomic file writing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from blotquant.errors import BlotquantError
 from blotquant.models import Experiment, Lane, Membrane, Pair
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
-from blotquant.report import prepare_output, write_atomic, write_results
+from blotquant.report import write_atomic
 
 
 def _experiment(normalize_within=("cell_line",), summary_by=("cell_line", "treatment")):
@@ -137,31 +135,6 @@ def test_write_atomic_leaves_no_temporary_files(tmp_path):
     write_atomic(tmp_path / "a.csv", b"x,y\n3,4\n")
     assert (tmp_path / "a.csv").read_bytes() == b"x,y\n3,4\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
-
-
-def test_output_that_is_a_file_is_refused_untouched(tmp_path):
-    target = tmp_path / "results"
-    target.write_text("precious")
-    with pytest.raises(BlotquantError, match="existing file"):
-        prepare_output(target)
-    assert target.read_text() == "precious"
-
-
-def test_rerun_replaces_qc_pictures(tmp_path):
-    table = pd.DataFrame({"a": [1]})
-    write_results(tmp_path, {"bands.csv": table}, {"v": 1}, {"old.png": b"1", "keep.png": b"1"})
-    write_results(tmp_path, {"bands.csv": table}, {"v": 2}, {"keep.png": b"2"})
-    assert sorted(p.name for p in (tmp_path / "qc").iterdir()) == ["keep.png"]
-    assert json.loads((tmp_path / "run.json").read_text()) == {"v": 2}
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-
-
-def test_leftovers_of_a_killed_run_are_cleaned_up(tmp_path):
-    (tmp_path / ".bands.csv.abc123.tmp").write_text("half")
-    (tmp_path / ".qc-xyz").mkdir()
-    (tmp_path / "notes.txt").write_text("mine")
-    prepare_output(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_summary_wide_for_prism():

@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
@@ -21,14 +21,7 @@ from blotquant.doseresponse import fit_dose_response
 from blotquant.models import Experiment
 from blotquant.quantify import bands_table
 from blotquant.ratios import ratios_table, summary_table, summary_wide_table
-from blotquant.report import (
-    new_qc_staging,
-    now,
-    prepare_output,
-    run_json,
-    write_atomic,
-    write_results,
-)
+from blotquant.report import ResultsFolder, now, run_json
 from blotquant.report_html import render_report
 from blotquant.tables import CLIPPED_EXPORT, has_flag
 
@@ -99,57 +92,55 @@ def run(
     """
     experiment = config if isinstance(config, Experiment) else load_config(config, output=out)
     output = Path(out) if out is not None else experiment.output
-    prepare_output(output)
+    inputs = sorted({m.path for m in experiment.measurements})
     started = now()
-    staging = new_qc_staging(output)
-    try:
-        result = run_experiment(experiment, jobs=jobs, qc=qc, progress=progress, qc_dir=staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    bands = bands_table(experiment, result.analyses)
-    ratios = ratios_table(experiment, bands)
-    summary = summary_table(experiment, ratios)
-    tables = {
-        "bands.csv": bands,
-        "ratios.csv": ratios,
-        "summary.csv": summary,
-        "summary_wide.csv": summary_wide_table(experiment, ratios),
-    }
-    if experiment.dose_key in ratios.columns:
-        tables["dose_response.csv"] = fit_dose_response(
-            ratios,
-            dose_key=experiment.dose_key,
-            group_keys=experiment.normalize_within,
-            control=experiment.control,
+    with ResultsFolder(output, inputs=inputs) as folder:
+        result = run_experiment(
+            experiment, jobs=jobs, qc=qc, progress=progress, qc_dir=folder.qc_dir
         )
-    warnings = list(result.warnings)
-    for text in _science_warnings(bands, ratios):
-        if text not in warnings:
-            warnings.append(text)
-    info = run_json(
-        experiment_name=experiment.experiment,
-        config_path=experiment.config_path,
-        resolved_config=experiment.resolved,
-        hashes=result.hashes,
-        failures=result.failures,
-        warnings=warnings,
-        started=started,
-        finished=now(),
-        jobs=jobs,
-    )
-    write_results(
-        output,
-        tables,
-        info,
-        result.qc_pictures,
-        qc_staging=staging,
-    )
-    if qc:
-        page = render_report(
-            experiment, tables, info, qc_dir=output / "qc", thumbnails=result.qc_thumbnails
+        bands = bands_table(experiment, result.analyses)
+        ratios = ratios_table(experiment, bands)
+        summary = summary_table(experiment, ratios)
+        tables = {
+            "bands.csv": bands,
+            "ratios.csv": ratios,
+            "summary.csv": summary,
+            "summary_wide.csv": summary_wide_table(experiment, ratios),
+        }
+        if experiment.dose_key in ratios.columns:
+            tables["dose_response.csv"] = fit_dose_response(
+                ratios,
+                dose_key=experiment.dose_key,
+                group_keys=experiment.normalize_within,
+                control=experiment.control,
+            )
+        warnings = list(result.warnings)
+        for text in _science_warnings(bands, ratios):
+            if text not in warnings:
+                warnings.append(text)
+        for name, table in tables.items():
+            folder.add_table(name, table)
+        for name, data in result.qc_pictures.items():
+            folder.add_picture(name, data)
+        info = run_json(
+            experiment_name=experiment.experiment,
+            config_path=experiment.config_path,
+            resolved_config=experiment.resolved,
+            hashes=result.hashes,
+            failures=result.failures,
+            warnings=warnings,
+            started=started,
+            finished=now(),
+            jobs=jobs,
         )
-        write_atomic(output / "report.html", page)
+        if qc:
+            page = render_report(
+                experiment, tables, info, qc_dir=folder.qc_dir, thumbnails=result.qc_thumbnails
+            )
+            folder.add("report.html", page)
+        info["finished"] = now().astimezone(UTC).isoformat()
+        info["seconds"] = round((now() - started).total_seconds(), 3)
+        folder.commit(info)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
 
 

@@ -8,9 +8,12 @@ any of its images flag all of them (:mod:`blotquant.lanecheck`).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Collection, Iterable
+import signal
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -147,15 +150,80 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             if sum(view[0] == channel for view in by_view) > 1:
                 name = name.replace(".png", f"_turned{rotate:g}.png")
             picture, thumbnail = render_qc_and_thumbnail(images[(channel, rotate)], analyses)
+            written = False
             if task.qc_dir is not None:
                 # written here, in the worker: the main process need not receive
-                # and write every picture (it would compete with the workers)
-                (task.qc_dir / name).write_bytes(picture)
+                # and write every picture (it would compete with the workers);
+                # if it cannot (a full disk), the main process tries and says why
+                with contextlib.suppress(OSError):
+                    (task.qc_dir / name).write_bytes(picture)
+                    written = True
+            if written:
                 outcome.qc_written.append(name)
             else:
                 outcome.qc_pictures[name] = picture
             if thumbnail is not None:
                 outcome.qc_thumbnails[name] = thumbnail
+    return outcome
+
+
+def _in_workers(tasks: list[_FileTask], workers: int) -> Iterator[BatchAnalyses]:
+    """Run the tasks in worker processes, yielding their outcomes in task order.
+
+    A worker that dies (the out-of-memory killer, a crash in a library) costs
+    only the image it was analysing: the images after it are run again one at
+    a time, each in a fresh worker, and the one that kills its worker is
+    reported as a failure. Ctrl-C or SIGTERM in the parent stops every worker
+    at once (they ignore Ctrl-C themselves, so only the parent reports it).
+    """
+    pending = list(tasks)
+    width = workers
+    while pending:
+        pool = ProcessPoolExecutor(max_workers=width, initializer=_worker_ignores_ctrl_c)
+        try:
+            futures = [pool.submit(_run_file_safely, task) for task in pending]
+            for future in futures:
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    break
+                pending.pop(0)
+                yield outcome
+            else:
+                continue
+            if width == 1:  # alone in its worker, this image is what killed it
+                yield _lost(pending.pop(0))
+            width = 1
+        finally:
+            _stop(pool)
+
+
+def _worker_ignores_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (a forked worker inherits the CLI's)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut a pool down, ending its workers at once if work is left."""
+    processes = list(getattr(pool, "_processes", {}).values())  # (no public handle)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def _lost(task: _FileTask) -> BatchAnalyses:
+    outcome = BatchAnalyses()
+    outcome.failures.append(
+        (
+            str(task.path.name),
+            f"{task.path}: the process analysing this image stopped (killed, perhaps "
+            "because the computer ran out of memory); it was not measured. The other "
+            "images were. Run again with fewer --jobs, or on a computer with more memory.",
+        )
+    )
     return outcome
 
 
@@ -207,29 +275,22 @@ def run_experiment(
     total = len(tasks)
     outcomes: Iterable[BatchAnalyses]
     if jobs > 1 and total > 1:
-        workers = min(jobs, total, os.cpu_count() or jobs)
-        pool = ProcessPoolExecutor(max_workers=workers)
-        outcomes = pool.map(_run_file_safely, tasks)
+        outcomes = _in_workers(tasks, min(jobs, total, os.cpu_count() or jobs))
     else:
-        pool = None
         outcomes = map(_run_file_safely, tasks)
-    try:
-        for done, outcome in enumerate(outcomes, start=1):
-            result.analyses.extend(outcome.analyses)
-            result.failures.extend(outcome.failures)
-            result.hashes.update(outcome.hashes)
-            result.qc_written.extend(outcome.qc_written)
-            result.qc_pictures.update(outcome.qc_pictures)
-            result.qc_thumbnails.update(outcome.qc_thumbnails)
-            result.fingerprints.update(outcome.fingerprints)
-            for w in outcome.warnings:
-                if w not in result.warnings:
-                    result.warnings.append(w)
-            if progress is not None:
-                progress(done, total)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    for done, outcome in enumerate(outcomes, start=1):
+        result.analyses.extend(outcome.analyses)
+        result.failures.extend(outcome.failures)
+        result.hashes.update(outcome.hashes)
+        result.qc_written.extend(outcome.qc_written)
+        result.qc_pictures.update(outcome.qc_pictures)
+        result.qc_thumbnails.update(outcome.qc_thumbnails)
+        result.fingerprints.update(outcome.fingerprints)
+        for w in outcome.warnings:
+            if w not in result.warnings:
+                result.warnings.append(w)
+        if progress is not None:
+            progress(done, total)
     # membrane-wide steps, in this process: each image they touch is read once,
     # and its QC picture drawn again once, after both
     views: dict[View, BlotImage] = {}
@@ -594,9 +655,12 @@ def _redraw_qc(result: BatchAnalyses, image: BlotImage, key: View, qc_dir: Path 
     if name is None:
         return
     picture, thumbnail = render_qc_and_thumbnail(image, analyses)
+    written = False
     if qc_dir is not None and name in result.qc_written:
-        (qc_dir / name).write_bytes(picture)
-    else:
+        with contextlib.suppress(OSError):  # (the caller writes it and says why not)
+            (qc_dir / name).write_bytes(picture)
+            written = True
+    if not written:
         result.qc_pictures[name] = picture
     if thumbnail is not None:
         result.qc_thumbnails[name] = thumbnail

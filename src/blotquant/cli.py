@@ -59,6 +59,22 @@ def _progress_bar(*, show: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt(stopped_by: list[str]) -> Iterator[None]:
+    """Let SIGTERM (a batch system's time limit) stop a run the way Ctrl-C does."""
+    import signal
+
+    def stop(_number: int, _frame: object) -> None:
+        stopped_by.append("stopped (SIGTERM)")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="blotquant")
 def main() -> None:
@@ -92,18 +108,22 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
     cannot be used; with --strict, 3 when every image was quantified but
     the lanes of some are in doubt (the results are written all the same).
     """
-    from blotquant.api import run as run_api
+    stopped_by: list[str] = []
+    try:
+        with _terminate_as_interrupt(stopped_by):
+            from blotquant.api import run as run_api  # (slow: inside, so Ctrl-C is caught)
+
+            with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:
+                outcome = run_api(config, out=out, jobs=jobs, progress=progress)
+    except KeyboardInterrupt:
+        how = stopped_by[0] if stopped_by else "interrupted (Ctrl-C)"
+        _echo_error(
+            f"{how}. The output folder holds one whole set of results, the one its "
+            "run.json describes (the previous run's, if this run had not finished)."
+        )
+        sys.exit(143 if stopped_by else 130)
     from blotquant.tables import LANES_UNCERTAIN, images_flagged
 
-    try:
-        with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:
-            outcome = run_api(config, out=out, jobs=jobs, progress=progress)
-    except KeyboardInterrupt:
-        _echo_error(
-            "interrupted. Files already in the output folder are complete; "
-            "nothing was half-written."
-        )
-        sys.exit(130)
     if not quiet:
         _warn(outcome.warnings)
     for _where, message in outcome.failures:

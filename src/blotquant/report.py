@@ -1,19 +1,37 @@
-"""Writing results: CSVs, QC pictures and run.json, each file atomically.
+"""The results folder: one complete run in it at a time, and only blotquant's files touched.
 
-Every file is written to a temporary name in the output folder and renamed
-into place, so an interrupted run never leaves a half-written CSV, and a
-rerun replaces the whole set of results rather than mixing old and new.
-The QC pictures are drawn in :mod:`blotquant.qc`.
+A run builds its whole result set (CSVs, ``qc/``, ``report.html``, ``run.json``)
+in a hidden staging folder inside the output folder, then switches it in:
+
+1. the names blotquant owns in the folder are recorded in ``.blotquant``;
+2. the old seal, ``run.json``, is removed;
+3. the previous run's files that this run does not write are removed;
+4. the new files and ``qc/`` are renamed into place;
+5. the new ``run.json`` is renamed in last: it is the seal.
+
+Ctrl-C and SIGTERM wait for the switch (a few renames) to finish. So the
+folder holds the old complete set, or the new one, with its ``run.json``;
+only a hard kill or a power cut inside the switch leaves a folder without
+``run.json``, which says that no complete set is there (the next run
+finishes the clean-up). Files and folders that blotquant did not write are
+never overwritten or removed: a run that would have to refuses, before it
+analyses anything. Two runs into one folder at once: the second refuses.
+The QC pictures are drawn in :mod:`blotquant.qc`, the page in
+:mod:`blotquant.report_html`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import platform
 import shutil
+import signal
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,18 +41,24 @@ import pandas as pd
 
 from blotquant._version import __version__
 from blotquant.errors import BlotquantError
+from blotquant.models import QC_DIR, STAGING_PREFIX
 
-#: Files a run owns in its output folder; a rerun replaces all of them.
+#: Files a run may write in its output folder.
 RESULT_FILES = (
     "bands.csv",
     "ratios.csv",
     "summary.csv",
     "summary_wide.csv",
     "dose_response.csv",
-    "run.json",
     "report.html",
+    "run.json",
 )
-QC_DIR = "qc"
+#: The seal: present only beside a complete set of results.
+SEAL = "run.json"
+#: Names blotquant wrote in this folder (JSON), so a run never touches anything else.
+MARKER = ".blotquant"
+#: Held by the run writing into the folder (its process id inside).
+LOCK = ".blotquant.lock"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -60,82 +84,273 @@ def _umask() -> int:
     return mask
 
 
-def prepare_output(out: Path, keep: Path | None = None) -> None:
-    """Make the output folder, refusing a path that is an existing file.
-
-    Leftovers of a killed run are removed, except the staging folder ``keep``.
-    """
-    if out.exists() and not out.is_dir():
-        raise BlotquantError(
-            f"The output path {out} is an existing file, not a folder. Nothing was written. "
-            "Choose a folder with --out (or `output:` in the config)."
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BlotquantError(
-            f"Cannot create the output folder {out}: {exc.strerror or exc}. "
-            "Choose another folder with --out."
-        ) from exc
-    # leftovers of a run that was killed while writing (never the results themselves)
-    for name in RESULT_FILES:
-        for stale in out.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-    for stale in (*out.glob(".qc-*"),):
-        if stale.is_dir() and stale != keep:
-            shutil.rmtree(stale, ignore_errors=True)
-
-
 def _csv_bytes(table: pd.DataFrame) -> bytes:
     # shortest round-trip floats: raw - background == net holds exactly in the file
     return table.to_csv(index=False, lineterminator="\n").encode()
 
 
-def write_results(
-    out: Path,
-    tables: dict[str, pd.DataFrame],
-    run_info: dict[str, Any],
-    qc_pictures: dict[str, bytes],
-    extra_files: dict[str, bytes] | None = None,
-    qc_staging: Path | None = None,
-) -> None:
-    """Write the whole result set into ``out``, replacing any earlier run's files.
+def owned_names(out: Path) -> set[str]:
+    """Names in ``out`` that blotquant wrote (files and the ``qc`` folder).
 
-    QC pictures go to a fresh folder that replaces ``out/qc`` in one rename, so
-    pictures of images that are no longer in the config do not linger.
-    ``qc_staging`` is such a folder already holding pictures (see
-    :func:`new_qc_staging`).
+    Read from the ``.blotquant`` marker; a folder written before the marker
+    existed is recognised by its ``run.json`` naming a blotquant version.
     """
-    prepare_output(out, keep=qc_staging)
-    staging = qc_staging or new_qc_staging(out)
-    try:
-        for name, data in qc_pictures.items():
-            (staging / name).write_bytes(data)
-        for name, table in tables.items():
-            write_atomic(out / name, _csv_bytes(table))
-        for name, data in (extra_files or {}).items():
-            write_atomic(out / name, data)
-        old = out / QC_DIR
-        trash = None
-        if old.exists():
-            trash = out / f".qc-old-{os.getpid()}"
-            os.replace(old, trash)
-        os.replace(staging, old)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-        # run.json last: its presence says the set is complete
+    marker = out / MARKER
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        names = json.loads(marker.read_text())["owned"]
+        return {str(n) for n in names if isinstance(n, str) and "/" not in n}
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        if "blotquant_version" in json.loads((out / SEAL).read_text()):
+            return {n for n in (*RESULT_FILES, QC_DIR) if (out / n).exists()}
+    return set()
+
+
+class ResultsFolder:
+    """Stage a run's results and switch them into the output folder whole.
+
+    Use as a context manager: entering checks the folder (refusing one that
+    is a file, is being written by another run, or holds result names that
+    blotquant did not write) and makes the staging folder; :meth:`add` and
+    :meth:`add_table` stage files, :attr:`qc_dir` takes the QC pictures,
+    :meth:`commit` switches the set in. Leaving without a commit leaves the
+    previous results as they were.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder (made if missing).
+    inputs : iterable of Path, optional
+        The run's input files: a run refuses to write where it would replace one.
+    """
+
+    def __init__(self, out: Path, *, inputs: Iterable[Path] = ()):
+        self.out = out
+        self.inputs = tuple(inputs)
+        self.staging: Path | None = None
+        self._locked = False
+        self._staged: set[str] = set()
+
+    @property
+    def qc_dir(self) -> Path:
+        """Staging folder for the QC pictures (becomes ``out/qc``)."""
+        if self.staging is None:
+            raise RuntimeError("ResultsFolder used outside its with-block")
+        return self.staging / QC_DIR
+
+    def __enter__(self) -> ResultsFolder:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise BlotquantError(
+                f"The output path {out} is an existing file, not a folder. Nothing was written. "
+                "Choose a folder with --out (or `output:` in the config)."
+            )
+        with _writing(out, "create the output folder"):
+            out.mkdir(parents=True, exist_ok=True)
+        self._refuse_inputs()
+        try:
+            self._lock()
+            _clean_leftovers(out)
+            self._refuse_foreign()
+            with _writing(out, "write in the output folder"):
+                self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+                os.chmod(self.staging, 0o777 & ~_umask())
+                self.qc_dir.mkdir()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+        finally:
+            self._unlock()
+
+    def add(self, name: str, data: bytes) -> None:
+        """Stage one result file."""
+        with _writing(self.out, f"write {name}"):
+            write_atomic(self._stage_path(name), data)
+        self._staged.add(name)
+
+    def add_picture(self, name: str, data: bytes) -> None:
+        """Stage one QC picture."""
+        with _writing(self.out, f"write the QC picture {name}"):
+            (self.qc_dir / name).write_bytes(data)
+
+    def add_table(self, name: str, table: pd.DataFrame) -> None:
+        """Stage one result table as CSV."""
+        self.add(name, _csv_bytes(table))
+
+    def commit(self, run_info: dict[str, Any]) -> None:
+        """Switch the staged set in, ``run.json`` (from ``run_info``) last.
+
+        Ctrl-C and SIGTERM arriving meanwhile take effect when it is done.
+        """
         text = json.dumps(run_info, indent=2, default=_json_default, allow_nan=False)
-        write_atomic(out / "run.json", (text + "\n").encode())
+        self.add(SEAL, (text + "\n").encode())
+        new = {*self._staged, QC_DIR}
+        out, staging = self.out, self._stage_path("")
+        with _signals_deferred(), _writing(out, "replace the results"):
+            old = owned_names(out)
+            write_atomic(out / MARKER, _marker(old | new))
+            (out / SEAL).unlink(missing_ok=True)
+            for name in sorted(old - new):
+                _remove(out / name)
+            trash = None
+            if (out / QC_DIR).exists():
+                trash = staging / ".qc-old"
+                os.replace(out / QC_DIR, trash)
+            os.replace(staging / QC_DIR, out / QC_DIR)
+            for name in sorted(self._staged - {SEAL}):
+                os.replace(staging / name, out / name)
+            os.replace(staging / SEAL, out / SEAL)
+            write_atomic(out / MARKER, _marker(new))
+            if trash is not None:
+                shutil.rmtree(trash, ignore_errors=True)
+
+    def _stage_path(self, name: str) -> Path:
+        if self.staging is None:
+            raise RuntimeError("ResultsFolder used outside its with-block")
+        return self.staging / name
+
+    def _refuse_inputs(self) -> None:
+        """Refuse to write where a result would replace one of the run's inputs."""
+        out = self.out.resolve()
+        places = {out / name for name in RESULT_FILES}
+        for path in self.inputs:
+            where = path.resolve()
+            if where in places or out / QC_DIR in where.parents:
+                raise BlotquantError(
+                    f"The output folder {self.out} holds this run's input {path}, where a "
+                    "result would replace it. Nothing was written. Put the results in a "
+                    "folder of their own (--out, or `output:` in the config)."
+                )
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a folder whose result names hold files blotquant did not write."""
+        owned = owned_names(self.out)
+        foreign = [
+            name
+            for name in (*RESULT_FILES, QC_DIR)
+            if name not in owned and (self.out / name).exists()
+        ]
+        if foreign:
+            listed = ", ".join(f"{n}/" if n == QC_DIR else n for n in foreign)
+            raise BlotquantError(
+                f"The output folder {self.out} already holds {listed}, which blotquant did "
+                "not write. Nothing was written or removed. Choose a new or empty folder "
+                "with --out (or `output:` in the config), or move those files away."
+            )
+
+    def _lock(self) -> None:
+        lock = self.out / LOCK
+        for _attempt in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _lock_owner(lock)
+                if pid is not None and _alive(pid):
+                    raise BlotquantError(
+                        f"Another blotquant run (process {pid}) is writing into {self.out}. "
+                        "Nothing was written. Wait for it to finish, or choose another "
+                        "folder with --out."
+                    ) from None
+                lock.unlink(missing_ok=True)  # left by a run that was killed
+                continue
+            except OSError as exc:
+                raise _write_error(self.out, "write in the output folder", exc) from exc
+            self._locked = True
+            with _writing(self.out, "write in the output folder"), os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return
+        raise BlotquantError(f"Cannot lock the output folder {self.out}; try again.")
+
+    def _unlock(self) -> None:
+        if self._locked:
+            (self.out / LOCK).unlink(missing_ok=True)
+            self._locked = False
+
+
+def _marker(names: set[str]) -> bytes:
+    text = json.dumps({"written_by": "blotquant", "owned": sorted(names)}, indent=1)
+    return (text + "\n").encode()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _clean_leftovers(out: Path) -> None:
+    """Remove what a killed run left: temporary files and staging folders (its own names only)."""
+    for name in (*RESULT_FILES, MARKER):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    for stale in out.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then act on them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
+    try:
+        yield
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for number in caught[:1]:
+            signal.raise_signal(number)
 
 
-def new_qc_staging(out: Path) -> Path:
-    """Make a hidden folder in ``out`` to collect QC pictures in before they replace ``qc/``."""
-    staging = Path(tempfile.mkdtemp(prefix=".qc-", dir=out))
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; it becomes qc/
-    return staging
+@contextlib.contextmanager
+def _writing(out: Path, what: str) -> Iterator[None]:
+    """Turn a failed write into a message naming the folder and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(out, what, exc) from exc
+
+
+def _write_error(out: Path, what: str, exc: OSError) -> BlotquantError:
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        fix = "Free some space on that disk, or choose a folder on another disk with --out."
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        fix = "Choose a folder you can write to with --out (or `output:` in the config)."
+    else:
+        fix = "Choose another folder with --out (or `output:` in the config)."
+    return BlotquantError(
+        f"Cannot {what} in {out}: {reason}. The previous results there, if any, are as "
+        f"they were. {fix}"
+    )
 
 
 def _json_default(value: Any) -> Any:
