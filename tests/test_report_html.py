@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import shutil
 import stat
@@ -115,3 +117,53 @@ def test_chromium_renders_the_report(demo_report, tmp_path):
         text=True,
     )
     assert "p-AKT/AKT" in dom.stdout and "Fold change per treatment" in dom.stdout
+
+
+def test_a_plain_dose_series_draws_every_group(tmp_path):
+    # normalize_within left at its default: the dose figure used to crash the report
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    config.pop("normalize_within")
+    for membrane in config["membranes"]:
+        for image in membrane["images"]:
+            image["file"] = str((ROOT / "configs" / image["file"]).resolve())
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run(path, out=tmp_path / "out")
+    text = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "could not be drawn" not in text
+    assert text.count("fitted curves over every lane") == 2
+    # and with cell lines as groups, the resistant cells (no IC50) get their panel
+    import pandas as pd
+
+    from blotquant.report_html import _dose_plot
+
+    ratios = pd.DataFrame(
+        {
+            "pair": "p/t",
+            "treatment": "lin",
+            "cell_line": ["P"] * 3 + ["R"] * 3,
+            "dose_uM": [0.1, 1, 10] * 2,
+            "fold_change": [0.8, 0.5, 0.2, 1.0, 0.95, 0.9],
+        }
+    )
+    fits = pd.DataFrame(
+        {
+            "pair": "p/t",
+            "treatment": "lin",
+            "cell_line": ["P", "R"],
+            "ic50": [1.0, np.nan],
+            "hill": [1.0, np.nan],
+            "top": [1.0, np.nan],
+            "bottom": [0.1, np.nan],
+            "note": ["", "no inhibition"],
+        }
+    )
+    one = _dose_plot(ratios, fits, "p/t", [], "dose_uM")
+    both = _dose_plot(ratios, fits, "p/t", ["cell_line"], "dose_uM")
+    with (
+        Image.open(io.BytesIO(base64.b64decode(both))) as two,
+        Image.open(io.BytesIO(base64.b64decode(one))) as single,
+    ):
+        assert two.width > 1.8 * single.width

@@ -141,11 +141,14 @@ def _dose_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fitted = fits[(fits["pair"] == pair) & fits["ic50"].notna()]
-    if fitted.empty or dose_key not in ratios:
+    mine = fits[fits["pair"] == pair]
+    if mine.empty or dose_key not in ratios:
         return None
-    keys = [g for g in groups if g in fitted.columns]
-    panels = list(fitted.groupby(keys, sort=False)) if keys else [("all", fitted)]
+    unit = dose_key.split("_", 1)[1] if "_" in dose_key else dose_key
+    # every group gets its panel and its points, fitted or not: a group with no
+    # IC50 (resistant cells that are not inhibited) is the comparison that matters
+    keys = [g for g in groups if g in mine.columns]
+    panels = list(mine.groupby(keys, sort=False)) if keys else [((), mine)]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
     data = ratios[ratios["pair"] == pair]
     for ax, (name, part) in zip(axes[0], panels, strict=True):
@@ -155,17 +158,23 @@ def _dose_plot(
             for key, value in zip(keys, name, strict=True):
                 lanes = lanes[lanes[key].astype(str) == str(value)]
             dose = pd.to_numeric(lanes[dose_key], errors="coerce")
+            if dose[dose > 0].nunique() < 2:
+                continue  # one dose is no series (the table says so)
             colour = f"C{k}"
-            ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14)
+            label = f"{fit.treatment}: no IC50 (see the table)" if pd.isna(fit.ic50) else None
+            ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14, label=label)
+            if pd.isna(fit.ic50) or not (dose > 0).any():
+                continue
             x = np.logspace(np.log10(dose[dose > 0].min()) - 0.5, np.log10(dose.max()) + 0.5, 100)
             y = fit.bottom + (fit.top - fit.bottom) / (1 + (x / fit.ic50) ** fit.hill)
-            ax.plot(x, y, color=colour, label=f"{fit.treatment}: IC50 {fit.ic50:.3g} nM")
+            ax.plot(x, y, color=colour, label=f"{fit.treatment}: IC50 {fit.ic50:.3g} {unit}")
         ax.set_xscale("log")
         ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
         ax.set_xlabel(dose_key)
         ax.set_ylabel(f"{pair} fold change")
-        ax.set_title(" | ".join(map(str, name)), fontsize=10)
-        ax.legend(fontsize=8)
+        ax.set_title(" | ".join(map(str, name)) or "all lanes", fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     encoded = _png(fig)
     plt.close(fig)
     return encoded
@@ -263,11 +272,23 @@ def _fold_changes(
     ]
     for pair in pairs:
         if (ratios["pair"] == pair).any():
-            plot = _pair_plot(ratios, pair, groups, dose_key)
+            try:
+                plot = _pair_plot(ratios, pair, groups, dose_key)
+            except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
+                parts.append(_not_drawn(pair, exc))
+                continue
             parts.append(
                 f"<figure>{_img(plot, pair)}<figcaption>{_esc(pair)}</figcaption></figure>"
             )
     return parts
+
+
+def _not_drawn(what: str, exc: Exception) -> str:
+    return (
+        f'<p class="warn">The {_esc(what)} figure could not be drawn '
+        f"({_esc(type(exc).__name__)}: {_esc(str(exc))}); the tables below and the CSVs "
+        "hold every number. Please report this with the config.</p>"
+    )
 
 
 def _dose_responses(
@@ -282,7 +303,11 @@ def _dose_responses(
         return []
     parts = ["<h2>Dose-response (four-parameter logistic)</h2>"]
     for pair in pairs:
-        plot = _dose_plot(ratios, fits, pair, groups, dose_key)
+        try:
+            plot = _dose_plot(ratios, fits, pair, groups, dose_key)
+        except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
+            parts.append(_not_drawn(pair + " dose-response", exc))
+            continue
         if plot is not None:
             parts.append(
                 f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
