@@ -179,3 +179,50 @@ def test_inspect_says_when_the_lanes_are_in_doubt():
     assert "lanes in doubt" not in describe(inspect_image(image, n_lanes=14))
     text = describe(inspect_image(image, n_lanes=15))
     assert "lanes in doubt: " in text and "--lanes" in text
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["WB0-AKT.png", "WB0-pAKT.png"], ["AKT", "p-AKT"]),
+        (["blot_phospho-AKT.png", "blot_AKT.png"], ["p-AKT", "AKT"]),
+    ],
+)
+def test_init_on_one_membrane_names_the_antibodies_and_keeps_the_pair_the_right_way(
+    tmp_path, names, expected
+):
+    # one membrane, two files: there is no membrane field to find, only antibodies
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for name, source in zip(names, ("rep3_AKT.png", "rep3_pAKT.png"), strict=True):
+        shutil.copy(ROOT / "sample_images" / source, folder / name)
+    config = yaml.safe_load(_run_init_then_run(folder))
+    images = config["membranes"][0]["images"]
+    assert sorted(i["antibody"] for i in images) == sorted(expected)
+    assert config["pairs"] == [{"phospho": "p-AKT", "total": "AKT"}]
+
+
+def test_a_name_without_the_phospho_mark_never_goes_into_phospho():
+    assert pairs_from(["AKT", "GAPDH"]) == []
+    assert pairs_from(["p-ERK", "GAPDH"]) == [{"phospho": "p-ERK", "total": "EDIT"}]
+    assert antibody_name("phosphoAKT") == antibody_name("pAKT") == "p-AKT"
+
+
+@needs_real
+def test_init_on_the_real_one_membrane_pngs(tmp_path):
+    folder = tmp_path / "krause"
+    folder.mkdir()
+    for name in ("WB0-AKT.png", "WB0-pAKT.png"):
+        shutil.copy(REAL / name, folder / name)
+    config = yaml.safe_load(_run_init_then_run(folder))
+    assert config["pairs"] == [{"phospho": "p-AKT", "total": "AKT"}]
+
+
+def test_init_does_not_take_an_inspect_picture_for_an_antibody(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for name, source in (("WB0-AKT.png", "rep3_AKT.png"), ("WB0-pAKT.png", "rep3_pAKT.png")):
+        shutil.copy(ROOT / "sample_images" / source, folder / name)
+    shutil.copy(ROOT / "sample_images" / "rep3_AKT.png", folder / "WB0-AKT_inspect.png")
+    config = yaml.safe_load(_run_init_then_run(folder))
+    assert len(config["membranes"][0]["images"]) == 2

@@ -186,11 +186,11 @@ def inspect(
 
     Writes its QC picture and prints a config snippet for it.
     """
-    from blotquant.inspection import config_snippet, describe, inspect_image
+    from blotquant.inspection import INSPECT_SUFFIX, config_snippet, describe, inspect_image
     from blotquant.report import write_atomic
 
     inspection = inspect_image(image, n_lanes=n_lanes, band_rows=band_rows, channel=channel)
-    out = out or Path(f"{image.stem}_inspect.png")
+    out = out or Path(f"{image.stem}{INSPECT_SUFFIX}")
     write_atomic(out, inspection.picture)
     _warn(inspection.image.warnings)
     click.echo(describe(inspection))

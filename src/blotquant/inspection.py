@@ -85,6 +85,8 @@ class NamingGuess:
     antibodies: list[str]
 
 
+#: The end of the name of the picture `blotquant inspect` writes by default.
+INSPECT_SUFFIX = "_inspect.png"
 _SPLIT = re.compile(r"([_\-. ]+)")
 
 
@@ -159,28 +161,48 @@ def _pattern(
 
 
 def antibody_name(token: str) -> str:
-    """Spell an antibody of a file name the usual way: pAKT -> p-AKT, pIGF1R -> p-IGF-1R."""
+    """Spell an antibody of a file name the usual way: pAKT -> p-AKT, pIGF1R -> p-IGF-1R.
+
+    The phospho mark is ``p`` before a capital or a hyphen, or ``phospho``.
+    """
     name = token
-    phospho = len(name) > 1 and name[0] == "p" and (name[1].isupper() or name[1] == "-")
-    if phospho:
-        name = name[1:].lstrip("-")
+    lowered = name.lower()
+    if lowered.startswith("phospho") and len(name) > 7:
+        name, phospho = name[7:].lstrip("-_ "), True
+    else:
+        phospho = len(name) > 1 and name[0] == "p" and (name[1].isupper() or name[1] == "-")
+        if phospho:
+            name = name[1:].lstrip("-")
     name = re.sub(r"^IGF1R$", "IGF-1R", name, flags=re.IGNORECASE)
     return ("p-" if phospho else "") + name
 
 
 def pairs_from(antibodies: list[str]) -> list[dict[str, str]]:
-    """Phospho/total pairs among antibody names (p-X with X)."""
+    """Phospho/total pairs among antibody names (p-X with X).
+
+    A phospho antibody whose total is not among the names gets ``EDIT`` for
+    its total; a name without the phospho mark never goes into ``phospho``.
+    """
     names = set(antibodies)
     return [
-        {"phospho": a, "total": a[2:]}
+        {"phospho": a, "total": a[2:] if a[2:] in names else "EDIT"}
         for a in sorted(names)
-        if a.startswith("p-") and a[2:] in names
+        if a.startswith("p-")
     ]
 
 
 def image_files(folder: Path) -> list[Path]:
-    """List the images of a folder (TIFF, PNG, JPEG), sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """List the images of a folder (TIFF, PNG, JPEG), sorted by name.
+
+    The pictures ``blotquant inspect`` writes (``*_inspect.png``) are not exports.
+    """
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not p.name.endswith(INSPECT_SUFFIX)
+    )
 
 
 def placeholder_lanes(n_lanes: int) -> list[dict[str, str]]:
@@ -387,9 +409,6 @@ def _one_batch(
     """Config entries for one batch of files named as ``guess`` says, and what was found."""
     names = {token: antibody_name(token) for token in guess.antibodies}
     pairs = pairs_from(list(names.values()))
-    if not pairs and len(names) >= 2:
-        first, second = sorted(names.values())[:2]
-        pairs = [{"phospho": first, "total": second}]
     batch: dict[str, Any] = {
         "files": f"*{Path(files[0].name).suffix}",
         "pattern": guess.pattern,
@@ -411,18 +430,49 @@ def _one_batch(
 
 
 def _one_membrane(files: list[Path], lanes: list[dict[str, str]]) -> tuple[dict[str, Any], str]:
-    """Config entries for one membrane holding every file as its own antibody."""
-    antibodies = [f.stem for f in files]
+    """Config entries for one membrane holding every file as its own antibody.
+
+    Each antibody is named by what its file name does not share with the
+    others (WB0-pAKT.png and WB0-AKT.png: p-AKT and AKT).
+    """
+    stems = [f.stem for f in files]
+    antibodies = [antibody_name(token) for token in _distinct_parts(stems)]
+    if len(set(antibodies)) != len(antibodies):
+        antibodies = stems
     entries = {
-        "pairs": [{"phospho": antibodies[0], "total": antibodies[1 % len(antibodies)]}],
+        "pairs": pairs_from(antibodies) or [{"phospho": "EDIT", "total": "EDIT"}],
         "control": {"treatment": "DMSO"},
         "summary_by": ["treatment"],
         "membranes": [
             {
                 "name": "membrane1",
                 "lanes": lanes,
-                "images": [{"file": f.name, "antibody": f.stem} for f in files],
+                "images": [
+                    {"file": f.name, "antibody": a} for f, a in zip(files, antibodies, strict=True)
+                ],
             }
         ],
     }
-    return entries, f"{len(files)} files with no common naming: one membrane, one antibody each"
+    return entries, (
+        f"{len(files)} files of one membrane, one antibody each: {', '.join(antibodies)}"
+    )
+
+
+def _distinct_parts(stems: list[str]) -> list[str]:
+    """Cut the parts every name shares at its start and its end (whole tokens)."""
+    if len(stems) < 2:
+        return stems
+    pieces = [_SPLIT.split(s) for s in stems]
+    first = 0
+    while all(len(p) > first + 1 for p in pieces) and len({p[first] for p in pieces}) == 1:
+        first += 1
+    last = 0
+    while (
+        all(len(p) > first + last + 1 for p in pieces) and len({p[-1 - last] for p in pieces}) == 1
+    ):
+        last += 1
+    # keep whole tokens: a cut always falls on a separator
+    first -= first % 2
+    last -= last % 2
+    parts = ["".join(p[first : len(p) - last]) for p in pieces]
+    return parts if all(parts) else stems
