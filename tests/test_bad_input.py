@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from blotquant.cli import main
+from blotquant.errors import BlotquantError
 from blotquant.synth import BlotSpec, StripSpec, render_blot
 
 LANES = [{"treatment": "DMSO"}, {"treatment": "drug"}, {"treatment": "DMSO"}, {"treatment": "drug"}]
@@ -429,3 +430,30 @@ def test_a_file_counts_as_quantified_only_when_all_its_antibodies_are(project):
     assert (outcome.files_total, outcome.files_quantified) == (4, 2)
     assert len(outcome.failures) == 2
     assert "2 of 4 image file(s) quantified" in _run(project).output
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_or_an_endless_file_is_refused_at_once(tmp_path):
+    from blotquant.io import read_image
+
+    result = CliRunner().invoke(main, ["run", "/dev/zero"])
+    assert result.exit_code == 2 and "not a regular file" in result.output
+    big = tmp_path / "huge.yaml"
+    big.write_bytes(b"#" * 6_000_000)
+    result = CliRunner().invoke(main, ["run", str(big)])
+    assert result.exit_code == 2 and "over 5 MB" in result.output
+    with pytest.raises(BlotquantError, match="not a regular file"):
+        read_image("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    ("shape", "words"),
+    [((1, 1), "cannot hold a blot"), ((100_000, 10), "cannot hold"), ((40_000, 40), "longer")],
+)
+def test_images_too_small_or_too_long_are_refused_in_seconds(tmp_path, shape, words):
+    from blotquant.io import read_image
+
+    path = tmp_path / "odd.tif"
+    tifffile.imwrite(path, np.full(shape, 7, np.uint16))
+    with pytest.raises(BlotquantError, match=words):
+        read_image(path)

@@ -22,6 +22,8 @@ from blotquant.membrane import MembraneBox, find_membrane
 
 #: Refuse images whose pixels would need more memory than this (bytes).
 MAX_IMAGE_BYTES = 2 * 1024**3
+#: Bytes read from one file at most (a device or a runaway file stops here).
+MAX_FILE_BYTES = 2 * 1024**3
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -192,8 +194,18 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         )
     if path.is_dir():
         raise BlotquantError(f"{path} is a folder, not an image file. Name an image file.")
+    if not path.is_file():
+        raise BlotquantError(
+            f"{path} is not a regular file (a device, a pipe or a socket). Name an image file."
+        )
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise BlotquantError(
+                f"{path} is over {MAX_FILE_BYTES // 1024**3} GB, too big for one blot image. "
+                "Export the blot alone, or cut the image into blots."
+            )
     except OSError as exc:
         raise BlotquantError(f"Cannot read image file {path}: {exc.strerror or exc}.") from exc
     digest = hashlib.sha256(data).hexdigest()
@@ -221,6 +233,7 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         )
     pixels, more = _normalise_dtype(stack[channel], path)
     warnings += more
+    _check_shape(pixels, path)
     ceiling, floor = detector_limits(pixels)
     if pixels.dtype == np.uint8:
         warnings.append(
@@ -237,6 +250,29 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         sha256=digest,
         warnings=tuple(warnings),
     )
+
+
+#: Smallest and largest side of an image that can be a blot (a 10 cm membrane
+#: scanned at 2400 dpi is 9 500 px; the pictures drawn of it must stay drawable).
+MIN_SIDE = 16
+MAX_SIDE = 30_000
+
+
+def _check_shape(pixels: np.ndarray, path: Path) -> None:
+    """Refuse an image too small to hold a blot, or longer than any blot scan."""
+    shape = pixels.shape if pixels.ndim == 2 else (1,) * (2 - pixels.ndim) + pixels.shape
+    size = "x".join(map(str, shape[::-1]))
+    if pixels.ndim > 2 or min(shape) < MIN_SIDE:
+        raise BlotquantError(
+            f"{path} is {size} pixels (width x height): a side under {MIN_SIDE} px cannot hold "
+            "a blot. Is it a thumbnail, an icon or a one-line strip? Export the blot itself."
+        )
+    if max(shape) > MAX_SIDE:
+        raise BlotquantError(
+            f"{path} is {size} pixels (width x height): longer than any blot scan (at most "
+            f"{MAX_SIDE} px a side). Crop it to the membrane, or export it at a lower "
+            "resolution."
+        )
 
 
 #: Pixels that must share one extreme value for it to count as a clipping plateau.

@@ -52,6 +52,10 @@ _YAML_HINTS = (
 )
 
 
+#: A config is a short text; anything bigger is the wrong file (or /dev/zero).
+MAX_CONFIG_BYTES = 5_000_000
+
+
 def read_text(config_path: Path) -> str:
     """Read the config file as text; a ConfigError if it is missing, a folder or not text."""
 
@@ -59,7 +63,19 @@ def read_text(config_path: Path) -> str:
         return ConfigError(config_path, [Problem((), message)])
 
     try:
-        raw = config_path.read_bytes()
+        if config_path.exists() and not config_path.is_dir() and not config_path.is_file():
+            raise fail(
+                f"{config_path} is not a regular file (a device, a pipe or a socket). "
+                "Give the YAML config file."
+            )
+        with config_path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise fail(
+                f"{config_path} is over {MAX_CONFIG_BYTES // 1_000_000} MB: a config is a short "
+                "text file. Is this the right file? (Many images are listed with a batch glob, "
+                "not one by one.)"
+            )
     except FileNotFoundError:
         raise fail(_not_found(config_path)) from None
     except IsADirectoryError:
