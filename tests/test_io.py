@@ -136,3 +136,65 @@ def test_an_array_in_memory_becomes_an_image():
     floats = BlotImage.from_array(pixels.astype(float))
     assert (floats.ceiling, floats.floor) == (None, None)
     assert BlotImage.from_array(pixels, floor=3.0, path="x.tif").floor == 3.0
+
+
+def test_a_preview_page_and_the_blot_are_both_pages_to_choose(tmp_path):
+    blot = _gradient(shape=(80, 100))
+    preview = (blot[::4, ::4] // 257).astype(np.uint8)
+    path = tmp_path / "two_pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(preview)
+        tif.write(blot)
+    image = read_image(path, channel=1)
+    assert image.n_channels == 2 and np.array_equal(image.pixels, blot)
+    assert any("pages of different kinds" in w and "preview" in w for w in image.warnings)
+    assert read_image(path, channel=0).pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("compression", "lossy"), [("zstd", False), ("lzw", False), ("jpeg", True)]
+)
+def test_compressed_tiffs_read_and_lossy_ones_say_so(tmp_path, compression, lossy):
+    blot = (_gradient() // 257).astype(np.uint8)  # (JPEG-in-TIFF is 8-bit)
+    path = tmp_path / f"{compression}.tif"
+    tifffile.imwrite(path, blot, compression=compression)
+    image = read_image(path)
+    assert image.pixels.shape == blot.shape
+    if not lossy:
+        assert np.array_equal(image.pixels, blot)
+    assert any("lossy" in w for w in image.warnings) == lossy
+
+
+def test_a_codec_that_is_missing_is_named_with_the_fix(tmp_path, monkeypatch):
+    import blotquant.io as bio
+
+    path = tmp_path / "zstd.tif"
+    tifffile.imwrite(path, _gradient(), compression="zstd")
+
+    def no_codecs(*args, **kwargs):
+        raise RuntimeError("requires the 'imagecodecs' package")
+
+    def no_decoder(*args, **kwargs):
+        raise OSError("decoder zstd not available")
+
+    # neither imagecodecs nor Pillow's libtiff can decode it
+    monkeypatch.setattr(bio.tifffile.TiffPageSeries, "asarray", no_codecs)
+    monkeypatch.setattr(bio.Image, "open", no_decoder)
+    with pytest.raises(BlotquantError, match="ZSTD compression, which needs the imagecodecs"):
+        read_image(path)
+
+
+def test_a_jpeg_stored_sideways_is_turned_upright(tmp_path):
+    from PIL import Image
+
+    upright = np.zeros((60, 200), np.uint8)
+    upright[20:30, 10:50] = 200  # a band near the left
+    sideways = Image.fromarray(np.rot90(upright, k=1).copy())  # stored turned 90 degrees
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    path = tmp_path / "phone.jpg"
+    sideways.save(path, exif=exif, quality=95)
+    image = read_image(path)
+    assert image.pixels.shape == upright.shape
+    assert image.pixels[25, 30] > 150 and image.pixels[25, 150] < 50
+    assert any("EXIF orientation" in w for w in image.warnings)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image, ImageSequence
+from PIL import Image, ImageOps, ImageSequence
 from skimage import transform
 
 from blotquant.errors import BlotquantError
@@ -225,7 +225,7 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
             f"{path} is not a TIFF, PNG or JPEG image. Export the blot as a 16-bit TIFF "
             "(or PNG) from the imager software and point the config at that file."
         )
-    n_channels = stack.shape[0]
+    n_channels = len(stack)
     if not 0 <= channel < n_channels:
         raise BlotquantError(
             f"{path} has {n_channels} page(s)/channel(s) (numbered from 0), so `channel: "
@@ -319,11 +319,15 @@ def _check_size(shape: tuple[int, ...], itemsize: int, path: Path) -> None:
         )
 
 
-def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
+def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
     warnings: list[str] = []
     handle = _io.BytesIO(data)
+    compression = ""
     try:
         with tifffile.TiffFile(handle) as tif:
+            compression = _compression(tif)
+            if len(tif.series) > 1:
+                return _pages_of_series(tif, path, compression)
             series = tif.series[0]
             _check_size(series.shape, np.dtype(series.dtype).itemsize, path)
             array = series.asarray()
@@ -333,15 +337,16 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
         raise
     except Exception as exc:  # tifffile raises many types for damaged files
         if "imagecodecs" in str(exc):
-            # a compression (LZW, JPEG) tifffile decodes only with imagecodecs:
+            # a compression tifffile decodes only with imagecodecs (not installed):
             # Pillow decodes the common ones itself
-            return _read_tiff_with_pillow(data, path)
+            return _read_tiff_with_pillow(data, path, compression)
         raise BlotquantError(
             f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
             "be truncated or damaged (still copying?). Export it again from the imager."
         ) from exc
     finally:
         handle.close()  # tifffile may keep the handle: let go of the file's bytes
+    _warn_lossy(compression, path, warnings)
     array = np.squeeze(array)
     is_rgb = photometric is not None and int(photometric) == 2 and array.shape[-1] in (3, 4)
     if is_rgb or (axes.endswith("S") and array.ndim >= 3 and array.shape[-1] in (3, 4)):
@@ -356,9 +361,67 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
     return array.reshape(-1, *array.shape[-2:]), warnings
 
 
-def _read_tiff_with_pillow(data: bytes, path: Path) -> tuple[np.ndarray, list[str]]:
+_EXIF_ORIENTATION = 0x0112
 
+#: TIFF compressions that change pixel values.
+LOSSY_TIFF = ("JPEG", "OJPEG", "WEBP", "JPEGXR", "JPEG2000", "JPEGXL", "LERC")
+
+
+def _compression(tif: tifffile.TiffFile) -> str:
+    """Name the first page's compression (NONE, LZW, ZSTD, JPEG, ...)."""
+    try:
+        return str(tif.pages[0].compression.name)
+    except (AttributeError, IndexError, ValueError):
+        return ""
+
+
+def _warn_lossy(compression: str, path: Path, warnings: list[str]) -> None:
+    if compression in LOSSY_TIFF:
+        warnings.append(
+            f"{path.name} is a TIFF with {compression} compression, which is lossy: it changes "
+            "pixel values, so it is unfit for quantification. Export an uncompressed or LZW "
+            "TIFF for numbers you will publish."
+        )
+
+
+def _pages_of_series(
+    tif: tifffile.TiffFile, path: Path, compression: str
+) -> tuple[list[np.ndarray], list[str]]:
+    """Every plane of every series of a TIFF, in file order (``channel`` picks one).
+
+    A file can hold an 8-bit preview and the 16-bit blot as separate series of
+    different sizes; they cannot be one stack, but each is a page to choose.
+    """
     warnings: list[str] = []
+    planes: list[np.ndarray] = []
+    for series in tif.series:
+        _check_size(series.shape, np.dtype(series.dtype).itemsize, path)
+        array = np.squeeze(series.asarray())
+        if array.ndim >= 3 and array.shape[-1] in (3, 4) and "S" in series.axes:
+            array = _rgb_to_gray(array, path, warnings)
+        planes.extend(array.reshape(-1, *array.shape[-2:]) if array.ndim > 2 else [array])
+    kinds = {(p.dtype.str, p.shape) for p in planes}
+    if len(kinds) > 1:
+        listed = "; ".join(
+            f"page {k}: {p.shape[1]} x {p.shape[0]}, {_bits(p)}" for k, p in enumerate(planes)
+        )
+        warnings.append(
+            f"{path.name} holds pages of different kinds ({listed}). `channel` (numbered from "
+            "0) picks the page: make sure it is the blot itself, not a preview."
+        )
+    _warn_lossy(compression, path, warnings)
+    return planes, warnings
+
+
+def _bits(plane: np.ndarray) -> str:
+    return f"{plane.dtype.itemsize * 8}-bit" if plane.dtype.kind in "ui" else str(plane.dtype)
+
+
+def _read_tiff_with_pillow(
+    data: bytes, path: Path, compression: str = ""
+) -> tuple[np.ndarray, list[str]]:
+    warnings: list[str] = []
+    _warn_lossy(compression, path, warnings)
     try:
         with Image.open(_io.BytesIO(data)) as img:
             _check_size((img.height, img.width, len(img.getbands())), 2, path)
@@ -366,6 +429,12 @@ def _read_tiff_with_pillow(data: bytes, path: Path) -> tuple[np.ndarray, list[st
     except BlotquantError:
         raise
     except Exception as exc:
+        if compression not in ("", "NONE"):
+            raise BlotquantError(
+                f"{path} is a TIFF with {compression} compression, which needs the imagecodecs "
+                "package to decode (pip install imagecodecs; blotquant installs it unless it "
+                "was left out). Or export the image again as an uncompressed or LZW TIFF."
+            ) from exc
         raise BlotquantError(
             f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
             "be truncated or damaged, or use a compression blotquant cannot decode. Export "
@@ -386,6 +455,14 @@ def _read_pillow(data: bytes, path: Path, *, is_jpeg: bool) -> tuple[np.ndarray,
     try:
         with Image.open(_io.BytesIO(data)) as img:
             _check_size((img.height, img.width, len(img.getbands())), 2, path)
+            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            if orientation not in (1, None):
+                # stored sideways or upside down: turn it as every viewer does
+                img = ImageOps.exif_transpose(img)
+                warnings.append(
+                    f"{path.name} is stored turned (EXIF orientation {orientation}); it was "
+                    "turned upright, as image viewers show it, before measuring."
+                )
             mode = img.mode
             if mode in ("P", "PA", "LA", "CMYK", "YCbCr", "1"):
                 img = img.convert("RGBA" if "A" in mode or mode == "P" else "RGB")
