@@ -234,3 +234,19 @@ def test_a_full_or_read_only_disk_names_the_folder_and_keeps_the_old_set(
     assert str(out) in line
     assert ("space" if fault == "full" else "write to") in line
     assert _check_whole(out, sets) == "old"
+
+
+def test_two_runs_into_one_folder_at_once_the_second_refuses(reference):
+    tmp, _old, new, sets = reference
+    out = tmp / "out_two_at_once"
+    first = _start(new, out)
+    deadline = time.monotonic() + 30
+    while not (out / ".blotquant.lock").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = _start(new, out)
+    _, err2 = second.communicate(timeout=60)
+    _, err1 = first.communicate(timeout=120)
+    assert second.returncode == 2 and f"process {first.pid}" in err2, err2
+    assert "Traceback" not in err2 + err1
+    assert first.returncode == 0, err1
+    assert _check_whole(out, sets) == "new"
