@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from blotquant.models import Experiment, Lane, Membrane, Pair
-from blotquant.ratios import ratios_table, summary_table, summary_wide_table
+from blotquant.ratios import prism_tables, ratios_table, summary_table, summary_wide_table
 from blotquant.report import write_atomic
 
 
@@ -137,15 +137,20 @@ def test_write_atomic_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
 
 
-def test_summary_wide_for_prism():
+def test_summary_wide_for_prism_keeps_each_membrane_on_its_row():
     values = _simple_bands("m1", flags={("p-AKT", 3): "saturated"})
     values.update(_simple_bands("m2", phospho=(10, 10, 4, 0, 8, 8)))
     exp = _experiment()
     ratios = ratios_table(exp, _bands(values))
     wide = summary_wide_table(exp, ratios)
     assert list(wide.columns) == ["pair", "replicate", "P | DMSO", "P | lin", "R | DMSO", "R | lin"]
-    # two DMSO lanes per membrane for P: four replicates; the saturated lin lane is left out
-    assert len(wide) == 4 and list(wide["replicate"]) == [1, 2, 3, 4]
-    assert wide["P | lin"].notna().sum() == 1
-    assert wide["P | lin"].iloc[0] == pytest.approx(0.04 / 0.10)
-    assert wide["R | DMSO"].tolist()[:2] == [1.0, 1.0]
+    # two DMSO lanes of P per membrane: a second row per membrane, titled
+    assert list(wide["replicate"]) == ["m1 #1", "m1 #2", "m2 #1", "m2 #2"]
+    # m1's lin lane is saturated: an empty cell on m1's row, m2's value stays on m2's row
+    assert np.isnan(wide["P | lin"].iloc[0]) and wide["P | lin"].iloc[2] == pytest.approx(0.4)
+    # one DMSO lane of R per membrane: on each membrane's first row, the second row empty
+    assert wide["R | DMSO"].iloc[[0, 2]].tolist() == [1.0, 1.0]
+    assert wide["R | DMSO"].iloc[[1, 3]].isna().all()
+    tables = prism_tables(exp, ratios)
+    assert list(tables) == ["p-AKT_over_AKT.csv"]
+    assert list(tables["p-AKT_over_AKT.csv"].columns)[0] == "replicate"

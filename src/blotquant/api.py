@@ -18,9 +18,9 @@ import pandas as pd
 from blotquant.batch import BatchAnalyses, run_experiment
 from blotquant.config import load_config
 from blotquant.doseresponse import fit_dose_response
-from blotquant.models import Experiment
+from blotquant.models import PRISM_DIR, Experiment
 from blotquant.quantify import bands_table
-from blotquant.ratios import ratios_table, summary_table, summary_wide_table
+from blotquant.ratios import prism_tables, ratios_table, summary_table, summary_wide_table
 from blotquant.report import ResultsFolder, now, run_json
 from blotquant.report_html import render_report
 from blotquant.tables import CLIPPED_EXPORT, has_flag
@@ -120,6 +120,8 @@ def run(
                 warnings.append(text)
         for name, table in tables.items():
             folder.add_table(name, table)
+        for name, table in prism_tables(experiment, ratios).items():
+            folder.add_table(f"{PRISM_DIR}/{name}", table)
         for name, data in result.qc_pictures.items():
             folder.add_picture(name, data)
         info = run_json(

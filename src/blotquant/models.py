@@ -24,6 +24,8 @@ DEFAULT_BACKGROUND = "profile-baseline"
 #: folder a run stages its results in (see :mod:`blotquant.report`): results,
 #: never input.
 QC_DIR = "qc"
+#: One CSV per pair laid out for GraphPad Prism (see :func:`blotquant.ratios.prism_tables`).
+PRISM_DIR = "prism"
 STAGING_PREFIX = ".blotquant-staging-"
 
 

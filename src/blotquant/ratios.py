@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -142,35 +143,60 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
-    """Fold changes laid out for a Prism grouped table (``summary_wide.csv``).
+    """Fold changes laid out for GraphPad Prism (``summary_wide.csv``).
 
     One column per ``summary_by`` group (its values joined by `` | ``, e.g.
-    ``parental | linsitinib | 100``), one block of rows per pair, and in each
-    block one row per replicate lane (row 1 = the first lane of that group in
-    the config, ...). Columns ``pair`` and ``replicate`` come first. Lanes left
-    out of summary.csv (saturated, no total band) are left out here too, so
-    the means Prism computes match summary.csv. Copy the group columns of one
-    pair's rows into a Prism "Grouped" or "Column" table.
+    ``parental | linsitinib | 100``) and one row per pair and replicate: each
+    membrane is a row, titled with its name in ``replicate``, so a row holds
+    one membrane's values in every group and Prism's paired and
+    repeated-measures analyses pair the right values. A membrane with two
+    lanes of a group gets a second row (``rep1 #2``); a value that is missing
+    (the group is not on that membrane, or its lane was left out of
+    summary.csv: saturated, no total band) is an empty cell, never closed up.
+    ``prism/<pair>.csv`` holds each pair's rows alone, ready to import.
     """
     keys = [k for k in experiment.summary_by if k in ratios.columns]
     if ratios.empty:
         return pd.DataFrame(columns=["pair", "replicate"])
-    usable = ratios[_usable(ratios["flags"]) & ratios["fold_change"].notna()]
 
     def label(row: pd.Series) -> str:
         return " | ".join("" if row[k] is None else str(row[k]) for k in keys) or "all"
 
     groups = list(dict.fromkeys(label(r) for _, r in ratios.iterrows()))
-    blocks = []
+    usable = _usable(ratios["flags"]) & ratios["fold_change"].notna()
+    rows = []
     for pair in [p.name for p in experiment.pairs]:
-        part = usable[usable["pair"] == pair]
-        columns = {g: [] for g in groups}
-        for _, row in part.iterrows():
-            columns[label(row)].append(float(row["fold_change"]))
-        depth = max((len(v) for v in columns.values()), default=0)
-        for i in range(depth):
-            entry: dict[str, object] = {"pair": pair, "replicate": i + 1}
-            for g, values in columns.items():
-                entry[g] = values[i] if i < len(values) else np.nan
-            blocks.append(entry)
-    return pd.DataFrame(blocks, columns=["pair", "replicate", *groups])
+        part = ratios[ratios["pair"] == pair]
+        for membrane in dict.fromkeys(part["membrane"]):
+            lanes = part[part["membrane"] == membrane]
+            columns: dict[str, list[float]] = {g: [] for g in groups}
+            for index, row in lanes.iterrows():
+                value = float(row["fold_change"]) if usable[index] else np.nan
+                columns[label(row)].append(value)
+            depth = max(len(v) for v in columns.values())
+            for k in range(depth):
+                title = str(membrane) if depth == 1 else f"{membrane} #{k + 1}"
+                entry: dict[str, object] = {"pair": pair, "replicate": title}
+                for g, values in columns.items():
+                    entry[g] = values[k] if k < len(values) else np.nan
+                rows.append(entry)
+    return pd.DataFrame(rows, columns=["pair", "replicate", *groups])
+
+
+def prism_tables(experiment: Experiment, ratios: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each pair's rows of :func:`summary_wide_table`, for one Prism table each.
+
+    Returns
+    -------
+    dict
+        File name (the pair, e.g. ``p-AKT_over_AKT.csv``) -> table whose first
+        column, ``replicate``, is Prism's row titles.
+    """
+    wide = summary_wide_table(experiment, ratios)
+    tables = {}
+    for pair in [p.name for p in experiment.pairs]:
+        part = wide[wide["pair"] == pair].drop(columns="pair")
+        if len(part):
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", pair.replace("/", "_over_")).strip("._")
+            tables[f"{name or 'pair'}.csv"] = part.reset_index(drop=True)
+    return tables

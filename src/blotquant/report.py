@@ -41,7 +41,7 @@ import pandas as pd
 
 from blotquant._version import __version__
 from blotquant.errors import BlotquantError
-from blotquant.models import QC_DIR, STAGING_PREFIX
+from blotquant.models import PRISM_DIR, QC_DIR, STAGING_PREFIX
 
 #: Files a run may write in its output folder.
 RESULT_FILES = (
@@ -53,6 +53,8 @@ RESULT_FILES = (
     "report.html",
     "run.json",
 )
+#: Folders a run may write in its output folder.
+RESULT_DIRS = (QC_DIR, PRISM_DIR)
 #: The seal: present only beside a complete set of results.
 SEAL = "run.json"
 #: Names blotquant wrote in this folder (JSON), so a run never touches anything else.
@@ -101,7 +103,7 @@ def owned_names(out: Path) -> set[str]:
         return {str(n) for n in names if isinstance(n, str) and "/" not in n}
     with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
         if "blotquant_version" in json.loads((out / SEAL).read_text()):
-            return {n for n in (*RESULT_FILES, QC_DIR) if (out / n).exists()}
+            return {n for n in (*RESULT_FILES, *RESULT_DIRS) if (out / n).exists()}
     return set()
 
 
@@ -168,10 +170,10 @@ class ResultsFolder:
             self._unlock()
 
     def add(self, name: str, data: bytes) -> None:
-        """Stage one result file."""
+        """Stage one result file (``name`` may be ``folder/file`` for a results folder)."""
         with _writing(self.out, f"write {name}"):
             write_atomic(self._stage_path(name), data)
-        self._staged.add(name)
+        self._staged.add(name.split("/")[0])
 
     def add_picture(self, name: str, data: bytes) -> None:
         """Stage one QC picture."""
@@ -193,21 +195,22 @@ class ResultsFolder:
         out, staging = self.out, self._stage_path("")
         with _signals_deferred(), _writing(out, "replace the results"):
             old = owned_names(out)
+            theirs = sorted(n for n in new - old if os.path.lexists(out / n))
+            if theirs:
+                raise _foreign_error(out, theirs)
             write_atomic(out / MARKER, _marker(old | new))
             (out / SEAL).unlink(missing_ok=True)
             for name in sorted(old - new):
                 _remove(out / name)
-            trash = None
-            if (out / QC_DIR).exists():
-                trash = staging / ".qc-old"
-                os.replace(out / QC_DIR, trash)
-            os.replace(staging / QC_DIR, out / QC_DIR)
-            for name in sorted(self._staged - {SEAL}):
+            trash = staging / ".previous"
+            trash.mkdir()
+            for name in sorted(new - {SEAL}):
+                if (out / name).is_dir() and not (out / name).is_symlink():
+                    os.replace(out / name, trash / name)  # a folder is replaced whole
                 os.replace(staging / name, out / name)
             os.replace(staging / SEAL, out / SEAL)
             write_atomic(out / MARKER, _marker(new))
-            if trash is not None:
-                shutil.rmtree(trash, ignore_errors=True)
+            shutil.rmtree(trash, ignore_errors=True)
 
     def _stage_path(self, name: str) -> Path:
         if self.staging is None:
@@ -220,7 +223,7 @@ class ResultsFolder:
         places = {out / name for name in RESULT_FILES}
         for path in self.inputs:
             where = path.resolve()
-            if where in places or out / QC_DIR in where.parents:
+            if where in places or any(out / d in where.parents for d in RESULT_DIRS):
                 raise BlotquantError(
                     f"The output folder {self.out} holds this run's input {path}, where a "
                     "result would replace it. Nothing was written. Put the results in a "
@@ -232,16 +235,11 @@ class ResultsFolder:
         owned = owned_names(self.out)
         foreign = [
             name
-            for name in (*RESULT_FILES, QC_DIR)
-            if name not in owned and (self.out / name).exists()
+            for name in (*RESULT_FILES, *RESULT_DIRS)
+            if name not in owned and os.path.lexists(self.out / name)
         ]
         if foreign:
-            listed = ", ".join(f"{n}/" if n == QC_DIR else n for n in foreign)
-            raise BlotquantError(
-                f"The output folder {self.out} already holds {listed}, which blotquant did "
-                "not write. Nothing was written or removed. Choose a new or empty folder "
-                "with --out (or `output:` in the config), or move those files away."
-            )
+            raise _foreign_error(self.out, foreign)
 
     def _lock(self) -> None:
         lock = self.out / LOCK
@@ -270,6 +268,15 @@ class ResultsFolder:
         if self._locked:
             (self.out / LOCK).unlink(missing_ok=True)
             self._locked = False
+
+
+def _foreign_error(out: Path, names: Sequence[str]) -> BlotquantError:
+    listed = ", ".join(f"{n}/" if (out / n).is_dir() else n for n in names)
+    return BlotquantError(
+        f"The output folder {out} already holds {listed}, which blotquant did not write. "
+        "Nothing was written or removed. Choose a new or empty folder with --out (or "
+        "`output:` in the config), or move those files away."
+    )
 
 
 def _marker(names: set[str]) -> bytes:
