@@ -154,3 +154,25 @@ def test_summary_wide_for_prism_keeps_each_membrane_on_its_row():
     tables = prism_tables(exp, ratios)
     assert list(tables) == ["p-AKT_over_AKT.csv"]
     assert list(tables["p-AKT_over_AKT.csv"].columns)[0] == "replicate"
+
+
+def test_one_rule_decides_which_lanes_count_in_every_table_and_figure():
+    from blotquant.ratios import counted_in_summary
+
+    values = _simple_bands("m1", flags={("p-AKT", 3): "saturated", ("p-AKT", 2): "dust"})
+    values.update(_simple_bands("m2", phospho=(10, 10, 4, 0, 8, 8)))
+    exp = _experiment()
+    ratios = ratios_table(exp, _bands(values))
+    counted = counted_in_summary(ratios)
+    # a caution (dust) counts; saturation does not
+    assert counted[(ratios["membrane"] == "m1") & (ratios["lane"] == 2)].all()
+    assert not counted[(ratios["membrane"] == "m1") & (ratios["lane"] == 3)].any()
+    summary = summary_table(exp, ratios)
+    for _, row in summary.iterrows():
+        lanes = ratios[
+            counted
+            & (ratios["cell_line"] == row["cell_line"])
+            & (ratios["treatment"] == row["treatment"])
+        ]
+        assert row["n"] == len(lanes)
+        assert row["fold_change_mean"] == pytest.approx(lanes["fold_change"].mean())

@@ -64,6 +64,18 @@ def _usable(flags: pd.Series) -> pd.Series:
     return ~flags.map(lambda f: has_flag(f, EXCLUDING_FLAGS + EXCLUDING_TOTAL_FLAGS))
 
 
+def counted_in_summary(ratios: pd.DataFrame) -> pd.Series:
+    """Say which rows of ratios.csv count in summary.csv: the one rule every table and figure uses.
+
+    A lane counts when it has a fold change and neither band carries a flag
+    that makes the value untrustworthy (``saturated``, a ``no-band`` total).
+    Other flags (``dust``, ``low-snr``, ...) are cautions: the lane counts.
+    """
+    if ratios.empty:
+        return pd.Series(dtype=bool)
+    return _usable(ratios["flags"]) & ratios["fold_change"].notna()
+
+
 def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     """Divide each ratio by the mean control ratio of its membrane and group."""
     if table.empty:
@@ -163,7 +175,7 @@ def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataF
         return " | ".join("" if row[k] is None else str(row[k]) for k in keys) or "all"
 
     groups = list(dict.fromkeys(label(r) for _, r in ratios.iterrows()))
-    usable = _usable(ratios["flags"]) & ratios["fold_change"].notna()
+    usable = counted_in_summary(ratios)
     rows = []
     for pair in [p.name for p in experiment.pairs]:
         part = ratios[ratios["pair"] == pair]

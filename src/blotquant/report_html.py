@@ -20,6 +20,7 @@ from PIL import Image
 
 from blotquant.models import Experiment
 from blotquant.qc import qc_thumbnail
+from blotquant.ratios import counted_in_summary
 from blotquant.tables import LANES_UNCERTAIN, images_flagged
 
 _STYLE = """
@@ -99,21 +100,32 @@ def _pair_plot(
         for k, label in enumerate(labels):
             lanes = part[part["label"] == label]
             fc = pd.to_numeric(lanes["fold_change"], errors="coerce")
-            flagged = lanes["flags"].astype(str) != ""
-            clean = fc[~flagged]
-            if clean.notna().any():
-                ax.bar(k, clean.mean(), color="#9ec5e8", width=0.7)
+            # the bar is summary.csv's mean: the same lanes count (one rule)
+            counted = counted_in_summary(lanes).to_numpy()
+            cautioned = counted & (lanes["flags"].astype(str) != "").to_numpy()
+            if counted.any():
+                ax.bar(k, fc[counted].mean(), color="#9ec5e8", width=0.7)
             x = k + rng.uniform(-0.2, 0.2, len(fc))
-            ax.scatter(x[~flagged.to_numpy()], fc[~flagged], color="#1f4e79", s=16, zorder=3)
-            if flagged.any():
+            plain = counted & ~cautioned
+            ax.scatter(x[plain], fc[plain], color="#1f4e79", s=16, zorder=3)
+            if cautioned.any():
                 ax.scatter(
-                    x[flagged.to_numpy()],
-                    fc[flagged],
+                    x[cautioned],
+                    fc[cautioned],
+                    color="#e69500",
+                    s=18,
+                    zorder=3,
+                    label="flagged, counted (dust, low-snr, ...)",
+                )
+            if (~counted).any():
+                ax.scatter(
+                    x[~counted],
+                    fc[~counted],
                     facecolors="none",
                     edgecolors="#c00",
                     s=24,
                     zorder=3,
-                    label="flagged lane",
+                    label="left out (saturated, no total band)",
                 )
         ax.axhline(1.0, color="#666", linestyle="--", linewidth=1)
         ax.set_xticks(range(len(labels)))
@@ -122,7 +134,8 @@ def _pair_plot(
         ax.set_ylabel(f"{pair} fold change")
         handles, names = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(handles[:1], names[:1], fontsize=8)
+            unique = dict(zip(names, handles, strict=True))
+            ax.legend(unique.values(), unique.keys(), fontsize=8)
     encoded = _png(fig)
     plt.close(fig)
     return encoded
@@ -267,8 +280,9 @@ def _fold_changes(
 ) -> list[str]:
     """One fold-change plot per pair that has ratios."""
     parts = [
-        "<h2>Fold change per treatment</h2><p>Bars: mean of the lanes that are not "
-        "flagged; dots: every lane (hollow red: flagged); dashed line: control.</p>"
+        "<h2>Fold change per treatment</h2><p>Bars: the mean in summary.csv (the same "
+        "lanes count); dots: every lane (orange: flagged but counted; hollow red: left "
+        "out, saturated or without a total band); dashed line: control.</p>"
     ]
     for pair in pairs:
         if (ratios["pair"] == pair).any():
