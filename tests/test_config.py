@@ -1035,3 +1035,24 @@ def test_a_batch_glob_reads_each_real_file_once(tmp_path: Path):
     (tmp_path / "exports" / "loop").symlink_to(tmp_path / "exports")
     exp = parse(cfg, tmp_path)
     assert sorted(m.image for m in exp.measurements) == sorted(names)
+
+
+def test_a_dose_that_is_text_is_an_error_naming_the_lane(tmp_path: Path):
+    cfg = base()
+    cfg["membranes"][0]["lanes"][0]["dose_nM"] = 0
+    cfg["membranes"][0]["lanes"][1]["dose_nM"] = "10 nM"
+    for image in cfg["membranes"][0]["images"]:
+        (tmp_path / image["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / image["file"]).touch()
+    assert_problem(problems(cfg, tmp_path), "membranes[0].lanes[1].dose_nM", "`10 nM`", "Write 10")
+
+
+def test_an_antibody_in_no_pair_gets_one_note(tmp_path: Path):
+    cfg = base()
+    images = cfg["membranes"][0]["images"]
+    images.append({"file": "gapdh.tif", "antibody": "GAPDH"})
+    for image in images:
+        (tmp_path / image["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / image["file"]).touch()
+    notes = [w for w in parse(cfg, tmp_path).warnings if "in no pair" in w]
+    assert len(notes) == 1 and notes[0].startswith("GAPDH is measured")

@@ -8,6 +8,7 @@ no lane has.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from blotquant.config._collect import AntibodyEntry, Collector
@@ -40,6 +41,14 @@ def check_pairs(c: Collector, pairs: list[PairModel] | None) -> None:
     where: dict[str, set[str]] = {}
     for m in c.entries:
         where.setdefault(m.antibody, set()).add(m.membrane)
+    paired = {name for pair in pairs for name in (pair.phospho, pair.total)}
+    unpaired = sorted(set(where) - paired)
+    if unpaired and pairs:
+        c.warnings.append(
+            f"{', '.join(unpaired)} {'is' if len(unpaired) == 1 else 'are'} measured but in no "
+            "pair: bands.csv has the volumes; ratios.csv and summary.csv do not use them. "
+            "Add a pair (e.g. a loading control as `total`) if you want ratios."
+        )
     for k, pair in enumerate(pairs):
         if _unmeasured(c, k, pair, where):
             continue
@@ -102,6 +111,27 @@ def _sample_lanes(c: Collector) -> list[Lane]:
 def _lane_keys(c: Collector) -> list[str]:
     """Every metadata key of a sample lane, sorted."""
     return sorted({key for lane in _sample_lanes(c) for key in lane.metadata})
+
+
+def check_doses(c: Collector, dose_key: str) -> None:
+    """Check that every lane's dose is a number: ``10 nM`` would split a group and drop a point."""
+    if not c.lanes_known:
+        return
+    for info in c.membranes.values():
+        found = re.fullmatch(r"(\w+)\[(\d+)\]", info.origin)
+        for lane in info.lanes or ():
+            value = lane.metadata.get(dose_key)
+            if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+                continue
+            loc = (found[1], int(found[2]), "lanes", lane.number - 1, dose_key) if found else ()
+            number = re.match(r"\s*([-+]?[0-9.]+(?:[eE][-+]?\d+)?)", str(value))
+            hint = f" Write {number[1]}" if number else " Write the dose as a number"
+            c.add(
+                loc,
+                f"the dose `{value}` of lane {lane.number} of membrane {info.name} is not a "
+                f"number.{hint} (the unit is in the key's name, `{dose_key}`); doses that are "
+                "text would split their group and be left out of the dose-response fit.",
+            )
 
 
 def check_control(

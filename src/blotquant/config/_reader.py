@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from blotquant.config._batches import read_batch
-from blotquant.config._checks import check_control, check_duplicates, check_lane_keys, check_pairs
+from blotquant.config._checks import (
+    check_control,
+    check_doses,
+    check_duplicates,
+    check_lane_keys,
+    check_pairs,
+)
 from blotquant.config._collect import (
     AntibodyEntry,
     Collector,
@@ -265,6 +271,7 @@ def _check_across(
     check_lane_keys(c, "summary_by", grouping["summary_by"], ("membrane", "lane"))
     if top.dose_key:
         check_lane_keys(c, "dose_key", [grouping["dose_key"]], ())
+    check_doses(c, grouping["dose_key"])
 
 
 def _output_folder(
