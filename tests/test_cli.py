@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from blotquant import __version__
@@ -251,3 +252,25 @@ def test_each_command_prints_one_exact_error_line(name, tmp_path):
 
 def test_every_command_has_an_error_case(tmp_path):
     assert set(_error_cases(tmp_path)) == set(main.commands)
+
+
+def test_a_run_says_what_it_is_doing_when_not_on_a_terminal(tmp_path):
+    # a pipe, a log file or a notebook: one line per stage and per tenth of the images
+    data = yaml.safe_load(DEMO.read_text())
+    data["membranes"] = data["membranes"][:1]
+    for image in data["membranes"][0]["images"]:
+        image["file"] = str((DEMO.parent / image["file"]).resolve())
+    config = tmp_path / "one.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = CliRunner().invoke(main, ["run", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for line in (
+        "Measuring 2 image file(s)",
+        "1 of 2 image file(s) measured",
+        "2 of 2 image file(s) measured",
+        "Drawing report.html",
+        "Putting the results in place",
+    ):
+        assert line in result.output
+    run_info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run_info["seconds"] > 0  # the whole run, report included

@@ -51,7 +51,7 @@ class RunOutcome:
     @property
     def files_total(self) -> int:
         """Image files the config names."""
-        return len({m.path for m in self.experiment.measurements})
+        return experiment_files(self.experiment)
 
     @property
     def files_quantified(self) -> int:
@@ -68,6 +68,7 @@ def run(
     jobs: int = 1,
     qc: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Analyse every image of a config and write the results folder.
 
@@ -83,6 +84,8 @@ def run(
         Draw QC pictures.
     progress : callable, optional
         Called with (done, total) after each image file.
+    stage : callable, optional
+        Called with the name of each stage as it starts ("Drawing report.html").
 
     Raises
     ------
@@ -95,9 +98,12 @@ def run(
     inputs = sorted({m.path for m in experiment.measurements})
     started = now()
     with ResultsFolder(output, inputs=inputs) as folder:
+        say = stage or (lambda _text: None)
+        say(f"Measuring {experiment_files(experiment)} image file(s)")
         result = run_experiment(
             experiment, jobs=jobs, qc=qc, progress=progress, qc_dir=folder.qc_dir
         )
+        say("Writing the tables")
         bands = bands_table(experiment, result.analyses)
         ratios = ratios_table(experiment, bands)
         summary = summary_table(experiment, ratios)
@@ -136,14 +142,21 @@ def run(
             jobs=jobs,
         )
         if qc:
+            say("Drawing report.html")
             page = render_report(
                 experiment, tables, info, qc_dir=folder.qc_dir, thumbnails=result.qc_thumbnails
             )
             folder.add("report.html", page)
         info["finished"] = now().astimezone(UTC).isoformat()
         info["seconds"] = round((now() - started).total_seconds(), 3)
+        say("Putting the results in place")
         folder.commit(info)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
+
+
+def experiment_files(experiment: Experiment) -> int:
+    """Count the image files a config names."""
+    return len({m.path for m in experiment.measurements})
 
 
 def _science_warnings(bands: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:

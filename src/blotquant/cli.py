@@ -10,6 +10,7 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +47,44 @@ def _user_errors(command: Callable[..., None]) -> Callable[..., None]:
     return guarded
 
 
+@dataclass
+class _Feedback:
+    """What a run reports while it goes: image files done, and the stage it is in."""
+
+    progress: Callable[[int, int], None] | None = None
+    stage: Callable[[str], None] | None = None
+
+
 @contextlib.contextmanager
-def _progress_bar(*, show: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """Show a progress bar on the terminal while the block runs; yield its update callback."""
-    if not show:
-        yield None
+def _feedback(*, quiet: bool) -> Iterator[_Feedback]:
+    """Say what the run is doing: a progress bar on a terminal, plain lines elsewhere.
+
+    In a pipe, a log file or a notebook, a line per tenth of the images (at
+    least every 10) and one per stage, so a long batch is never silent.
+    """
+    if quiet:
+        yield _Feedback()
+        return
+    if not sys.stderr.isatty():
+        step = [1]
+
+        def lines(done: int, total: int) -> None:
+            step[0] = max(1, min(10, total // 10))
+            if done % step[0] == 0 or done == total:
+                click.echo(f"blotquant: {done} of {total} image file(s) measured", err=True)
+
+        yield _Feedback(
+            progress=lines, stage=lambda text: click.echo(f"blotquant: {text} ...", err=True)
+        )
         return
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
-        task = bar.add_task("Quantifying", total=None)  # the run reports the total
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        task = bar.add_task("Measuring images", total=None)  # the run reports the total
+        yield _Feedback(
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            stage=lambda text: bar.update(task, description=text),
+        )
 
 
 @contextlib.contextmanager
@@ -113,8 +141,10 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
         with _terminate_as_interrupt(stopped_by):
             from blotquant.api import run as run_api  # (slow: inside, so Ctrl-C is caught)
 
-            with _progress_bar(show=not quiet and sys.stderr.isatty()) as progress:
-                outcome = run_api(config, out=out, jobs=jobs, progress=progress)
+            with _feedback(quiet=quiet) as said:
+                outcome = run_api(
+                    config, out=out, jobs=jobs, progress=said.progress, stage=said.stage
+                )
     except KeyboardInterrupt:
         how = stopped_by[0] if stopped_by else "interrupted (Ctrl-C)"
         _echo_error(

@@ -13,6 +13,7 @@ that fails, the row has no IC50 and says why in ``note``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -118,9 +119,13 @@ def _fit(lanes: pd.DataFrame, controls: pd.DataFrame) -> dict[str, Any]:
     start = [max(min(means), 0.0), top_guess, (lo + hi) / 2, 1.0]
     bounds = ([-0.1, 0.5, lo - 1, 0.2], [1.5, 2.0, hi + 1, 5.0])
     try:
-        params, cov = optimize.curve_fit(
-            _logistic, log_dose, y, p0=start, bounds=bounds, maxfev=10000
-        )
+        with warnings.catch_warnings():
+            # too few points for a covariance: the IC50 stands, its interval is
+            # left empty (below), and the user is not shown SciPy's warning
+            warnings.simplefilter("ignore", optimize.OptimizeWarning)
+            params, cov = optimize.curve_fit(
+                _logistic, log_dose, y, p0=start, bounds=bounds, maxfev=10000
+            )
     except (RuntimeError, ValueError) as exc:
         result["note"] = f"the fit did not converge ({exc})"
         return result
