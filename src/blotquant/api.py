@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from time import perf_counter
 
 import pandas as pd
 
@@ -98,12 +99,22 @@ def run(
     inputs = sorted({m.path for m in experiment.measurements})
     started = now()
     with ResultsFolder(output, inputs=inputs) as folder:
-        say = stage or (lambda _text: None)
-        say(f"Measuring {experiment_files(experiment)} image file(s)")
+        stages: dict[str, float] = {}
+        clock = [perf_counter(), ""]
+
+        def say(key: str, text: str) -> None:
+            # each stage's seconds go into run.json (is the report slow? it says)
+            if clock[1]:
+                stages[str(clock[1])] = round(perf_counter() - float(clock[0]), 3)
+            clock[:] = [perf_counter(), key]
+            if stage is not None:
+                stage(text)
+
+        say("measuring", f"Measuring {experiment_files(experiment)} image file(s)")
         result = run_experiment(
             experiment, jobs=jobs, qc=qc, progress=progress, qc_dir=folder.qc_dir
         )
-        say("Writing the tables")
+        say("tables", "Writing the tables")
         bands = bands_table(experiment, result.analyses)
         ratios = ratios_table(experiment, bands)
         summary = summary_table(experiment, ratios)
@@ -142,14 +153,15 @@ def run(
             jobs=jobs,
         )
         if qc:
-            say("Drawing report.html")
+            say("report", "Drawing report.html")
             page = render_report(
                 experiment, tables, info, qc_dir=folder.qc_dir, thumbnails=result.qc_thumbnails
             )
             folder.add("report.html", page)
+        say("switch", "Putting the results in place")
         info["finished"] = now().astimezone(UTC).isoformat()
         info["seconds"] = round((now() - started).total_seconds(), 3)
-        say("Putting the results in place")
+        info["seconds_by_stage"] = stages
         folder.commit(info)
     return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
 

@@ -40,7 +40,8 @@ def _esc(value: Any) -> str:
 
 def _png(figure: Any) -> str:
     buffer = _io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    # (the layout is fitted when the figure is made: a "tight" box would draw it twice)
+    figure.savefig(buffer, format="png", dpi=90)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -93,7 +94,9 @@ def _pair_plot(
     data["label"] = data["treatment"].astype(str) + (dose if isinstance(dose, pd.Series) else "")
     keys = [g for g in groups if g in data.columns]
     panels = list(data.groupby(keys, sort=False)) if keys else [("all", data)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False, layout="constrained"
+    )
     rng = np.random.default_rng(0)
     for ax, (name, part) in zip(axes[0], panels, strict=True):
         labels = list(dict.fromkeys(part["label"]))
@@ -162,7 +165,9 @@ def _dose_plot(
     # IC50 (resistant cells that are not inhibited) is the comparison that matters
     keys = [g for g in groups if g in mine.columns]
     panels = list(mine.groupby(keys, sort=False)) if keys else [((), mine)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False, layout="constrained"
+    )
     data = ratios[ratios["pair"] == pair]
     for ax, (name, part) in zip(axes[0], panels, strict=True):
         name = name if isinstance(name, tuple) else (name,)
