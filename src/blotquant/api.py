@@ -16,6 +16,7 @@ from time import perf_counter
 
 import pandas as pd
 
+from blotquant._version import __version__
 from blotquant.batch import BatchAnalyses, run_experiment
 from blotquant.config import load_config
 from blotquant.doseresponse import fit_dose_response
@@ -24,7 +25,7 @@ from blotquant.quantify import bands_table
 from blotquant.ratios import prism_tables, ratios_table, summary_table, summary_wide_table
 from blotquant.report import ResultsFolder, now, run_json
 from blotquant.report_html import render_report
-from blotquant.tables import CLIPPED_EXPORT, has_flag
+from blotquant.tables import CLIPPED_EXPORT, has_flag, with_version
 
 
 @dataclass
@@ -131,6 +132,9 @@ def run(
                 group_keys=experiment.normalize_within,
                 control=experiment.control,
             )
+        for name in ("bands.csv", "ratios.csv", "summary.csv", "dose_response.csv"):
+            if name in tables:
+                tables[name] = with_version(tables[name], __version__)
         warnings = list(result.warnings)
         for text in _science_warnings(bands, ratios):
             if text not in warnings:

@@ -53,11 +53,19 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     ratio=ratio,
                     fold_change=np.nan,
                     flags=flags,
+                    # the background method of both bands (phospho/total when they differ)
+                    background=_methods(p.get("background"), t.get("background")),
                 )
                 rows.append(row)
     columns = [*RATIOS_LEADING, *meta_keys, *RATIOS_MEASURED]
     table = pd.DataFrame(rows, columns=columns)
     return _fold_changes(experiment, table)
+
+
+def _methods(phospho: object, total: object) -> str:
+    if phospho is None or total is None:
+        return str(phospho or total or "")
+    return str(phospho) if phospho == total else f"{phospho}/{total}"
 
 
 def _usable(flags: pd.Series) -> pd.Series:
@@ -145,6 +153,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
             fold_change_sem=fc.std(ddof=1) / np.sqrt(len(fc)) if len(fc) > 1 else np.nan,
             n_excluded=len(group) - n,
             flags=merge_flags(*group["flags"]),
+            background=";".join(dict.fromkeys(str(m) for m in group.get("background", []))),
             _order=(first["_pair_order"], group.index.min()),
         )
         rows.append(row)

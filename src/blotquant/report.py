@@ -86,9 +86,14 @@ def _umask() -> int:
     return mask
 
 
+#: Significant digits of the numbers in the CSVs: far beyond what a blot can
+#: tell, short enough to read (1498104.7, not 1498104.6999999997).
+CSV_DIGITS = 10
+
+
 def _csv_bytes(table: pd.DataFrame) -> bytes:
-    # shortest round-trip floats: raw - background == net holds exactly in the file
-    return table.to_csv(index=False, lineterminator="\n").encode()
+    text = table.to_csv(index=False, lineterminator="\n", float_format=f"%.{CSV_DIGITS}g")
+    return text.encode()
 
 
 def owned_names(out: Path) -> set[str]:
@@ -389,8 +394,18 @@ def run_json(
         "blotquant_version": __version__,
         "experiment": experiment_name,
         "config_file": str(config_path),
-        "config": resolved_config,
-        "inputs": {path: {"sha256": digest} for path, digest in sorted(hashes.items())},
+        "config": {
+            **resolved_config,
+            **(
+                {"output": _from_config(resolved_config["output"], config_path)}
+                if "output" in resolved_config
+                else {}
+            ),
+        },
+        "inputs": {
+            _from_config(path, config_path): {"sha256": digest}
+            for path, digest in sorted(hashes.items())
+        },
         "started": started.astimezone(UTC).isoformat(),
         "finished": finished.astimezone(UTC).isoformat(),
         "seconds": round((finished - started).total_seconds(), 3),
@@ -401,6 +416,18 @@ def run_json(
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def _from_config(path: str | Path, config_path: Path) -> str:
+    """Write a path relative to the config's folder where that is short, else in full.
+
+    A project folder that is moved or shared then still reads right.
+    """
+    try:
+        relative = os.path.relpath(Path(path).resolve(), Path(config_path).resolve().parent)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    return str(path) if relative.startswith(os.path.join("..", "..", "..")) else relative
 
 
 def now() -> datetime:

@@ -22,11 +22,13 @@ BANDS_MEASURED = (
 )  # fmt: skip
 #: ratios.csv: these columns, then every lane metadata key, then RATIOS_MEASURED.
 RATIOS_LEADING = ("membrane", "lane")
-RATIOS_MEASURED = ("pair", "phospho_net", "total_net", "ratio", "fold_change", "flags")
+RATIOS_MEASURED = (
+    "pair", "phospho_net", "total_net", "ratio", "fold_change", "flags", "background",
+)  # fmt: skip
 #: summary.csv: the ``summary_by`` keys, then these.
 SUMMARY_MEASURED = (
     "pair", "n", "ratio_mean", "ratio_sd", "fold_change_mean", "fold_change_sd",
-    "fold_change_sem", "n_excluded", "flags",
+    "fold_change_sem", "n_excluded", "flags", "background",
 )  # fmt: skip
 #: dose_response.csv: pair, treatment and the group keys, then these.
 DOSE_RESPONSE_MEASURED = (
@@ -34,10 +36,26 @@ DOSE_RESPONSE_MEASURED = (
     "r2", "note",
 )  # fmt: skip
 
+#: The last column of bands.csv, ratios.csv, summary.csv and dose_response.csv:
+#: which blotquant made the numbers, so a CSV that travels alone still says it
+#: (a column, not a comment line: pandas, R and Prism read it without options).
+VERSION_COLUMN = "blotquant_version"
+
+
+def with_version(table: pd.DataFrame, version: str) -> pd.DataFrame:
+    """Append the :data:`VERSION_COLUMN` to a table."""
+    return table.assign(**{VERSION_COLUMN: version})
+
+
 #: Columns blotquant writes itself beside the lane keys; a lane key with one of
 #: these names would overwrite a measured value in the tables.
 RESERVED_LANE_KEYS = frozenset(
-    BANDS_LEADING + BANDS_MEASURED + RATIOS_LEADING + RATIOS_MEASURED + SUMMARY_MEASURED
+    (VERSION_COLUMN,)
+    + BANDS_LEADING
+    + BANDS_MEASURED
+    + RATIOS_LEADING
+    + RATIOS_MEASURED
+    + SUMMARY_MEASURED
 )
 
 #: Band flags that make a value untrustworthy: such lanes are reported in
