@@ -115,7 +115,7 @@ def test_a_wrong_lane_count_is_flagged_warned_and_shown_in_the_report(tmp_path):
         assert ratios["flags"].str.contains("lanes-uncertain").all()
         page = (folder / "blotquant-results" / "report.html").read_text()
         assert "Lanes are in doubt on 2 image(s)" in page
-        assert "Every image was quantified" not in page
+        assert "Every image file was quantified" not in page
 
 
 def test_the_right_lane_count_is_not_flagged(tmp_path):
@@ -123,7 +123,7 @@ def test_the_right_lane_count_is_not_flagged(tmp_path):
     assert result.exit_code == 0, result.output
     assert "lanes in doubt" not in result.stderr
     page = (tmp_path / "blotquant-results" / "report.html").read_text()
-    assert "Every image was quantified" in page
+    assert "Every image file was quantified" in page
 
 
 def test_every_image_of_a_doubted_membrane_says_so_in_its_qc_picture(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from blotquant.inspection import inspect_image
@@ -37,3 +38,17 @@ def test_names_are_safe_file_names():
     m = Measurement("rep 1", "exports/blot #3.tif", Path("/x/blot #3.tif"), "p-AKT", channel=2)
     assert qc_name(m, with_channel=False) == "rep_1__blot_3.png"
     assert qc_name(m, with_channel=True) == "rep_1__blot_3_ch2.png"
+
+
+def test_the_lanes_treatments_are_written_under_the_picture():
+    inspection = inspect_image(ROOT / "sample_images" / "rep3_AKT.png", n_lanes=14)
+    membrane = inspection.analysis.measurement.membrane
+    names = {membrane: ["DMSO"] + [f"linsitinib {10**k} nM parental" for k in range(13)]}
+    png, _ = render_qc_and_thumbnail(inspection.image, [inspection.analysis], lane_names=names)
+    picture = Image.open(io.BytesIO(png))
+    plain = Image.open(io.BytesIO(inspection.picture))
+    # a key of 14 lanes wraps onto a few 16-px lines under the profiles
+    extra = picture.height - plain.height
+    assert picture.width == plain.width and extra > 16 and (extra - 6) % 16 == 0
+    key = np.asarray(picture.convert("L"))[plain.height :]
+    assert (key > 200).any()  # light text on the dark ground

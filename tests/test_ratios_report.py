@@ -176,3 +176,26 @@ def test_one_rule_decides_which_lanes_count_in_every_table_and_figure():
         ]
         assert row["n"] == len(lanes)
         assert row["fold_change_mean"] == pytest.approx(lanes["fold_change"].mean())
+
+
+def test_a_group_that_loses_every_lane_keeps_its_row_and_says_why():
+    from dataclasses import replace
+
+    from blotquant.models import Measurement
+
+    measured = tuple(
+        Measurement(membrane=m, image=f"{m}_{ab}.tif", path=Path(f"{m}_{ab}.tif"), antibody=ab)
+        for m in ("m1", "m2")
+        for ab in ("p-AKT", "AKT")
+    )
+    exp = replace(_experiment(), measurements=measured)
+    # m1: the R lin lane saturated; m2's images were rejected (no bands at all)
+    values = _simple_bands("m1", flags={("p-AKT", 6): "saturated"})
+    summary = summary_table(exp, ratios_table(exp, _bands(values)))
+    row = summary[(summary.cell_line == "R") & (summary.treatment == "lin")].iloc[0]
+    assert row["n"] == 0 and row["n_excluded"] == 1 and row["n_missing"] == 1
+    assert row["note"].startswith("no lane counts: 1 lane(s) left out (saturated)")
+    assert "1 lane(s) not measured" in row["note"]
+    assert np.isnan(row["fold_change_mean"])
+    row = summary[(summary.cell_line == "P") & (summary.treatment == "DMSO")].iloc[0]
+    assert row["n"] == 2 and row["n_missing"] == 2 and row["note"].startswith("2 lane(s) not")

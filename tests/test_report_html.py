@@ -117,6 +117,16 @@ def test_chromium_renders_the_report(demo_report, tmp_path):
         text=True,
     )
     assert "p-AKT/AKT" in dom.stdout and "Fold change per treatment" in dom.stdout
+    # the verdict is about numbers: which lanes count, which are left out and why
+    text = re.sub(r"<[^>]+>", " ", dom.stdout)
+    assert re.search(r"\d+ of \d+ lane ratios count in summary.csv", text)
+    assert re.search(r"rep1 lane 6 \(BMS-754807 100 parental\), p-AKT/AKT:\s+saturated", text)
+    assert "Groups with fewer lanes than the config gives them" in text
+    # the legend of lanes that count and lanes left out; the resistant cells' dose panel
+    assert "hollow red: left out" in text
+    assert text.count("fitted curves over every lane") == 2
+    # treatments are named on the QC pictures' lanes, in the page too
+    assert "lane 2: DMSO 0 parental" in text
 
 
 def test_a_plain_dose_series_draws_every_group(tmp_path):

@@ -149,7 +149,9 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             name = qc_name(analyses[0].measurement, len(read) > 1 or channel != 0)
             if sum(view[0] == channel for view in by_view) > 1:
                 name = name.replace(".png", f"_turned{rotate:g}.png")
-            picture, thumbnail = render_qc_and_thumbnail(images[(channel, rotate)], analyses)
+            picture, thumbnail = render_qc_and_thumbnail(
+                images[(channel, rotate)], analyses, lane_names=_lane_names(task.membranes)
+            )
             written = False
             if task.qc_dir is not None:
                 # written here, in the worker: the main process need not receive
@@ -303,7 +305,7 @@ def run_experiment(
                 image = _view(views, key)
             except BlotquantError:
                 continue
-            _redraw_qc(result, image, key, qc_dir)
+            _redraw_qc(result, image, key, qc_dir, _lane_names(experiment.membranes))
     return result
 
 
@@ -642,7 +644,19 @@ def _lanes_seen_elsewhere(
     return SharedLanes(moved, settle=False)
 
 
-def _redraw_qc(result: BatchAnalyses, image: BlotImage, key: View, qc_dir: Path | None) -> None:
+def _lane_names(membranes: Iterable[Membrane] | dict[str, Membrane]) -> dict[str, list[str]]:
+    """Membrane name -> what each of its lanes holds, for the QC pictures' key."""
+    listed = membranes.values() if isinstance(membranes, dict) else membranes
+    return {m.name: [lane.label for lane in m.lanes] for m in listed}
+
+
+def _redraw_qc(
+    result: BatchAnalyses,
+    image: BlotImage,
+    key: View,
+    qc_dir: Path | None,
+    lane_names: dict[str, list[str]] | None = None,
+) -> None:
     """Draw again the QC picture of one file's channel after its lanes were placed again."""
     analyses = [
         a
@@ -654,7 +668,7 @@ def _redraw_qc(result: BatchAnalyses, image: BlotImage, key: View, qc_dir: Path 
     name = next((n for n in names if n in written), None)
     if name is None:
         return
-    picture, thumbnail = render_qc_and_thumbnail(image, analyses)
+    picture, thumbnail = render_qc_and_thumbnail(image, analyses, lane_names=lane_names)
     written = False
     if qc_dir is not None and name in result.qc_written:
         with contextlib.suppress(OSError):  # (the caller writes it and says why not)

@@ -54,6 +54,14 @@ class Lane:
     #: Every key besides ``role`` (treatment, sample, dose_nM, cell_line, ...).
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """Name the lane for a person: its role, or its metadata (``DMSO 0 parental``)."""
+        if self.role != "sample":
+            return self.role
+        values = [v for k, v in self.metadata.items() if k != "sample" and v not in (None, "")]
+        return " ".join(str(v) for v in values) or str(self.metadata.get("sample", "sample"))
+
 
 @dataclass(frozen=True)
 class Pair:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io as _io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,10 @@ def render_qc(image: BlotImage, analyses: Sequence[Any]) -> bytes:
 
 
 def render_qc_and_thumbnail(
-    image: BlotImage, analyses: Sequence[Any], thumbnail: bool = True
+    image: BlotImage,
+    analyses: Sequence[Any],
+    thumbnail: bool = True,
+    lane_names: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[bytes, bytes | None]:
     """Draw what blotquant found on one image: a PNG, and a small JPEG of it.
 
@@ -96,6 +99,9 @@ def render_qc_and_thumbnail(
         What was found on it, one per antibody (or region).
     thumbnail : bool
         Also make the JPEG thumbnail.
+    lane_names : mapping of str to sequence of str, optional
+        Membrane name -> what each lane holds (``DMSO 0 parental``, ``ladder``),
+        written under the picture as the key to the lane numbers.
 
     Returns
     -------
@@ -104,9 +110,10 @@ def render_qc_and_thumbnail(
     """
     canvas, zoom = _image_layer(image, analyses)
     font = _font(12)
-    full = Image.new(
-        "P", (canvas.width, canvas.height + _TITLE_HEIGHT + len(analyses) * _PANEL_HEIGHT)
-    )
+    key_lines = _lane_key(analyses, lane_names or {}, canvas.width)
+    panels_bottom = canvas.height + _TITLE_HEIGHT + len(analyses) * _PANEL_HEIGHT
+    key_height = len(key_lines) * 16 + 6 if key_lines else 0
+    full = Image.new("P", (canvas.width, panels_bottom + key_height))
     full.putpalette(_PALETTE)
     draw = ImageDraw.Draw(full)  # (colours are added to the palette as they are drawn)
     draw.rectangle([0, 0, full.width, full.height], fill=(20, 20, 20))
@@ -129,9 +136,33 @@ def render_qc_and_thumbnail(
         colour_of = _draw_boxes(draw, a, in_region, font)
         top = canvas.height + _TITLE_HEIGHT + panel * _PANEL_HEIGHT
         _profile_panel(draw, a, colour_of, canvas.width, top, _PANEL_HEIGHT, font)
+    for k, line in enumerate(key_lines):
+        draw.text((6, panels_bottom + 3 + 16 * k), line, fill=(230, 230, 230), font=font)
     buffer = _io.BytesIO()
     full.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue(), (qc_thumbnail(full) if thumbnail else None)
+
+
+def _lane_key(
+    analyses: Sequence[Any], lane_names: Mapping[str, Sequence[str]], width: int
+) -> list[str]:
+    """Lines naming each lane's treatment under the picture, wrapped to its width."""
+    per_line = max(30, width // 7)  # characters of the 12 px font
+    lines: list[str] = []
+    for membrane in dict.fromkeys(a.measurement.membrane for a in analyses):
+        names = lane_names.get(membrane)
+        if not names:
+            continue
+        words = [f"{k} {name}" for k, name in enumerate(names, start=1)]
+        line = f"{membrane} lanes: {words[0]}"
+        for word in words[1:]:
+            if len(line) + 3 + len(word) > per_line:
+                lines.append(line)
+                line = f"    {word}"
+            else:
+                line += f" | {word}"
+        lines.append(line)
+    return lines
 
 
 def qc_thumbnail(picture: Image.Image) -> bytes:

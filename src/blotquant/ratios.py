@@ -122,45 +122,103 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
 
     Lanes whose bands are saturated, or whose total band is missing, are
     left out of the statistics (counted in ``n_excluded``), never averaged in.
+    Lanes the config puts in a group that gave no ratio at all (their image
+    was rejected, a band was not measured) are counted in ``n_missing``. A
+    group whose every lane was left out or is missing keeps its row, with
+    ``n`` 0, and ``note`` says why in words.
     """
     keys = list(experiment.summary_by)
     columns = [*keys, *SUMMARY_MEASURED]
-    if ratios.empty:
+    expected = _expected_lanes(experiment)
+    if ratios.empty and expected.empty:
         return pd.DataFrame(columns=columns)
-    usable = _usable(ratios["flags"]) & ratios["ratio"].notna()
-    rows = []
-    group_cols = [k for k in keys if k in ratios.columns]
+    usable = counted_in_summary(ratios) if len(ratios) else pd.Series(dtype=bool)
+    group_cols = [k for k in keys if k in expected.columns or k in ratios.columns]
     grouping = [*group_cols, "pair"]
     pair_order = {p.name: i for i, p in enumerate(experiment.pairs)}
-    frame = ratios.assign(_usable=usable, _pair_order=ratios["pair"].map(pair_order))
+    measured = ratios.assign(_usable=usable, _measured=True)
+    frame = pd.concat(
+        [measured, expected.assign(_usable=False, _measured=False)], ignore_index=True
+    )
+    for k in grouping:
+        if k not in frame.columns:
+            frame[k] = None
+    frame["_pair_order"] = frame["pair"].map(pair_order)
     # group on text so that missing values and mixed types group predictably
-    text_keys = [frame[k].map(lambda v: "" if v is None else str(v)) for k in grouping]
+    text_keys = [frame[k].map(lambda v: "" if v is None or v != v else str(v)) for k in grouping]
+    rows = []
     for _, group in frame.groupby(text_keys, sort=False):
         first = group.iloc[0]
-        used = group[group["_usable"]]
+        lanes = group[group["_measured"]]
+        used = lanes[lanes["_usable"].astype(bool)]
         n = len(used)
-        fc = used["fold_change"].dropna()
+        fc = pd.to_numeric(used["fold_change"]).dropna()
+        ratio = pd.to_numeric(used["ratio"])
+        n_missing = max(0, int((~group["_measured"]).sum()) - len(lanes))
         row = {k: first[k] for k in group_cols}
         for k in keys:
             row.setdefault(k, None)
         row.update(
             pair=first["pair"],
             n=n,
-            ratio_mean=used["ratio"].mean() if n else np.nan,
-            ratio_sd=used["ratio"].std(ddof=1) if n > 1 else np.nan,
+            ratio_mean=ratio.mean() if n else np.nan,
+            ratio_sd=ratio.std(ddof=1) if n > 1 else np.nan,
             fold_change_mean=fc.mean() if len(fc) else np.nan,
             fold_change_sd=fc.std(ddof=1) if len(fc) > 1 else np.nan,
             fold_change_sem=fc.std(ddof=1) / np.sqrt(len(fc)) if len(fc) > 1 else np.nan,
-            n_excluded=len(group) - n,
-            flags=merge_flags(*group["flags"]),
-            background=";".join(dict.fromkeys(str(m) for m in group.get("background", []))),
+            n_excluded=len(lanes) - n,
+            flags=merge_flags(*lanes["flags"]) if len(lanes) else "",
+            n_missing=n_missing,
+            note=_summary_note(lanes, n, n_missing),
+            background=";".join(
+                dict.fromkeys(str(m) for m in lanes.get("background", []) if m == m)
+            ),
             _order=(first["_pair_order"], group.index.min()),
         )
         rows.append(row)
-    rows = [r for r in rows if r["n"] > 0 or r["n_excluded"] > 0]
     rows.sort(key=lambda r: r.pop("_order"))
-    table = pd.DataFrame(rows, columns=columns)
-    return table[table["n"] >= 1].reset_index(drop=True) if len(table) else table
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _expected_lanes(experiment: Experiment) -> pd.DataFrame:
+    """Every (membrane, sample lane, pair) the config asks a ratio for, with its lane keys.
+
+    A pair is asked of a membrane when the config measures both its antibodies there.
+    """
+    measured: dict[str, set[str]] = {}
+    for m in experiment.measurements:
+        measured.setdefault(m.membrane, set()).add(m.antibody)
+    rows = []
+    for membrane in experiment.membranes:
+        antibodies = measured.get(membrane.name, set())
+        for pair in experiment.pairs:
+            if not {pair.phospho, pair.total} <= antibodies:
+                continue
+            for lane in membrane.lanes:
+                if lane.role == "sample":
+                    rows.append(
+                        {
+                            "membrane": membrane.name,
+                            "lane": lane.number,
+                            **lane.metadata,
+                            "pair": pair.name,
+                        }  # fmt: skip
+                    )
+    return pd.DataFrame(rows)
+
+
+def _summary_note(lanes: pd.DataFrame, n: int, n_missing: int) -> str:
+    """Say in words why a group has fewer lanes than the config gives it."""
+    parts = []
+    left_out = lanes[~lanes["_usable"].astype(bool)]
+    if len(left_out):
+        reasons = merge_flags(*left_out["flags"]) or "no ratio"
+        parts.append(f"{len(left_out)} lane(s) left out ({reasons.replace(';', ', ')})")
+    if n_missing:
+        parts.append(f"{n_missing} lane(s) not measured (image rejected or band not found)")
+    if not parts:
+        return ""
+    return ("no lane counts: " if n == 0 else "") + "; ".join(parts)
 
 
 def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,12 @@ from PIL import Image
 from blotquant.models import Experiment
 from blotquant.qc import qc_thumbnail
 from blotquant.ratios import counted_in_summary
-from blotquant.tables import LANES_UNCERTAIN, images_flagged
+from blotquant.tables import (
+    LANES_UNCERTAIN,
+    SUMMARY_MEASURED,
+    VERSION_COLUMN,
+    images_flagged,
+)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -235,11 +240,13 @@ def render_report(
         *_heading(
             experiment.experiment, run_info, images_flagged(tables["bands.csv"], LANES_UNCERTAIN)
         ),
+        *_verdict(ratios, tables["summary.csv"]),
         *_fold_changes(ratios, pairs, groups, experiment.dose_key),
         *_dose_responses(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
         ),
         "<h2>Summary</h2>" + _table(tables["summary.csv"]),
+        _lanes(experiment),
         *_qc_pictures(qc_dir, tables["bands.csv"], thumbnails or {}),
         _provenance(run_info),
     ]
@@ -270,7 +277,7 @@ def _heading(name: str, run_info: Mapping[str, Any], doubted: Sequence[str]) -> 
             "those numbers: " + ", ".join(_esc(d) for d in doubted) + ".</p>"
         )
     elif not failures:
-        parts.append("<p class='ok'>Every image was quantified.</p>")
+        parts.append("<p class='ok'>Every image file was quantified.</p>")
     if warnings:
         parts.append(
             "<h2>Warnings</h2><ul>"
@@ -278,6 +285,85 @@ def _heading(name: str, run_info: Mapping[str, Any], doubted: Sequence[str]) -> 
             + "</ul>"
         )
     return parts
+
+
+def _verdict(ratios: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """Say which numbers to trust: lanes counted, cautioned, left out, groups short of lanes."""
+    if ratios.empty:
+        return ["<h2>The numbers</h2><p class='bad'>No ratio could be computed.</p>"]
+    counted = counted_in_summary(ratios)
+    flagged = ratios["flags"].astype(str) != ""
+    n_all, n_counted = len(ratios), int(counted.sum())
+    cautioned = ratios[counted & flagged]
+    left_out = ratios[~counted]
+    short = summary[summary["note"].astype(str) != ""] if "note" in summary else summary[:0]
+    if n_counted == n_all and cautioned.empty and short.empty:
+        verdict = (
+            f"<p class='ok'>All {n_all} lane ratios count, none with a flag: every number in "
+            "the tables and figures can be used as it is.</p>"
+        )
+    else:
+        verdict = (
+            f"<p class='{'bad' if len(left_out) or len(short) else 'warn'}'>"
+            f"{n_counted} of {n_all} lane ratios count in summary.csv and the figures; "
+            f"{len(cautioned)} of them carry a caution, {len(left_out)} "
+            f"{'is' if len(left_out) == 1 else 'are'} left out"
+            f"{'' if short.empty else f', and {len(short)} group(s) are short of lanes'}."
+            "</p>"
+        )
+    parts = ["<h2>The numbers</h2>", verdict]
+    if len(left_out):
+        parts.append(
+            "<p>Left out (not in any mean):</p><ul>"
+            + "".join(
+                f"<li>{_esc(r.membrane)} lane {_esc(r.lane)} ({_esc(_lane_words(r))}), "
+                f"{_esc(r.pair)}: <code>{_esc(r.flags or 'no ratio')}</code></li>"
+                for r in left_out.itertuples()
+            )
+            + "</ul>"
+        )
+    if len(cautioned):
+        words = pd.Series(
+            [w for f in cautioned["flags"] for w in str(f).split(";") if w]
+        ).value_counts()
+        parts.append(
+            "<p>Counted, with a caution (look at their QC pictures): "
+            + ", ".join(f"<code>{_esc(w)}</code> {n} lane(s)" for w, n in words.items())
+            + ". The README's flags table says what each means.</p>"
+        )
+    if len(short):
+        keys = [c for c in short.columns if c not in (*SUMMARY_MEASURED, VERSION_COLUMN)]
+        parts.append(
+            "<p>Groups with fewer lanes than the config gives them:</p><ul>"
+            + "".join(
+                f"<li>{_esc(' | '.join(str(row[k]) for k in keys))} {_esc(row['pair'])}: "
+                f"n = {int(row['n'])}; {_esc(row['note'])}</li>"
+                for _, row in short.iterrows()
+            )
+            + "</ul>"
+        )
+    return parts
+
+
+def _lanes(experiment: Experiment) -> str:
+    """List what each lane holds, per membrane: the key to the pictures' lane numbers."""
+    items = "".join(
+        f"<li><b>{_esc(m.name)}</b>: "
+        + "; ".join(f"lane {lane.number}: {_esc(lane.label)}" for lane in m.lanes)
+        + "</li>"
+        for m in experiment.membranes
+    )
+    return f"<h2>Lanes</h2><ul>{items}</ul>" if items else ""
+
+
+def _lane_words(row: Any) -> str:
+    """Name a lane by its treatment (and dose, cell line) for a biologist."""
+    values = [
+        getattr(row, k)
+        for k in ("treatment", "dose_nM", "cell_line")
+        if hasattr(row, k) and getattr(row, k) not in (None, "")
+    ]
+    return " ".join(str(v) for v in values if v == v) or "sample"
 
 
 def _fold_changes(

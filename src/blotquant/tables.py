@@ -28,7 +28,7 @@ RATIOS_MEASURED = (
 #: summary.csv: the ``summary_by`` keys, then these.
 SUMMARY_MEASURED = (
     "pair", "n", "ratio_mean", "ratio_sd", "fold_change_mean", "fold_change_sd",
-    "fold_change_sem", "n_excluded", "flags", "background",
+    "fold_change_sem", "n_excluded", "flags", "n_missing", "note", "background",
 )  # fmt: skip
 #: dose_response.csv: pair, treatment and the group keys, then these.
 DOSE_RESPONSE_MEASURED = (
