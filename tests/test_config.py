@@ -1056,3 +1056,17 @@ def test_an_antibody_in_no_pair_gets_one_note(tmp_path: Path):
         (tmp_path / image["file"]).touch()
     notes = [w for w in parse(cfg, tmp_path).warnings if "in no pair" in w]
     assert len(notes) == 1 and notes[0].startswith("GAPDH is measured")
+
+
+def test_a_batch_glob_passes_by_the_pictures_inspect_writes(tmp_path: Path):
+    names = ["exports/r1_pAKT.png", "exports/r1_AKT.png"]
+    cfg = batch_config(
+        tmp_path,
+        names,
+        files="exports/*.png",
+        pattern="{membrane}_{antibody}.png",
+        antibody_aliases={"pAKT": "p-AKT"},
+    )
+    (tmp_path / "exports" / "r1_AKT_inspect.png").touch()
+    exp = parse(cfg, tmp_path)
+    assert sorted(m.image for m in exp.measurements) == sorted(names)

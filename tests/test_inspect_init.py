@@ -226,3 +226,23 @@ def test_init_does_not_take_an_inspect_picture_for_an_antibody(tmp_path):
     shutil.copy(ROOT / "sample_images" / "rep3_AKT.png", folder / "WB0-AKT_inspect.png")
     config = yaml.safe_load(_run_init_then_run(folder))
     assert len(config["membranes"][0]["images"]) == 2
+
+
+def test_init_names_a_single_membrane_by_what_its_files_share(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for name, source in (("WB1_pAKT.png", "rep3_pAKT.png"), ("WB1_AKT.png", "rep3_AKT.png")):
+        shutil.copy(ROOT / "sample_images" / source, folder / name)
+    config = yaml.safe_load(_run_init_then_run(folder))
+    assert config["membranes"][0]["name"] == "WB1"
+
+
+def test_a_lone_phospho_gets_edit_and_run_says_what_to_write(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for name, source in (("WB1_pAKT.png", "rep3_pAKT.png"), ("WB1_GAPDH.png", "rep3_AKT.png")):
+        shutil.copy(ROOT / "sample_images" / source, folder / name)
+    assert CliRunner().invoke(main, ["init", str(folder)]).exit_code == 0
+    result = CliRunner().invoke(main, ["run", str(folder / "blotquant.yaml")])
+    assert result.exit_code == 2
+    assert "still `EDIT`" in result.output and "GAPDH" in result.output

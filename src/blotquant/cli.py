@@ -171,7 +171,8 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
         click.echo(
             f"lanes in doubt on {len(doubted)} image(s), their bands flagged "
             f"{LANES_UNCERTAIN}: check the lanes list and the QC pictures before trusting "
-            "those numbers (see the warnings above).",
+            "those numbers"
+            + (" (run without --quiet to see why)." if quiet else " (see the warnings above)."),
             err=True,
         )
     if outcome.failures:
@@ -216,7 +217,8 @@ def inspect(
 
     Writes its QC picture and prints a config snippet for it.
     """
-    from blotquant.inspection import INSPECT_SUFFIX, config_snippet, describe, inspect_image
+    from blotquant.inspection import config_snippet, describe, inspect_image
+    from blotquant.models import INSPECT_SUFFIX
     from blotquant.report import write_atomic
 
     inspection = inspect_image(image, n_lanes=n_lanes, band_rows=band_rows, channel=channel)

@@ -7,6 +7,7 @@ with a config snippet for it), and a starting config for a folder of exports
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from blotquant.evidence import (
     rows_with_bands,
 )
 from blotquant.io import BlotImage, read_image
-from blotquant.models import Lane, Measurement, Membrane
+from blotquant.models import INSPECT_SUFFIX, Lane, Measurement, Membrane
 from blotquant.pipeline import ImageAnalysis, analyze_image
 from blotquant.polarity import detect_polarity, to_signal
 from blotquant.profiles import lower_baseline
@@ -85,8 +86,6 @@ class NamingGuess:
     antibodies: list[str]
 
 
-#: The end of the name of the picture `blotquant inspect` writes by default.
-INSPECT_SUFFIX = "_inspect.png"
 _SPLIT = re.compile(r"([_\-. ]+)")
 
 
@@ -439,13 +438,16 @@ def _one_membrane(files: list[Path], lanes: list[dict[str, str]]) -> tuple[dict[
     antibodies = [antibody_name(token) for token in _distinct_parts(stems)]
     if len(set(antibodies)) != len(antibodies):
         antibodies = stems
+    # the part every name shares (WB1 of WB1_pAKT, WB1_AKT) names the membrane
+    shared = os.path.commonprefix(stems).rstrip("_-. ") if len(stems) > 1 else ""
+    name = shared if re.fullmatch(r"[A-Za-z0-9][\w.-]*", shared or "") else "membrane1"
     entries = {
         "pairs": pairs_from(antibodies) or [{"phospho": "EDIT", "total": "EDIT"}],
         "control": {"treatment": "DMSO"},
         "summary_by": ["treatment"],
         "membranes": [
             {
-                "name": "membrane1",
+                "name": name,
                 "lanes": lanes,
                 "images": [
                     {"file": f.name, "antibody": a} for f, a in zip(files, antibodies, strict=True)

@@ -27,6 +27,9 @@ QC_DIR = "qc"
 #: One CSV per pair laid out for GraphPad Prism (see :func:`blotquant.ratios.prism_tables`).
 PRISM_DIR = "prism"
 STAGING_PREFIX = ".blotquant-staging-"
+#: The end of the name of the picture ``blotquant inspect`` writes by default:
+#: never an export (``init`` and batch globs pass it by).
+INSPECT_SUFFIX = "_inspect.png"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from blotquant.config._collect import (
 )
 from blotquant.config._messages import ITEM_EXAMPLES, Loc
 from blotquant.config._schema import OVERRIDE_KEYS, BatchModel, RegionModel
-from blotquant.models import QC_DIR, STAGING_PREFIX
+from blotquant.models import INSPECT_SUFFIX, QC_DIR, STAGING_PREFIX
 
 # At most this many unmatched files of one batch are listed one by one.
 _MAX_LISTED = 5
@@ -351,8 +351,8 @@ def _real_files(c: Collector, hits: list[str]) -> list[str]:
     # shortest name first: a file reached through a symlinked folder keeps its own name
     for hit in sorted((Path(h).as_posix() for h in hits), key=lambda h: (h.count("/"), h)):
         path = c.folder / hit
-        if not path.is_file():
-            continue
+        if not path.is_file() or path.name.endswith(INSPECT_SUFFIX):
+            continue  # (a picture `blotquant inspect` wrote is no export)
         real = os.path.realpath(path)
         if real in seen or any(Path(real).is_relative_to(folder) for folder in ours):
             continue

@@ -85,6 +85,13 @@ def _unmeasured(c: Collector, k: int, pair: PairModel, where: dict[str, set[str]
         if name in where:
             continue
         missing = True
+        if name == "EDIT":  # the placeholder `blotquant init` writes
+            c.add(
+                ("pairs", k, role),
+                f"still `EDIT`, the placeholder `blotquant init` wrote where it could not "
+                f"tell the {role} antibody: write its name. Antibodies measured: {listed}.",
+            )
+            continue
         guess = closest(name, where)
         hint = f" Did you mean `{guess}`?" if guess else ""
         raw_guess = closest(name, raw_names)
@@ -227,16 +234,19 @@ def _check_groups(c: Collector, control: dict[str, Any], normalize: list[str], w
 
 
 def check_lane_keys(
-    c: Collector, key: str, names: list[str] | None, extra: tuple[str, ...]
+    c: Collector, key: str, names: list[str] | None, extra: tuple[str, ...], *, single: bool = False
 ) -> None:
-    """Check that every name listed under ``key`` is a lane key (or one of ``extra``)."""
+    """Check that every name listed under ``key`` is a lane key (or one of ``extra``).
+
+    ``single``: the key holds one name, not a list (its problems are at ``key`` itself).
+    """
     if names is None or not c.lanes_known or not c.membranes:
         return
     keys = _lane_keys(c)
     for n, name in enumerate(names):
         if name not in keys and name not in extra:
             c.add(
-                (key, n),
+                (key,) if single else (key, n),
                 f"no sample lane has the key `{name}`."
                 f"{did_you_mean(name, [*keys, *extra])} Lane keys: "
                 f"{', '.join(keys) or 'none'}.",

@@ -270,7 +270,7 @@ def _check_across(
     check_lane_keys(c, "normalize_within", normalize, ("membrane",))
     check_lane_keys(c, "summary_by", grouping["summary_by"], ("membrane", "lane"))
     if top.dose_key:
-        check_lane_keys(c, "dose_key", [grouping["dose_key"]], ())
+        check_lane_keys(c, "dose_key", [grouping["dose_key"]], (), single=True)
     check_doses(c, grouping["dose_key"])
 
 
