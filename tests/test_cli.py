@@ -284,3 +284,14 @@ def test_a_run_says_what_it_is_doing_when_not_on_a_terminal(tmp_path):
         assert line in result.output
     run_info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run_info["seconds"] > 0  # the whole run, report included
+
+
+def test_help_has_examples_and_names_every_output():
+    from blotquant.report import RESULT_DIRS, RESULT_FILES
+
+    text = CliRunner().invoke(main, ["run", "--help"]).output
+    assert "Examples:" in text and "blotquant run config.yaml" in text
+    for name in (*RESULT_FILES, *RESULT_DIRS):
+        assert f"{name}" in text, name
+    top = CliRunner().invoke(main, ["--help"]).output
+    assert "_BLOTQUANT_COMPLETE=bash_source blotquant" in top

@@ -106,7 +106,18 @@ def _terminate_as_interrupt(stopped_by: list[str]) -> Iterator[None]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="blotquant")
 def main() -> None:
-    """blotquant: Western blot densitometry, from images to phospho/total ratios."""
+    """blotquant: Western blot densitometry, from images to phospho/total ratios.
+
+    \b
+    A first blot of your own:
+      blotquant init exports/               # a starting config: exports/blotquant.yaml
+      blotquant inspect exports/WB1_AKT.tif --lanes 12
+      blotquant run exports/blotquant.yaml  # results in exports/blotquant-results/
+
+    \b
+    Shell completion (bash; zsh and fish alike, with zsh_source, fish_source):
+      eval "$(_BLOTQUANT_COMPLETE=bash_source blotquant)"
+    """
 
 
 @main.command()
@@ -130,11 +141,29 @@ def main() -> None:
 def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) -> None:
     """Quantify every image named in CONFIG.
 
-    Writes bands.csv, ratios.csv, summary.csv, qc/ pictures and run.json.
+    \b
+    Examples:
+      blotquant run config.yaml
+      blotquant run config.yaml --out results-2024-05 --jobs 4
+      blotquant run config.yaml --quiet --strict     # in a pipeline
+
+    \b
+    Writes into the output folder (one complete run; earlier results replaced whole):
+      bands.csv          one row per band: box, raw/background/net volume, flags
+      ratios.csv         phospho/total ratio and fold change per lane and pair
+      summary.csv        mean, SD, SEM per group and pair (n, lanes left out, why)
+      summary_wide.csv   fold changes, one row per membrane, one column per group
+      prism/<pair>.csv   each pair's table, ready to import into GraphPad Prism
+      dose_response.csv  IC50 fits, where lanes carry doses
+      report.html        the verdict, figures, tables and QC thumbnails
+      qc/*.png           one picture per image: lanes, boxes, background, flags
+      run.json           version, config as read, input checksums, times (last)
+
     Exits 0 when every image was quantified, 1 when any input was rejected
     (the others are still measured and written), 2 when the config itself
     cannot be used; with --strict, 3 when every image was quantified but
     the lanes of some are in doubt (the results are written all the same).
+    Ctrl-C or SIGTERM (exit 130, 143) leave the previous results whole.
     """
     stopped_by: list[str] = []
     try:
@@ -215,7 +244,14 @@ def inspect(
 ) -> None:
     """Show what blotquant sees in IMAGE: polarity, lanes, bands, saturation.
 
-    Writes its QC picture and prints a config snippet for it.
+    Writes its QC picture (IMAGE name + _inspect.png, in the current folder)
+    and prints a config snippet for it.
+
+    \b
+    Examples:
+      blotquant inspect WB1_AKT.tif                 # guesses the lane count
+      blotquant inspect WB1_AKT.tif --lanes 12      # your count: real numbers
+      blotquant inspect WB1_pAKT.tif --lanes 12 --band-rows 140 190
     """
     from blotquant.inspection import config_snippet, describe, inspect_image
     from blotquant.models import INSPECT_SUFFIX
@@ -246,7 +282,13 @@ def init(folder: Path, config_name: str, force: bool) -> None:
     """Write a starting config for a FOLDER of exports.
 
     It guesses the file-name pattern (membrane and antibody), counts lanes,
-    and fills the lanes with placeholders to edit. The config runs as it is.
+    and fills the lanes with placeholders to edit. The config runs as it is,
+    unless a pair could not be told (then it says EDIT, and run asks for it).
+
+    \b
+    Examples:
+      blotquant init exports/
+      blotquant init exports/ --config blot-2024-05.yaml --force
     """
     from blotquant.inspection import starting_config
     from blotquant.report import write_atomic
