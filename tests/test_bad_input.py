@@ -269,7 +269,7 @@ def test_truncated_tiff(project):
 def test_file_that_is_not_an_image(project):
     (project / "m2_X.tif").write_text("lane\ttreatment\n1\tDMSO\n")
     result = _run(project)
-    assert result.exit_code == 1 and "not a TIFF, PNG or JPEG" in result.output
+    assert result.exit_code == 1 and "not a TIFF, PNG, JPEG or Image Lab" in result.output
     _assert_others_ran(project, "m2_X.tif")
 
 

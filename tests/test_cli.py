@@ -246,7 +246,7 @@ def _error_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "init": (
             ["init", str(tmp / "empty")],
-            f"{tmp / 'empty'} holds no TIFF, PNG or JPEG images.",
+            f"{tmp / 'empty'} holds no images (TIFF, PNG, JPEG, Image Lab .scn, GEL).",
         ),
     }
 

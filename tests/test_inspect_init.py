@@ -155,7 +155,7 @@ def test_starting_config_for_files_named_alike(tmp_path):
 def test_starting_config_refuses_what_is_not_a_folder_of_images(tmp_path):
     with pytest.raises(BlotquantError, match="is not a folder"):
         starting_config(tmp_path / "none")
-    with pytest.raises(BlotquantError, match="holds no TIFF, PNG or JPEG images"):
+    with pytest.raises(BlotquantError, match=r"holds no images \(TIFF, PNG, JPEG"):
         starting_config(tmp_path)
 
 

@@ -81,7 +81,7 @@ def test_truncated_tiff(tmp_path):
 
 def test_not_an_image(tmp_path):
     (tmp_path / "notes.tif").write_text("lane 1 DMSO\n")
-    with pytest.raises(BlotquantError, match="not a TIFF, PNG or JPEG"):
+    with pytest.raises(BlotquantError, match="not a TIFF, PNG, JPEG or Image Lab"):
         read_image(tmp_path / "notes.tif")
     (tmp_path / "empty.tif").write_bytes(b"")
     with pytest.raises(BlotquantError, match="empty"):

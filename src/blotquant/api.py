@@ -150,6 +150,7 @@ def run(
             config_path=experiment.config_path,
             resolved_config=experiment.resolved,
             hashes=result.hashes,
+            acquisition=result.acquisition,
             failures=result.failures,
             warnings=warnings,
             started=started,

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,8 @@ class BatchAnalyses:
     warnings: list[str] = field(default_factory=list)
     #: SHA-256 of every input file read.
     hashes: dict[str, str] = field(default_factory=dict)
+    #: What imagers' own files say about their acquisition (exposure, binning, ...).
+    acquisition: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: QC picture name -> PNG bytes (empty when they were written to ``qc_dir``).
     qc_pictures: dict[str, bytes] = field(default_factory=dict)
     #: Names of the QC pictures written to ``qc_dir`` as they came.
@@ -116,6 +119,8 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             if m.channel not in read:
                 read[m.channel] = read_image(m.path, m.channel)
                 outcome.hashes[str(m.path)] = read[m.channel].sha256
+                if read[m.channel].acquisition:
+                    outcome.acquisition[str(m.path)] = dict(read[m.channel].acquisition)
                 outcome.warnings.extend(read[m.channel].warnings)
             key = (m.channel, m.rotate)
             if key not in images:
@@ -284,6 +289,7 @@ def run_experiment(
         result.analyses.extend(outcome.analyses)
         result.failures.extend(outcome.failures)
         result.hashes.update(outcome.hashes)
+        result.acquisition.update(outcome.acquisition)
         result.qc_written.extend(outcome.qc_written)
         result.qc_pictures.update(outcome.qc_pictures)
         result.qc_thumbnails.update(outcome.qc_thumbnails)

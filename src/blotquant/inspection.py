@@ -33,7 +33,7 @@ from blotquant.polarity import detect_polarity, to_signal
 from blotquant.profiles import lower_baseline
 from blotquant.qc import render_qc
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".scn", ".gel")
 
 
 def estimate_lane_count(pixels: np.ndarray, ceiling: float | None) -> int:
@@ -384,7 +384,7 @@ def starting_config(folder: Path) -> StartingConfig:
         raise BlotquantError(f"{folder} is not a folder. Name the folder of image exports.")
     files = image_files(folder)
     if not files:
-        raise BlotquantError(f"{folder} holds no TIFF, PNG or JPEG images.")
+        raise BlotquantError(f"{folder} holds no images (TIFF, PNG, JPEG, Image Lab .scn, GEL).")
     counts = []
     for file in files[:IMAGES_COUNTED]:
         image = read_image(file)

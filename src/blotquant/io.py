@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io as _io
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -18,6 +20,7 @@ from PIL import Image, ImageOps, ImageSequence
 from skimage import transform
 
 from blotquant.errors import BlotquantError
+from blotquant.imagers import ImagerImage, decode_mdgel, is_scn, read_scn
 from blotquant.membrane import MembraneBox, find_membrane
 
 #: Refuse images whose pixels would need more memory than this (bytes).
@@ -66,6 +69,8 @@ class BlotImage:
     sha256: str
     floor: float | None = 0.0
     warnings: tuple[str, ...] = ()
+    #: What an imager's own file says about the acquisition (exposure, binning, ...).
+    acquisition: Mapping[str, Any] = field(default_factory=dict)
 
     @cached_property
     def membrane(self) -> MembraneBox:
@@ -209,8 +214,13 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
     except OSError as exc:
         raise BlotquantError(f"Cannot read image file {path}: {exc.strerror or exc}.") from exc
     digest = hashlib.sha256(data).hexdigest()
-    if data[:4] in _TIFF_MAGIC:
-        stack, warnings = _read_tiff(data, path)
+    own: ImagerImage | None = None
+    if is_scn(data):
+        own = read_scn(data, path)
+        stack, warnings = [own.pixels], list(own.warnings)
+        del data
+    elif data[:4] in _TIFF_MAGIC:
+        stack, warnings, own = _read_tiff(data, path)
         del data
     elif data[:8] == _PNG_MAGIC or data[:3] == _JPEG_MAGIC:
         stack, warnings = _read_pillow(data, path, is_jpeg=data[:3] == _JPEG_MAGIC)
@@ -222,8 +232,8 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         )
     else:
         raise BlotquantError(
-            f"{path} is not a TIFF, PNG or JPEG image. Export the blot as a 16-bit TIFF "
-            "(or PNG) from the imager software and point the config at that file."
+            f"{path} is not a TIFF, PNG, JPEG or Image Lab (.scn) image. Export the blot as "
+            "a 16-bit TIFF (or PNG) from the imager software and point the config at that file."
         )
     n_channels = len(stack)
     if not 0 <= channel < n_channels:
@@ -235,6 +245,10 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
     warnings += more
     _check_shape(pixels, path)
     ceiling, floor = detector_limits(pixels)
+    if own is not None:
+        # the imager's own file says its ceiling (a float signal has none of its own)
+        ceiling, floor = own.ceiling, floor if floor is not None else 0.0
+        warnings = [w for w in warnings if "floating-point image" not in w]
     if pixels.dtype == np.uint8:
         warnings.append(
             f"{path.name} is an 8-bit image: only 256 grey levels, so faint bands and "
@@ -249,6 +263,7 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
         floor=floor,
         sha256=digest,
         warnings=tuple(warnings),
+        acquisition=dict(own.acquisition) if own is not None else {},
     )
 
 
@@ -319,15 +334,21 @@ def _check_size(shape: tuple[int, ...], itemsize: int, path: Path) -> None:
         )
 
 
-def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray | list[np.ndarray], list[str]]:
+def _read_tiff(
+    data: bytes, path: Path
+) -> tuple[np.ndarray | list[np.ndarray], list[str], ImagerImage | None]:
     warnings: list[str] = []
     handle = _io.BytesIO(data)
     compression = ""
     try:
         with tifffile.TiffFile(handle) as tif:
             compression = _compression(tif)
+            if tif.is_mdgel and tif.mdgel_metadata:
+                # a Typhoon/Amersham GEL file: square roots of the signal, decoded
+                gel = decode_mdgel(tif.pages.first.asarray(), tif.mdgel_metadata, path)
+                return [gel.pixels], list(gel.warnings), gel
             if len(tif.series) > 1:
-                return _pages_of_series(tif, path, compression)
+                return (*_pages_of_series(tif, path, compression), None)
             series = tif.series[0]
             _check_size(series.shape, np.dtype(series.dtype).itemsize, path)
             array = series.asarray()
@@ -339,7 +360,7 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray | list[np.ndarray], 
         if "imagecodecs" in str(exc):
             # a compression tifffile decodes only with imagecodecs (not installed):
             # Pillow decodes the common ones itself
-            return _read_tiff_with_pillow(data, path, compression)
+            return (*_read_tiff_with_pillow(data, path, compression), None)
         raise BlotquantError(
             f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}). The file may "
             "be truncated or damaged (still copying?). Export it again from the imager."
@@ -351,14 +372,14 @@ def _read_tiff(data: bytes, path: Path) -> tuple[np.ndarray | list[np.ndarray], 
     is_rgb = photometric is not None and int(photometric) == 2 and array.shape[-1] in (3, 4)
     if is_rgb or (axes.endswith("S") and array.ndim >= 3 and array.shape[-1] in (3, 4)):
         if array.ndim == 3:
-            return _rgb_to_gray(array, path, warnings)[None], warnings
-        return np.stack([_rgb_to_gray(a, path, warnings) for a in array]), warnings
+            return _rgb_to_gray(array, path, warnings)[None], warnings, None
+        return np.stack([_rgb_to_gray(a, path, warnings) for a in array]), warnings, None
     if array.ndim == 2:
-        return array[None], warnings
+        return array[None], warnings, None
     if array.ndim == 3:
-        return array, warnings
+        return array, warnings, None
     # e.g. time x channel x Y x X: keep the planes in file order
-    return array.reshape(-1, *array.shape[-2:]), warnings
+    return array.reshape(-1, *array.shape[-2:]), warnings, None
 
 
 _EXIF_ORIENTATION = 0x0112

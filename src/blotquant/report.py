@@ -384,6 +384,7 @@ def run_json(
     resolved_config: dict[str, Any],
     hashes: dict[str, str],
     failures: Sequence[tuple[str, str]],
+    acquisition: dict[str, dict[str, Any]] | None = None,
     warnings: Sequence[str],
     started: datetime,
     finished: datetime,
@@ -403,7 +404,10 @@ def run_json(
             ),
         },
         "inputs": {
-            _from_config(path, config_path): {"sha256": digest}
+            _from_config(path, config_path): {
+                "sha256": digest,
+                **({"acquisition": acquisition[path]} if path in (acquisition or {}) else {}),
+            }
             for path, digest in sorted(hashes.items())
         },
         "started": started.astimezone(UTC).isoformat(),
