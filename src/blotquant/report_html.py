@@ -416,10 +416,24 @@ def _dose_responses(
         if plot is not None:
             parts.append(
                 f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
-                f"{_esc(pair)}: fitted curves over every lane</figcaption></figure>"
+                f"{_esc(pair)}: fitted curves over every lane; "
+                f"{_esc(_dose_panels(fits, pair, groups))}</figcaption></figure>"
             )
     parts.append(_table(fits))
     return parts
+
+
+def _dose_panels(fits: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:
+    """Say in words what each panel of a dose-response figure holds (fitted or not)."""
+    mine = fits[fits["pair"] == pair]
+    keys = [g for g in groups if g in mine.columns]
+    said = []
+    for name, part in mine.groupby(keys, sort=False) if keys else [((), mine)]:
+        label = " | ".join(map(str, name if isinstance(name, tuple) else (name,))) or "all lanes"
+        fitted = [str(t) for t, ic50 in zip(part["treatment"], part["ic50"], strict=True)
+                  if ic50 == ic50]  # fmt: skip
+        said.append(f"{label}: " + (f"IC50 of {', '.join(fitted)}" if fitted else "no IC50"))
+    return "panels: " + "; ".join(said)
 
 
 def _qc_pictures(qc_dir: Path, bands: pd.DataFrame, thumbnails: Mapping[str, bytes]) -> list[str]:
