@@ -89,13 +89,21 @@ def test_an_output_path_that_is_a_file_is_refused_untouched(tmp_path):
     assert target.read_text() == "precious"
 
 
-def test_an_output_folder_whose_results_would_replace_an_input_is_refused(tmp_path):
+@pytest.mark.parametrize("where", ["qc/a.png", "blot.tif", "exports/blot.tif"])
+def test_an_output_folder_that_holds_an_input_is_refused(tmp_path, where):
     _run(tmp_path, 1)
-    picture = tmp_path / "qc" / "a.png"
+    image = tmp_path / where
+    image.parent.mkdir(parents=True, exist_ok=True)
+    if not image.exists():
+        image.write_bytes(b"raw")
+    before = image.read_bytes()
     with pytest.raises(BlotquantError, match="holds this run's input"):
-        with ResultsFolder(tmp_path, inputs=[picture]):
+        with ResultsFolder(tmp_path, inputs=[image]):
             pass
-    assert picture.read_text() == "1"
+    assert image.read_bytes() == before
+    # beside the output folder, never inside it: fine
+    with ResultsFolder(tmp_path / "results", inputs=[image]):
+        pass
 
 
 def test_a_second_run_at_once_is_refused_and_names_the_first(tmp_path):

@@ -223,17 +223,21 @@ class ResultsFolder:
         return self.staging / name
 
     def _refuse_inputs(self) -> None:
-        """Refuse to write where a result would replace one of the run's inputs."""
+        """Refuse an output folder that holds any of the run's inputs.
+
+        The output folder is results only: raw exports inside it could be
+        replaced by a result, or read back as input by the next run's glob.
+        """
         out = self.out.resolve()
-        places = {out / name for name in RESULT_FILES}
-        for path in self.inputs:
-            where = path.resolve()
-            if where in places or any(out / d in where.parents for d in RESULT_DIRS):
-                raise BlotquantError(
-                    f"The output folder {self.out} holds this run's input {path}, where a "
-                    "result would replace it. Nothing was written. Put the results in a "
-                    "folder of their own (--out, or `output:` in the config)."
-                )
+        inside = [p for p in self.inputs if out in p.resolve().parents]
+        if inside:
+            more = f" (and {len(inside) - 1} more)" if len(inside) > 1 else ""
+            raise BlotquantError(
+                f"The output folder {self.out} holds this run's input {inside[0]}{more}. "
+                "Nothing was written. Results go into a folder of their own, apart from "
+                "the images: set --out (or `output:` in the config) to a new folder, "
+                "e.g. results/ beside the images' folder."
+            )
 
     def _refuse_foreign(self) -> None:
         """Refuse a folder whose result names hold files blotquant did not write."""
