@@ -1070,3 +1070,33 @@ def test_a_batch_glob_passes_by_the_pictures_inspect_writes(tmp_path: Path):
     (tmp_path / "exports" / "r1_AKT_inspect.png").touch()
     exp = parse(cfg, tmp_path)
     assert sorted(m.image for m in exp.measurements) == sorted(names)
+
+
+def _with_images(cfg: dict[str, Any], tmp_path: Path, antibodies: list[str]) -> dict[str, Any]:
+    cfg["membranes"][0]["images"] = [{"file": f"{a}.tif", "antibody": a} for a in antibodies]
+    for a in antibodies:
+        (tmp_path / f"{a}.tif").touch()
+    return cfg
+
+
+def test_a_target_over_loading_controls_is_a_pair(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT", "AXL", "GAPDH", "actin"])
+    cfg["pairs"] += [
+        {"target": "AXL", "loading": "GAPDH"},
+        {"target": "AXL", "loading": ["GAPDH", "actin"]},
+    ]
+    exp = parse(cfg, tmp_path)
+    names = [(p.name, p.kind, p.denominators) for p in exp.pairs]
+    assert names[1] == ("AXL/GAPDH", "target/loading", ("GAPDH",))
+    assert names[2] == ("AXL/GAPDH+actin", "target/loading", ("GAPDH", "actin"))
+    assert exp.resolved["pairs"][2] == {"target": "AXL", "loading": ["GAPDH", "actin"]}
+    notes = [w for w in exp.warnings if "housekeeping" in w]
+    assert len(notes) == 1 and notes[0].startswith("AXL/GAPDH:")
+
+
+def test_a_loading_control_nothing_measures_is_named_where_it_is(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT", "AXL", "GAPDH"])
+    cfg["pairs"] = [{"target": "AXL", "loading": ["GAPDH", "actn"]}]
+    assert_problem(problems(cfg, tmp_path), "pairs[0].loading[1]", "`actn`")
+    cfg["pairs"] = [{"target": "AXL"}]
+    assert_problem(problems(cfg, tmp_path), "pairs[0].loading", "")

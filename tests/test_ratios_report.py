@@ -199,3 +199,23 @@ def test_a_group_that_loses_every_lane_keeps_its_row_and_says_why():
     assert np.isnan(row["fold_change_mean"])
     row = summary[(summary.cell_line == "P") & (summary.treatment == "DMSO")].iloc[0]
     assert row["n"] == 2 and row["n_missing"] == 2 and row["note"].startswith("2 lane(s) not")
+
+
+def test_a_target_over_two_loading_controls_divides_by_their_geometric_mean():
+    from dataclasses import replace
+
+    exp = replace(
+        _experiment(), pairs=(Pair("AXL", "GAPDH+actin", "target/loading", ("GAPDH", "actin")),)
+    )
+    values = {}
+    for lane in (1, 2, 3, 5, 6):
+        values[("m1", "AXL", lane)] = (10.0 * lane, "")
+        values[("m1", "GAPDH", lane)] = (100.0, "dust" if lane == 3 else "")
+        values[("m1", "actin", lane)] = (400.0, "")
+    ratios = ratios_table(exp, _bands(values))
+    assert ratios["total_net"].tolist() == pytest.approx([200.0] * 5)  # sqrt(100 * 400)
+    assert ratios["ratio"].tolist() == pytest.approx([0.05, 0.1, 0.15, 0.25, 0.3])
+    assert set(ratios["kind"]) == {"target/loading"} and set(ratios["pair"]) == {"AXL/GAPDH+actin"}
+    assert ratios.loc[ratios["lane"] == 3, "flags"].item() == "dust"  # every band's flags
+    summary = summary_table(exp, ratios)
+    assert set(summary["kind"]) == {"target/loading"}

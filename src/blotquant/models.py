@@ -15,6 +15,9 @@ Polarity = Literal["auto", "dark-bands", "light-bands"]
 #: Which band of a doublet a box holds: both (the default), or the upper or lower alone.
 DoubletBand = Literal["both", "upper", "lower"]
 LaneRole = Literal["sample", "ladder", "empty"]
+#: What a pair's ratio is: phosphorylation (phospho over total) or expression
+#: (a target over loading controls).
+PairKind = Literal["phospho/total", "target/loading"]
 
 BACKGROUND_METHODS = ("rolling-ball", "lane-edges", "profile-baseline", "none")
 #: Chosen by the ground-truth benchmark (see benchmarks/README.md).
@@ -68,15 +71,33 @@ class Lane:
 
 @dataclass(frozen=True)
 class Pair:
-    """Two antibodies whose ratio is reported per lane (phospho over total)."""
+    """A ratio reported per lane: phospho over total, or a target over loading control(s).
+
+    ``phospho`` is the numerator either way (the phospho antibody, or the
+    target); ``total`` is the denominator as written in the tables (the total
+    antibody, or the loading controls joined by ``+``). A target/loading pair
+    divides by the geometric mean of its ``loading`` controls' volumes.
+    """
 
     phospho: str
     total: str
+    kind: PairKind = "phospho/total"
+    loading: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        """The pair as written in the tables: ``p-AKT/AKT``."""
+        """The pair as written in the tables: ``p-AKT/AKT``, ``AXL/GAPDH+actin``."""
         return f"{self.phospho}/{self.total}"
+
+    @property
+    def denominators(self) -> tuple[str, ...]:
+        """The antibodies of the denominator."""
+        return self.loading or (self.total,)
+
+    @property
+    def antibodies(self) -> tuple[str, ...]:
+        """Every antibody the ratio needs."""
+        return (self.phospho, *self.denominators)
 
 
 @dataclass(frozen=True)

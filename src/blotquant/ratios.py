@@ -34,12 +34,13 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                 if lane.role != "sample":
                     continue
                 p = index.get((membrane.name, pair.phospho, lane.number))
-                t = index.get((membrane.name, pair.total, lane.number))
-                if p is None or t is None:
+                ts = [index.get((membrane.name, d, lane.number)) for d in pair.denominators]
+                if p is None or any(t is None for t in ts):
                     continue
-                total = float(t["net_volume"])
+                t = ts[0]
+                total = _denominator([float(x["net_volume"]) for x in ts])
                 phospho = float(p["net_volume"])
-                flags = merge_flags(p["flags"], t["flags"])
+                flags = merge_flags(p["flags"], *(x["flags"] for x in ts))
                 ratio = phospho / total if total > 0 else np.nan
                 if total <= 0:
                     flags = merge_flags(flags, "total-not-positive")
@@ -55,11 +56,25 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     flags=flags,
                     # the background method of both bands (phospho/total when they differ)
                     background=_methods(p.get("background"), t.get("background")),
+                    kind=pair.kind,
                 )
                 rows.append(row)
     columns = [*RATIOS_LEADING, *meta_keys, *RATIOS_MEASURED]
     table = pd.DataFrame(rows, columns=columns)
     return _fold_changes(experiment, table)
+
+
+def _denominator(volumes: list[float]) -> float:
+    """Give a ratio's denominator: one band's volume, or the geometric mean of several.
+
+    Several loading controls are combined by their geometric mean, so each
+    weighs the same whatever its brightness; a non-positive one leaves no ratio.
+    """
+    if len(volumes) == 1:
+        return volumes[0]
+    if min(volumes) <= 0:
+        return min(volumes)
+    return float(np.exp(np.mean(np.log(volumes))))
 
 
 def _methods(phospho: object, total: object) -> str:
@@ -136,6 +151,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
     group_cols = [k for k in keys if k in expected.columns or k in ratios.columns]
     grouping = [*group_cols, "pair"]
     pair_order = {p.name: i for i, p in enumerate(experiment.pairs)}
+    kinds = {p.name: p.kind for p in experiment.pairs}
     measured = ratios.assign(_usable=usable, _measured=True)
     frame = pd.concat(
         [measured, expected.assign(_usable=False, _measured=False)], ignore_index=True
@@ -173,6 +189,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
             background=";".join(
                 dict.fromkeys(str(m) for m in lanes.get("background", []) if m == m)
             ),
+            kind=kinds.get(first["pair"], ""),
             _order=(first["_pair_order"], group.index.min()),
         )
         rows.append(row)
@@ -192,7 +209,7 @@ def _expected_lanes(experiment: Experiment) -> pd.DataFrame:
     for membrane in experiment.membranes:
         antibodies = measured.get(membrane.name, set())
         for pair in experiment.pairs:
-            if not {pair.phospho, pair.total} <= antibodies:
+            if not set(pair.antibodies) <= antibodies:
                 continue
             for lane in membrane.lanes:
                 if lane.role == "sample":

@@ -23,12 +23,12 @@ BANDS_MEASURED = (
 #: ratios.csv: these columns, then every lane metadata key, then RATIOS_MEASURED.
 RATIOS_LEADING = ("membrane", "lane")
 RATIOS_MEASURED = (
-    "pair", "phospho_net", "total_net", "ratio", "fold_change", "flags", "background",
+    "pair", "phospho_net", "total_net", "ratio", "fold_change", "flags", "background", "kind",
 )  # fmt: skip
 #: summary.csv: the ``summary_by`` keys, then these.
 SUMMARY_MEASURED = (
     "pair", "n", "ratio_mean", "ratio_sd", "fold_change_mean", "fold_change_sd",
-    "fold_change_sem", "n_excluded", "flags", "n_missing", "note", "background",
+    "fold_change_sem", "n_excluded", "flags", "n_missing", "note", "background", "kind",
 )  # fmt: skip
 #: dose_response.csv: pair, treatment and the group keys, then these.
 DOSE_RESPONSE_MEASURED = (

@@ -13,8 +13,7 @@ from typing import Any
 
 from blotquant.config._collect import AntibodyEntry, Collector
 from blotquant.config._messages import closest, did_you_mean
-from blotquant.config._schema import PairModel
-from blotquant.models import Lane
+from blotquant.models import Lane, Pair
 from blotquant.tables import same_value
 
 
@@ -34,60 +33,75 @@ def check_duplicates(c: Collector) -> None:
             )
 
 
-def check_pairs(c: Collector, pairs: list[PairModel] | None) -> None:
-    """Check that both antibodies of each pair are measured, together on some membrane."""
+def check_pairs(c: Collector, pairs: list[Pair] | None) -> None:
+    """Check that every antibody of each pair is measured, all together on some membrane."""
     if pairs is None or not c.measures_known:
         return
     where: dict[str, set[str]] = {}
     for m in c.entries:
         where.setdefault(m.antibody, set()).add(m.membrane)
-    paired = {name for pair in pairs for name in (pair.phospho, pair.total)}
+    paired = {name for pair in pairs for name in pair.antibodies}
     unpaired = sorted(set(where) - paired)
     if unpaired and pairs:
         c.warnings.append(
             f"{', '.join(unpaired)} {'is' if len(unpaired) == 1 else 'are'} measured but in no "
             "pair: bands.csv has the volumes; ratios.csv and summary.csv do not use them. "
-            "Add a pair (e.g. a loading control as `total`) if you want ratios."
+            "Add a pair (e.g. {target: AXL, loading: GAPDH}) if you want ratios."
+        )
+    single = [p.name for p in pairs if p.kind == "target/loading" and len(p.loading) == 1]
+    if single:
+        c.warnings.append(
+            f"{', '.join(single)}: one housekeeping band is a weaker reference than the lane's "
+            "total protein (Ponceau S, stain-free, REVERT), which journals now prefer; where "
+            "you can, list two or more loading controls (combined by their geometric mean)."
         )
     for k, pair in enumerate(pairs):
         if _unmeasured(c, k, pair, where):
             continue
-        both = where[pair.phospho] & where[pair.total]
-        if not both:
+        on = [where[a] for a in pair.antibodies]
+        together = set.intersection(*on)
+        if not together:
             c.add(
                 ("pairs", k),
-                f"`{pair.phospho}` and `{pair.total}` are never measured "
-                f"on the same membrane ({pair.phospho} on "
-                f"{', '.join(sorted(where[pair.phospho]))}; {pair.total} on "
-                f"{', '.join(sorted(where[pair.total]))}), so no ratio can be computed. "
-                "A ratio needs both antibodies on one membrane.",
+                f"{' and '.join(f'`{a}`' for a in pair.antibodies)} are never measured on the "
+                "same membrane ("
+                + "; ".join(f"{a} on {', '.join(sorted(where[a]))}" for a in pair.antibodies)
+                + "), so no ratio can be computed. A ratio needs all its antibodies on one "
+                "membrane.",
             )
             continue
-        for membrane in sorted(where[pair.phospho] ^ where[pair.total]):
-            has, lacks = (
-                (pair.phospho, pair.total)
-                if membrane in where[pair.phospho]
-                else (pair.total, pair.phospho)
-            )
+        for membrane in sorted(set.union(*on) - together):
+            lacks = [a for a in pair.antibodies if membrane not in where[a]]
+            has = [a for a in pair.antibodies if membrane in where[a]]
             c.warnings.append(
-                f"Membrane {membrane} has {has} but no {lacks}; the pair "
-                f"{pair.phospho}/{pair.total} gives no ratios for it."
+                f"Membrane {membrane} has {', '.join(has)} but no {', '.join(lacks)}; the pair "
+                f"{pair.name} gives no ratios for it."
             )
 
 
-def _unmeasured(c: Collector, k: int, pair: PairModel, where: dict[str, set[str]]) -> bool:
+def _roles(pair: Pair) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """(where in the pair, what it is, antibody) for each antibody of a pair."""
+    if pair.kind == "phospho/total":
+        return [(("phospho",), "phospho", pair.phospho), (("total",), "total", pair.total)]
+    loading: list[tuple[tuple[str | int, ...], str, str]] = [
+        ((("loading",) if len(pair.loading) == 1 else ("loading", i)), "loading control", name)
+        for i, name in enumerate(pair.loading)
+    ]
+    return [(("target",), "target", pair.phospho), *loading]
+
+
+def _unmeasured(c: Collector, k: int, pair: Pair, where: dict[str, set[str]]) -> bool:
     """Report the antibodies of ``pairs[k]`` that nothing measures; tell if there are any."""
     raw_names = {m.raw_antibody for m in c.entries if m.raw_antibody}
     listed = ", ".join(sorted(where)) or "none"
     missing = False
-    for role in ("phospho", "total"):
-        name = getattr(pair, role)
+    for at, role, name in _roles(pair):
         if name in where:
             continue
         missing = True
         if name == "EDIT":  # the placeholder `blotquant init` writes
             c.add(
-                ("pairs", k, role),
+                ("pairs", k, *at),
                 f"still `EDIT`, the placeholder `blotquant init` wrote where it could not "
                 f"tell the {role} antibody: write its name. Antibodies measured: {listed}.",
             )
@@ -101,7 +115,7 @@ def _unmeasured(c: Collector, k: int, pair: PairModel, where: dict[str, set[str]
                 f"antibody_aliases: {{{raw_guess}: {name}}} to the batch."
             )
         c.add(
-            ("pairs", k, role),
+            ("pairs", k, *at),
             f"no image or batch measures `{name}`.{hint} "
             f"Antibodies measured: {listed}. Check the spelling here and in the "
             "images' `antibody`.",

@@ -165,7 +165,7 @@ EXAMPLES = {
 
 #: One entry of a list, written out.
 ITEM_EXAMPLES = {
-    "pairs": "{phospho: p-AKT, total: AKT}",
+    "pairs": "{phospho: p-AKT, total: AKT} or {target: AXL, loading: GAPDH}",
     "lanes": "{treatment: DMSO, cell_line: parental}",
     "images": "{file: rep1_AKT.tif, antibody: AKT}",
     "regions": "{antibody: AKT, rows: [300, 600]}",

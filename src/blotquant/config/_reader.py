@@ -51,6 +51,7 @@ from blotquant.config._schema import (
     OVERRIDE_KEYS,
     AnalysisModel,
     ImageModel,
+    LoadingPairModel,
     MembraneModel,
     PairModel,
     TopModel,
@@ -180,12 +181,17 @@ def read(c: Collector, data: dict[str, Any], output: str | Path | None) -> Exper
     name = top.experiment if "experiment" not in broken and top.experiment else c.config_path.stem
     if c.problems:
         return None
-    pair_objs = tuple(Pair(p.phospho, p.total) for p in pairs or [])
+    pair_objs = tuple(pairs or [])
     resolved = {
         "experiment": name,
         "output": str(out_path),
         "analysis": settings_dict(analysis),
-        "pairs": [{"phospho": p.phospho, "total": p.total} for p in pair_objs],
+        "pairs": [
+            {"target": p.phospho, "loading": list(p.loading)}
+            if p.kind == "target/loading"
+            else {"phospho": p.phospho, "total": p.total}
+            for p in pair_objs
+        ],
         **grouping,
         **membranes_and_batches,
     }
@@ -258,7 +264,7 @@ def _check_across(
     c: Collector,
     top: TopModel,
     broken: set[str],
-    pairs: list[PairModel] | None,
+    pairs: list[Pair] | None,
     grouping: dict[str, Any],
 ) -> None:
     """Run the checks across the config, once everything is read."""
@@ -290,36 +296,45 @@ def _output_folder(
     return out_path
 
 
-def _read_pairs(c: Collector, raw: list[Any] | None) -> list[PairModel] | None:
-    """Read ``pairs``; None if any pair has a problem."""
+def _read_pairs(c: Collector, raw: list[Any] | None) -> list[Pair] | None:
+    """Read ``pairs`` (phospho over total, or a target over loading controls); None on a problem."""
     if raw is None:
         c.add(("pairs",), MISSING["pairs"])
         return None
     if not raw:
         c.add(("pairs",), "is empty; list at least one ratio, e.g. " + EXAMPLES["pairs"] + ".")
         return None
-    pairs: list[PairModel] = []
-    seen: dict[tuple[str, str], int] = {}
+    pairs: list[Pair] = []
+    seen: dict[str, int] = {}
     complete = True
     for k, item in enumerate(raw):
-        pair, bad = c.validate(PairModel, item, ("pairs", k), ITEM_EXAMPLES["pairs"])
-        if pair is None or bad:
+        loading_pair = isinstance(item, Mapping) and ("target" in item or "loading" in item)
+        model = LoadingPairModel if loading_pair else PairModel
+        read, bad = c.validate(model, item, ("pairs", k), ITEM_EXAMPLES["pairs"])
+        if read is None or bad:
             complete = False
             continue
-        if pair.phospho == pair.total:
+        if loading_pair:
+            loading = (read.loading,) if isinstance(read.loading, str) else tuple(read.loading)
+            pair = Pair(read.target, "+".join(loading), "target/loading", loading)
+        else:
+            pair = Pair(read.phospho, read.total)
+        if pair.phospho in pair.denominators or len(set(pair.denominators)) < len(
+            pair.denominators
+        ):
+            what = "phospho and total are both" if not loading_pair else "the pair names twice"
             c.add(
                 ("pairs", k),
-                f"phospho and total are both `{pair.phospho}`; a ratio "
-                "needs two different antibodies.",
+                f"{what} `{pair.phospho if pair.phospho in pair.denominators else pair.total}`; "
+                "a ratio needs different antibodies.",
             )
-        key = (pair.phospho, pair.total)
-        if key in seen:
+        if pair.name in seen:
             c.add(
                 ("pairs", k),
-                f"the pair {pair.phospho}/{pair.total} is listed twice "
-                f"(also pairs[{seen[key]}]); remove one.",
+                f"the pair {pair.name} is listed twice (also pairs[{seen[pair.name]}]); "
+                "remove one.",
             )
-        seen.setdefault(key, k)
+        seen.setdefault(pair.name, k)
         pairs.append(pair)
     return pairs if complete else None
 

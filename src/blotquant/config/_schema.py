@@ -435,6 +435,15 @@ class PairModel(Model):
     total: Text | None = None
 
 
+class LoadingPairModel(Model):
+    """An entry of ``pairs`` that is a target over loading control(s)."""
+
+    kind: ClassVar[str] = "pair"
+    required: ClassVar[tuple[str, ...]] = ("target", "loading")
+    target: Text | None = None
+    loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
+
+
 class TopModel(Model):
     """The top level of a config."""
 
