@@ -158,3 +158,13 @@ def test_a_switch_cut_short_is_unsealed_and_the_next_run_whole(tmp_path, monkeyp
     _run(tmp_path, 3)
     assert set(_state(tmp_path)) == {"bands.csv", "ratios.csv", "qc/a.png", "run.json"}
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [MARKER]
+
+
+def test_a_lock_whose_run_is_just_starting_is_respected(tmp_path):
+    (tmp_path / LOCK).write_text("")  # created, its pid not written yet
+    with pytest.raises(BlotquantError, match="just starting"):
+        _run(tmp_path, 1)
+    old = os.stat(tmp_path / LOCK).st_mtime - 60
+    os.utime(tmp_path / LOCK, (old, old))  # a minute old and still empty: left by a crash
+    _run(tmp_path, 1)
+    assert not (tmp_path / LOCK).exists()

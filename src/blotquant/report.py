@@ -31,6 +31,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,11 +258,13 @@ class ResultsFolder:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 pid = _lock_owner(lock)
-                if pid is not None and _alive(pid):
+                # (a lock without its pid yet is a run that is just starting)
+                if (pid is not None and _alive(pid)) or (pid is None and _fresh(lock)):
+                    who = f"process {pid}" if pid is not None else "just starting"
                     raise BlotquantError(
-                        f"Another blotquant run (process {pid}) is writing into {self.out}. "
+                        f"Another blotquant run ({who}) is writing into {self.out}. "
                         "Nothing was written. Wait for it to finish, or choose another "
-                        "folder with --out."
+                        f"folder with --out. (If no run is going on, delete {lock}.)"
                     ) from None
                 lock.unlink(missing_ok=True)  # left by a run that was killed
                 continue
@@ -315,6 +318,13 @@ def _lock_owner(lock: Path) -> int | None:
         return int(lock.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def _fresh(lock: Path, seconds: float = 10.0) -> bool:
+    try:
+        return time.time() - lock.stat().st_mtime < seconds
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
