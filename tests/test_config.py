@@ -1100,3 +1100,13 @@ def test_a_loading_control_nothing_measures_is_named_where_it_is(tmp_path: Path)
     assert_problem(problems(cfg, tmp_path), "pairs[0].loading[1]", "`actn`")
     cfg["pairs"] = [{"target": "AXL"}]
     assert_problem(problems(cfg, tmp_path), "pairs[0].loading", "")
+
+
+def test_normalising_to_a_calibrator_needs_one_on_every_membrane(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT"])
+    cfg["normalize_to"] = "calibrator"
+    assert_problem(problems(cfg, tmp_path), "normalize_to", "rep1", "{role: calibrator}")
+    cfg["membranes"][0]["lanes"].append({"role": "calibrator"})  # (no treatment needed)
+    exp = parse(cfg, tmp_path)
+    assert exp.normalize_to == "calibrator" and exp.resolved["normalize_to"] == "calibrator"
+    assert exp.membranes[0].lanes[-1].role == "calibrator"

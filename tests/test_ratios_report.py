@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from blotquant.models import Experiment, Lane, Membrane, Pair
-from blotquant.ratios import prism_tables, ratios_table, summary_table, summary_wide_table
+from blotquant.ratios import (
+    calibrator_spread,
+    prism_tables,
+    ratios_table,
+    summary_table,
+    summary_wide_table,
+)
 from blotquant.report import write_atomic
 
 
@@ -219,3 +225,68 @@ def test_a_target_over_two_loading_controls_divides_by_their_geometric_mean():
     assert ratios.loc[ratios["lane"] == 3, "flags"].item() == "dust"  # every band's flags
     summary = summary_table(exp, ratios)
     assert set(summary["kind"]) == {"target/loading"}
+
+
+def test_calibrator_lanes_carry_fold_changes_across_membranes():
+    from dataclasses import replace
+
+    # three membranes imaged at different brightness (x1, x3, x0.5): controls only on
+    # the first, the treatment only on the others; a calibrator lysate on every one
+    lanes = {
+        "m1": (Lane(1, "calibrator", {}), Lane(2, "sample", {"treatment": "DMSO"}),
+               Lane(3, "sample", {"treatment": "DMSO"})),
+        "m2": (Lane(1, "calibrator", {}), Lane(2, "sample", {"treatment": "lin"}),
+               Lane(3, "sample", {"treatment": "lin"})),
+        "m3": (Lane(1, "calibrator", {}), Lane(2, "sample", {"treatment": "lin"}),
+               Lane(3, "sample", {"treatment": "lin"})),
+    }  # fmt: skip
+    true_ratio = {"calibrator": 0.8, "DMSO": 0.5, "lin": 0.2}  # true fold change of lin: 0.4
+    brightness = {"m1": (1.0, 1.0), "m2": (3.0, 2.0), "m3": (0.5, 1.5)}  # phospho, total
+    values = {}
+    for name, membrane_lanes in lanes.items():
+        p_scale, t_scale = brightness[name]
+        for lane in membrane_lanes:
+            what = lane.metadata.get("treatment", "calibrator")
+            values[(name, "p-AKT", lane.number)] = (1000 * true_ratio[what] * p_scale, "")
+            values[(name, "AKT", lane.number)] = (1000 * t_scale, "")
+    exp = replace(
+        _experiment(normalize_within=(), summary_by=("treatment",)),
+        membranes=tuple(Membrane(n, ls) for n, ls in lanes.items()),
+        normalize_to="calibrator",
+    )
+    ratios = ratios_table(exp, _bands(values))
+    samples = ratios[ratios["role"] == "sample"]
+    assert samples.loc[samples.treatment == "lin", "fold_change"].tolist() == pytest.approx(
+        [0.4] * 4
+    )
+    assert samples.loc[samples.treatment == "DMSO", "fold_change"].tolist() == pytest.approx(
+        [1.0, 1.0]
+    )
+    summary = summary_table(exp, ratios)
+    assert list(summary["treatment"]) == ["DMSO", "lin"]  # the calibrator is no group
+    assert summary.loc[summary.treatment == "lin", "fold_change_mean"].item() == pytest.approx(0.4)
+    (note,) = calibrator_spread(ratios)
+    assert note.startswith("p-AKT/AKT: the calibrator's ratio differs between the 3 membranes")
+    # each membrane's own controls alone could not do it: m2 and m3 have none
+    plain = ratios_table(replace(exp, normalize_to="control"), _bands(values))
+    assert plain.loc[plain.membrane == "m2", "fold_change"].isna().all()
+
+
+def test_a_membrane_without_a_usable_calibrator_is_flagged():
+    from dataclasses import replace
+
+    lanes = (Lane(1, "calibrator", {}), Lane(2, "sample", {"treatment": "DMSO"}))
+    values = {
+        ("m1", "p-AKT", 1): (10.0, "saturated"),
+        ("m1", "AKT", 1): (100.0, ""),
+        ("m1", "p-AKT", 2): (5.0, ""),
+        ("m1", "AKT", 2): (100.0, ""),
+    }
+    exp = replace(
+        _experiment(normalize_within=(), summary_by=("treatment",)),
+        membranes=(Membrane("m1", lanes),),
+        normalize_to="calibrator",
+    )
+    ratios = ratios_table(exp, _bands(values))
+    assert ratios["flags"].str.contains("no-calibrator").all()
+    assert ratios["fold_change"].isna().all()

@@ -22,7 +22,13 @@ from blotquant.config import load_config
 from blotquant.doseresponse import fit_dose_response
 from blotquant.models import PRISM_DIR, Experiment
 from blotquant.quantify import bands_table
-from blotquant.ratios import prism_tables, ratios_table, summary_table, summary_wide_table
+from blotquant.ratios import (
+    calibrator_spread,
+    prism_tables,
+    ratios_table,
+    summary_table,
+    summary_wide_table,
+)
 from blotquant.report import ResultsFolder, now, run_json
 from blotquant.report_html import render_report
 from blotquant.tables import CLIPPED_EXPORT, has_flag, with_version
@@ -136,7 +142,7 @@ def run(
             if name in tables:
                 tables[name] = with_version(tables[name], __version__)
         warnings = list(result.warnings)
-        for text in _science_warnings(bands, ratios):
+        for text in [*_science_warnings(bands, ratios), *calibrator_spread(ratios)]:
             if text not in warnings:
                 warnings.append(text)
         for name, table in tables.items():

@@ -340,7 +340,7 @@ def _flag_doubtful_membranes(result: BatchAnalyses, experiment: Experiment) -> s
     for name, indices in by_membrane.items():
         analyses = [result.analyses[i] for i in indices]
         membrane = experiment.membrane(name)
-        sample = np.array([lane.role == "sample" for lane in membrane.lanes])
+        sample = np.array([lane.loaded for lane in membrane.lanes])
         presences = [a.lane_evidence.presence for a in analyses if a.lane_evidence is not None]
         bare = bare_lanes(presences, sample)
         doubted = [a for a in analyses if a.lane_doubts]

@@ -14,10 +14,11 @@ from typing import Any, Literal
 Polarity = Literal["auto", "dark-bands", "light-bands"]
 #: Which band of a doublet a box holds: both (the default), or the upper or lower alone.
 DoubletBand = Literal["both", "upper", "lower"]
-LaneRole = Literal["sample", "ladder", "empty"]
+LaneRole = Literal["sample", "ladder", "empty", "calibrator"]
 #: What a pair's ratio is: phosphorylation (phospho over total) or expression
 #: (a target over loading controls).
 PairKind = Literal["phospho/total", "target/loading"]
+NormalizeTo = Literal["control", "calibrator"]
 
 BACKGROUND_METHODS = ("rolling-ball", "lane-edges", "profile-baseline", "none")
 #: Chosen by the ground-truth benchmark (see benchmarks/README.md).
@@ -59,6 +60,11 @@ class Lane:
     role: LaneRole = "sample"
     #: Every key besides ``role`` (treatment, sample, dose_nM, cell_line, ...).
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the lane holds a lysate to measure (a sample or the calibrator)."""
+        return self.role in ("sample", "calibrator")
 
     @property
     def label(self) -> str:
@@ -165,6 +171,10 @@ class Experiment:
     resolved: dict[str, Any] = field(default_factory=dict)
     #: Lane key holding the dose, for dose-response fits.
     dose_key: str = "dose_nM"
+    #: What fold changes are made through: each membrane's own control lanes,
+    #: or (``calibrator``) every membrane's calibrator lanes, then the controls
+    #: wherever they are.
+    normalize_to: NormalizeTo = "control"
     #: Things worth knowing that do not stop the run (e.g. a membrane group
     #: without a control lane, an alias no file uses).
     warnings: tuple[str, ...] = ()

@@ -99,7 +99,7 @@ def analyze_image(
     warnings = (*export_notes, *warnings)
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
-    sample_lanes = np.array([lane.role == "sample" for lane in membrane.lanes])
+    sample_lanes = np.array([lane.loaded for lane in membrane.lanes])
     boxes = find_bands(
         signal,
         lanes,

@@ -31,7 +31,7 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
     for membrane in experiment.membranes:
         for pair in experiment.pairs:
             for lane in membrane.lanes:
-                if lane.role != "sample":
+                if not lane.loaded:
                     continue
                 p = index.get((membrane.name, pair.phospho, lane.number))
                 ts = [index.get((membrane.name, d, lane.number)) for d in pair.denominators]
@@ -57,6 +57,8 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     # the background method of both bands (phospho/total when they differ)
                     background=_methods(p.get("background"), t.get("background")),
                     kind=pair.kind,
+                    role=lane.role,
+                    calibrator_ratio=np.nan,
                 )
                 rows.append(row)
     columns = [*RATIOS_LEADING, *meta_keys, *RATIOS_MEASURED]
@@ -96,40 +98,95 @@ def counted_in_summary(ratios: pd.DataFrame) -> pd.Series:
     """
     if ratios.empty:
         return pd.Series(dtype=bool)
-    return _usable(ratios["flags"]) & ratios["fold_change"].notna()
+    # (calibrator lanes are a reference, not a treatment: never in a group's mean)
+    sample = ratios["role"] != "calibrator" if "role" in ratios else True
+    return _usable(ratios["flags"]) & ratios["fold_change"].notna() & sample
 
 
 def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
-    """Divide each ratio by the mean control ratio of its membrane and group."""
+    """Divide each ratio by the mean control ratio of its membrane and group.
+
+    With ``normalize_to: calibrator``, each ratio is first divided by its
+    membrane's calibrator ratio (``calibrator_ratio``, the mean of that
+    membrane's calibrator lanes), which takes away what differs between
+    membranes (exposure, transfer); the controls' mean is then taken over
+    every membrane of the group, so lanes on a membrane without controls get
+    fold changes too.
+    """
     if table.empty:
         return table
     table = table.copy()
-    group_keys = ["membrane", "pair", *experiment.normalize_within]
-    is_control = pd.Series(True, index=table.index)
+    usable = _usable(table["flags"]) & table["ratio"].notna()
+    through_calibrator = experiment.normalize_to == "calibrator"
+    values = table["ratio"].astype(float)
+    if through_calibrator:
+        calibrators = table["role"] == "calibrator"
+        for _, idx in table.groupby(["membrane", "pair"], sort=False).groups.items():
+            cal = table.loc[idx][calibrators.loc[idx] & usable.loc[idx]]
+            mean = float(cal["ratio"].mean()) if len(cal) else np.nan
+            if not (mean > 0 and np.isfinite(mean)):
+                table.loc[idx, "flags"] = table.loc[idx, "flags"].map(
+                    lambda f: merge_flags(f, "no-calibrator")
+                )
+                continue
+            table.loc[idx, "calibrator_ratio"] = mean
+        values = table["ratio"].astype(float) / table["calibrator_ratio"].astype(float)
+    group_keys = [
+        *([] if through_calibrator else ["membrane"]),
+        "pair",
+        *experiment.normalize_within,
+    ]
+    is_control = table["role"] != "calibrator"
     for key, value in experiment.control.items():
         if key not in table.columns:
             is_control &= False
             continue
         is_control &= table[key].map(lambda v, value=value: same_value(v, value))
-    usable = _usable(table["flags"]) & table["ratio"].notna()
     keys = [table[k].astype(str) for k in group_keys]
-    for _, idx in table.groupby(keys, sort=False).groups.items():
+    by = keys if len(keys) > 1 else keys[0]  # (pandas: one key is not a list)
+    for _, idx in table.groupby(by, sort=False).groups.items():
         group = table.loc[idx]
         controls = group[is_control.loc[idx]]
         if controls.empty:
             table.loc[idx, "flags"] = group["flags"].map(lambda f: merge_flags(f, "no-control"))
             continue
-        clean = controls[usable.loc[controls.index]]
+        clean = controls[usable.loc[controls.index] & values.loc[controls.index].notna()]
         reference = clean if not clean.empty else controls
-        mean_ratio = float(reference["ratio"].mean())
+        mean_ratio = float(values.loc[reference.index].mean())
         if len(clean) < len(controls):
             # a flagged control makes every fold change of this group suspect
             table.loc[idx, "flags"] = group["flags"].map(
                 lambda f: merge_flags(f, "control-flagged")
             )
         if mean_ratio > 0 and np.isfinite(mean_ratio):
-            table.loc[idx, "fold_change"] = group["ratio"] / mean_ratio
+            table.loc[idx, "fold_change"] = values.loc[idx] / mean_ratio
     return table
+
+
+def _samples(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows of sample lanes (calibrator lanes are a reference, not a group)."""
+    if "role" not in ratios or ratios.empty:
+        return ratios
+    return ratios[ratios["role"] != "calibrator"]
+
+
+def calibrator_spread(ratios: pd.DataFrame) -> list[str]:
+    """Say how much each pair's calibrator ratio differs between membranes (a warning each)."""
+    if ratios.empty or "calibrator_ratio" not in ratios:
+        return []
+    notes = []
+    per_membrane = ratios.dropna(subset=["calibrator_ratio"]).drop_duplicates(["pair", "membrane"])
+    for pair, rows in per_membrane.groupby("pair", sort=False):
+        values = rows["calibrator_ratio"].astype(float)
+        if len(values) < 2:
+            continue
+        cv = float(values.std(ddof=1) / values.mean())
+        notes.append(
+            f"{pair}: the calibrator's ratio differs between the {len(values)} membranes by "
+            f"{100 * cv:.0f} % (CV; {values.min():.3g} to {values.max():.3g}), which the "
+            "calibrator takes away from the fold changes."
+        )
+    return notes
 
 
 def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
@@ -144,6 +201,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
     """
     keys = list(experiment.summary_by)
     columns = [*keys, *SUMMARY_MEASURED]
+    ratios = _samples(ratios)
     expected = _expected_lanes(experiment)
     if ratios.empty and expected.empty:
         return pd.DataFrame(columns=columns)
@@ -252,6 +310,7 @@ def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataF
     ``prism/<pair>.csv`` holds each pair's rows alone, ready to import.
     """
     keys = [k for k in experiment.summary_by if k in ratios.columns]
+    ratios = _samples(ratios)
     if ratios.empty:
         return pd.DataFrame(columns=["pair", "replicate"])
 

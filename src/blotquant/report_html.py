@@ -289,6 +289,8 @@ def _heading(name: str, run_info: Mapping[str, Any], doubted: Sequence[str]) -> 
 
 def _verdict(ratios: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     """Say which numbers to trust: lanes counted, cautioned, left out, groups short of lanes."""
+    if "role" in ratios:
+        ratios = ratios[ratios["role"] != "calibrator"]  # (a reference, not a result)
     if ratios.empty:
         return ["<h2>The numbers</h2><p class='bad'>No ratio could be computed.</p>"]
     counted = counted_in_summary(ratios)

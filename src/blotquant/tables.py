@@ -24,6 +24,7 @@ BANDS_MEASURED = (
 RATIOS_LEADING = ("membrane", "lane")
 RATIOS_MEASURED = (
     "pair", "phospho_net", "total_net", "ratio", "fold_change", "flags", "background", "kind",
+    "role", "calibrator_ratio",
 )  # fmt: skip
 #: summary.csv: the ``summary_by`` keys, then these.
 SUMMARY_MEASURED = (

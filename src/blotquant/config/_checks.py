@@ -134,6 +134,24 @@ def _lane_keys(c: Collector) -> list[str]:
     return sorted({key for lane in _sample_lanes(c) for key in lane.metadata})
 
 
+def check_calibrators(c: Collector) -> None:
+    """With ``normalize_to: calibrator``, every membrane needs a calibrator lane."""
+    if not c.lanes_known:
+        return
+    without = [
+        name
+        for name, info in c.membranes.items()
+        if info.lanes is not None and not any(lane.role == "calibrator" for lane in info.lanes)
+    ]
+    if without:
+        c.add(
+            ("normalize_to",),
+            f"is `calibrator`, but membrane(s) {', '.join(without)} have no calibrator lane: "
+            "mark the reference lysate's lane on every membrane with {role: calibrator}, "
+            "or normalise to the control lanes of each membrane (leave out normalize_to).",
+        )
+
+
 def check_doses(c: Collector, dose_key: str) -> None:
     """Check that every lane's dose is a number: ``10 nM`` would split a group and drop a point."""
     if not c.lanes_known:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from blotquant.config._batches import read_batch
 from blotquant.config._checks import (
+    check_calibrators,
     check_control,
     check_doses,
     check_duplicates,
@@ -205,6 +206,7 @@ def read(c: Collector, data: dict[str, Any], output: str | Path | None) -> Exper
         normalize_within=tuple(grouping["normalize_within"] or ()),
         summary_by=tuple(grouping["summary_by"] or ()),
         dose_key=grouping["dose_key"],
+        normalize_to=grouping["normalize_to"],
         membranes=tuple(Membrane(info.name, info.lanes or ()) for info in c.membranes.values()),
         measurements=tuple(c.measurements),
         resolved=resolved,
@@ -257,6 +259,9 @@ def _read_grouping(top: TopModel, broken: set[str]) -> dict[str, Any]:
         ),
         "summary_by": summary,
         "dose_key": top.dose_key if "dose_key" not in broken and top.dose_key else "dose_nM",
+        "normalize_to": (
+            top.normalize_to if "normalize_to" not in broken and top.normalize_to else "control"
+        ),
     }
 
 
@@ -278,6 +283,8 @@ def _check_across(
     if top.dose_key:
         check_lane_keys(c, "dose_key", [grouping["dose_key"]], (), single=True)
     check_doses(c, grouping["dose_key"])
+    if grouping["normalize_to"] == "calibrator":
+        check_calibrators(c)
 
 
 def _output_folder(

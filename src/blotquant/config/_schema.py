@@ -456,6 +456,7 @@ class TopModel(Model):
     normalize_within: KeyList | None = None
     summary_by: KeyList | None = None
     dose_key: Text | None = None
+    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
     membranes: list[Any] | None = None
     batches: list[Any] | None = None
 
