@@ -476,8 +476,8 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
                     shape = _band_shape(spec, xr, yr, lane_x, top + mark, 0.7 * strip.sigma)
                     add(strip.ladder_volume * shape / shape.sum())
                 continue
-            if role != "sample":
-                continue
+            if role not in ("sample", "calibrator"):
+                continue  # (a calibrator is a lysate like a sample)
             volume = float(strip.volumes[lane - 1])
             shape = _band_shape(spec, xr, yr, lane_x, row, strip.sigma, half, soft) * in_strip
             centre = row
