@@ -157,7 +157,7 @@ def test_summary_wide_for_prism_keeps_each_membrane_on_its_row():
     # one DMSO lane of R per membrane: on each membrane's first row, the second row empty
     assert wide["R | DMSO"].iloc[[0, 2]].tolist() == [1.0, 1.0]
     assert wide["R | DMSO"].iloc[[1, 3]].isna().all()
-    tables = prism_tables(exp, ratios)
+    tables = prism_tables(exp, wide)
     assert list(tables) == ["p-AKT_over_AKT.csv"]
     assert list(tables["p-AKT_over_AKT.csv"].columns)[0] == "replicate"
 

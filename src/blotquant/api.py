@@ -107,13 +107,14 @@ def run(
     started = now()
     with ResultsFolder(output, inputs=inputs) as folder:
         stages: dict[str, float] = {}
-        clock = [perf_counter(), ""]
+        current, since = "", perf_counter()
 
         def say(key: str, text: str) -> None:
             # each stage's seconds go into run.json (is the report slow? it says)
-            if clock[1]:
-                stages[str(clock[1])] = round(perf_counter() - float(clock[0]), 3)
-            clock[:] = [perf_counter(), key]
+            nonlocal current, since
+            if current:
+                stages[current] = round(perf_counter() - since, 3)
+            current, since = key, perf_counter()
             if stage is not None:
                 stage(text)
 
@@ -131,6 +132,7 @@ def run(
             "summary.csv": summary,
             "summary_wide.csv": summary_wide_table(experiment, ratios),
         }
+        prism = prism_tables(experiment, tables["summary_wide.csv"])
         if experiment.dose_key in ratios.columns:
             tables["dose_response.csv"] = fit_dose_response(
                 ratios,
@@ -147,7 +149,7 @@ def run(
                 warnings.append(text)
         for name, table in tables.items():
             folder.add_table(name, table)
-        for name, table in prism_tables(experiment, ratios).items():
+        for name, table in prism.items():
             folder.add_table(f"{PRISM_DIR}/{name}", table)
         for name, data in result.qc_pictures.items():
             folder.add_picture(name, data)

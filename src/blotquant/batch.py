@@ -155,7 +155,7 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             if sum(view[0] == channel for view in by_view) > 1:
                 name = name.replace(".png", f"_turned{rotate:g}.png")
             picture, thumbnail = render_qc_and_thumbnail(
-                images[(channel, rotate)], analyses, lane_names=_lane_names(task.membranes)
+                images[(channel, rotate)], analyses, lane_names=_lane_names(task.membranes.values())
             )
             written = False
             if task.qc_dir is not None:
@@ -650,10 +650,9 @@ def _lanes_seen_elsewhere(
     return SharedLanes(moved, settle=False)
 
 
-def _lane_names(membranes: Iterable[Membrane] | dict[str, Membrane]) -> dict[str, list[str]]:
+def _lane_names(membranes: Iterable[Membrane]) -> dict[str, list[str]]:
     """Membrane name -> what each of its lanes holds, for the QC pictures' key."""
-    listed = membranes.values() if isinstance(membranes, dict) else membranes
-    return {m.name: [lane.label for lane in m.lanes] for m in listed}
+    return {m.name: [lane.label for lane in m.lanes] for m in membranes}
 
 
 def _redraw_qc(

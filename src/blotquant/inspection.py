@@ -7,7 +7,6 @@ with a config snippet for it), and a starting config for a folder of exports
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,12 +434,12 @@ def _one_membrane(files: list[Path], lanes: list[dict[str, str]]) -> tuple[dict[
     others (WB0-pAKT.png and WB0-AKT.png: p-AKT and AKT).
     """
     stems = [f.stem for f in files]
-    antibodies = [antibody_name(token) for token in _distinct_parts(stems)]
+    shared, parts = _distinct_parts(stems)
+    antibodies = [antibody_name(token) for token in parts]
     if len(set(antibodies)) != len(antibodies):
         antibodies = stems
-    # the part every name shares (WB1 of WB1_pAKT, WB1_AKT) names the membrane
-    shared = os.path.commonprefix(stems).rstrip("_-. ") if len(stems) > 1 else ""
-    name = shared if re.fullmatch(r"[A-Za-z0-9][\w.-]*", shared or "") else "membrane1"
+    # the part every name starts with (WB1 of WB1_pAKT, WB1_AKT) names the membrane
+    name = shared if re.fullmatch(r"[A-Za-z0-9][\w.-]*", shared) else "membrane1"
     entries = {
         "pairs": pairs_from(antibodies) or [{"phospho": "EDIT", "total": "EDIT"}],
         "control": {"treatment": "DMSO"},
@@ -460,10 +459,13 @@ def _one_membrane(files: list[Path], lanes: list[dict[str, str]]) -> tuple[dict[
     )
 
 
-def _distinct_parts(stems: list[str]) -> list[str]:
-    """Cut the parts every name shares at its start and its end (whole tokens)."""
+def _distinct_parts(stems: list[str]) -> tuple[str, list[str]]:
+    """Cut the parts every name shares at its start and its end (whole tokens).
+
+    Returns the shared start (separators stripped) and what is left of each name.
+    """
     if len(stems) < 2:
-        return stems
+        return "", stems
     pieces = [_SPLIT.split(s) for s in stems]
     first = 0
     while all(len(p) > first + 1 for p in pieces) and len({p[first] for p in pieces}) == 1:
@@ -477,4 +479,5 @@ def _distinct_parts(stems: list[str]) -> list[str]:
     first -= first % 2
     last -= last % 2
     parts = ["".join(p[first : len(p) - last]) for p in pieces]
-    return parts if all(parts) else stems
+    shared = "".join(pieces[0][:first]).rstrip("_-. ")
+    return (shared, parts) if all(parts) else (shared, stems)

@@ -241,14 +241,13 @@ def read_image(path: str | Path, channel: int = 0) -> BlotImage:
             f"{path} has {n_channels} page(s)/channel(s) (numbered from 0), so `channel: "
             f"{channel}` does not exist. Set `channel` to a number from 0 to {n_channels - 1}."
         )
-    pixels, more = _normalise_dtype(stack[channel], path)
+    pixels, more = _normalise_dtype(stack[channel], path, ceiling_known=own is not None)
     warnings += more
     _check_shape(pixels, path)
     ceiling, floor = detector_limits(pixels)
     if own is not None:
         # the imager's own file says its ceiling (a float signal has none of its own)
         ceiling, floor = own.ceiling, floor if floor is not None else 0.0
-        warnings = [w for w in warnings if "floating-point image" not in w]
     if pixels.dtype == np.uint8:
         warnings.append(
             f"{path.name} is an 8-bit image: only 256 grey levels, so faint bands and "
@@ -520,8 +519,14 @@ def _rgb_to_gray(array: np.ndarray, path: Path, warnings: list[str]) -> np.ndarr
     return gray
 
 
-def _normalise_dtype(pixels: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
-    """Bring pixels to uint8, uint16 or float64, refusing what cannot be measured."""
+def _normalise_dtype(
+    pixels: np.ndarray, path: Path, *, ceiling_known: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """Bring pixels to uint8, uint16 or float64, refusing what cannot be measured.
+
+    ``ceiling_known``: the file says its detector's ceiling (an imager's own
+    format), so floating-point pixels need no warning about it.
+    """
     warnings: list[str] = []
     kind = pixels.dtype.kind
     if kind == "b":
@@ -551,9 +556,10 @@ def _normalise_dtype(pixels: np.ndarray, path: Path) -> tuple[np.ndarray, list[s
                 f"{path} is a floating-point image with {bad} NaN or infinite pixel(s), which "
                 "cannot be measured. Export the raw image, or fix those pixels first."
             )
-        warnings.append(
-            f"{path.name} is a floating-point image: blotquant cannot know the detector's "
-            "ceiling, so saturation is only flagged if `saturation_level` is set."
-        )
+        if not ceiling_known:
+            warnings.append(
+                f"{path.name} is a floating-point image: blotquant cannot know the detector's "
+                "ceiling, so saturation is only flagged if `saturation_level` is set."
+            )
         return pixels.astype(np.float64), warnings
     raise BlotquantError(f"{path} holds pixels of type {pixels.dtype}, which is not an image.")

@@ -163,7 +163,7 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _samples(ratios: pd.DataFrame) -> pd.DataFrame:
+def sample_rows(ratios: pd.DataFrame) -> pd.DataFrame:
     """Keep the rows of sample lanes (calibrator lanes are a reference, not a group)."""
     if "role" not in ratios or ratios.empty:
         return ratios
@@ -201,7 +201,7 @@ def summary_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
     """
     keys = list(experiment.summary_by)
     columns = [*keys, *SUMMARY_MEASURED]
-    ratios = _samples(ratios)
+    ratios = sample_rows(ratios)
     expected = _expected_lanes(experiment)
     if ratios.empty and expected.empty:
         return pd.DataFrame(columns=columns)
@@ -310,7 +310,7 @@ def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataF
     ``prism/<pair>.csv`` holds each pair's rows alone, ready to import.
     """
     keys = [k for k in experiment.summary_by if k in ratios.columns]
-    ratios = _samples(ratios)
+    ratios = sample_rows(ratios)
     if ratios.empty:
         return pd.DataFrame(columns=["pair", "replicate"])
 
@@ -338,8 +338,15 @@ def summary_wide_table(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows, columns=["pair", "replicate", *groups])
 
 
-def prism_tables(experiment: Experiment, ratios: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def prism_tables(experiment: Experiment, wide: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each pair's rows of :func:`summary_wide_table`, for one Prism table each.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Gives the pairs, in order.
+    wide : DataFrame
+        :func:`summary_wide_table`'s result.
 
     Returns
     -------
@@ -347,7 +354,6 @@ def prism_tables(experiment: Experiment, ratios: pd.DataFrame) -> dict[str, pd.D
         File name (the pair, e.g. ``p-AKT_over_AKT.csv``) -> table whose first
         column, ``replicate``, is Prism's row titles.
     """
-    wide = summary_wide_table(experiment, ratios)
     tables = {}
     for pair in [p.name for p in experiment.pairs]:
         part = wide[wide["pair"] == pair].drop(columns="pair")

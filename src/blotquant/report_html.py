@@ -20,7 +20,7 @@ from PIL import Image
 
 from blotquant.models import Experiment
 from blotquant.qc import qc_thumbnail
-from blotquant.ratios import counted_in_summary
+from blotquant.ratios import counted_in_summary, sample_rows
 from blotquant.tables import (
     LANES_UNCERTAIN,
     SUMMARY_MEASURED,
@@ -240,7 +240,7 @@ def render_report(
         *_heading(
             experiment.experiment, run_info, images_flagged(tables["bands.csv"], LANES_UNCERTAIN)
         ),
-        *_verdict(ratios, tables["summary.csv"]),
+        *_verdict(experiment, ratios, tables["summary.csv"]),
         *_fold_changes(ratios, pairs, groups, experiment.dose_key),
         *_dose_responses(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
@@ -287,10 +287,9 @@ def _heading(name: str, run_info: Mapping[str, Any], doubted: Sequence[str]) -> 
     return parts
 
 
-def _verdict(ratios: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+def _verdict(experiment: Experiment, ratios: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     """Say which numbers to trust: lanes counted, cautioned, left out, groups short of lanes."""
-    if "role" in ratios:
-        ratios = ratios[ratios["role"] != "calibrator"]  # (a reference, not a result)
+    ratios = sample_rows(ratios)  # (calibrator lanes are a reference, not a result)
     if ratios.empty:
         return ["<h2>The numbers</h2><p class='bad'>No ratio could be computed.</p>"]
     counted = counted_in_summary(ratios)
@@ -318,7 +317,8 @@ def _verdict(ratios: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
         parts.append(
             "<p>Left out (not in any mean):</p><ul>"
             + "".join(
-                f"<li>{_esc(r.membrane)} lane {_esc(r.lane)} ({_esc(_lane_words(r))}), "
+                f"<li>{_esc(r.membrane)} lane {_esc(r.lane)} "
+                f"({_esc(experiment.membrane(r.membrane).lanes[int(r.lane) - 1].label)}), "
                 f"{_esc(r.pair)}: <code>{_esc(r.flags or 'no ratio')}</code></li>"
                 for r in left_out.itertuples()
             )
@@ -356,16 +356,6 @@ def _lanes(experiment: Experiment) -> str:
         for m in experiment.membranes
     )
     return f"<h2>Lanes</h2><ul>{items}</ul>" if items else ""
-
-
-def _lane_words(row: Any) -> str:
-    """Name a lane by its treatment (and dose, cell line) for a biologist."""
-    values = [
-        getattr(row, k)
-        for k in ("treatment", "dose_nM", "cell_line")
-        if hasattr(row, k) and getattr(row, k) not in (None, "")
-    ]
-    return " ".join(str(v) for v in values if v == v) or "sample"
 
 
 def _fold_changes(
