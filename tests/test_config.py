@@ -1110,3 +1110,32 @@ def test_normalising_to_a_calibrator_needs_one_on_every_membrane(tmp_path: Path)
     exp = parse(cfg, tmp_path)
     assert exp.normalize_to == "calibrator" and exp.resolved["normalize_to"] == "calibrator"
     assert exp.membranes[0].lanes[-1].role == "calibrator"
+
+
+def test_a_pair_may_have_its_own_control_grouping_and_reference(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT", "AXL", "TP"])
+    cfg["membranes"][0]["lanes"][0]["cell_line"] = "parental"
+    cfg["membranes"][0]["images"][-1]["stain"] = "total-protein"
+    pair = {"target": "AXL", "loading": "TP", "control": {"cell_line": "parental"}}
+    cfg["pairs"].append({**pair, "normalize_within": [], "normalize_to": "calibrator"})
+    # only the membranes of the pair that asks for it need a calibrator
+    assert_problem(problems(cfg, tmp_path), "pairs[1].normalize_to", "rep1", "{role: calibrator}")
+    cfg["membranes"][0]["lanes"].append({"role": "calibrator"})
+    exp = parse(cfg, tmp_path)
+    axl = exp.pairs[1]
+    assert dict(axl.control) == {"cell_line": "parental"} and axl.normalize_within == ()
+    assert axl.normalize_to == "calibrator" and exp.normalize_to == "control"
+    assert exp.pairs[0].control is None
+    assert next(m for m in exp.measurements if m.antibody == "TP").stain == "total-protein"
+    # a stain is no housekeeping band: no note
+    assert not any("housekeeping" in w for w in exp.warnings)
+    cfg["pairs"][1]["control"] = {"cell_lin": "parental"}
+    assert_problem(problems(cfg, tmp_path), "pairs[1].control.cell_lin", "`cell_line`")
+    cfg["pairs"][1]["control"] = {"cell_line": "resistant"}
+    assert_problem(problems(cfg, tmp_path), "pairs[1].control", "no sample lane")
+
+
+def test_a_stain_is_named_from_its_choices(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT"])
+    cfg["membranes"][0]["images"][1]["stain"] = "ponceau"
+    assert_problem(problems(cfg, tmp_path), "membranes[0].images[1].stain", "total-protein")

@@ -31,6 +31,12 @@ from blotquant.ratios import (
 )
 from blotquant.report import ResultsFolder, now, run_json
 from blotquant.report_html import render_report
+from blotquant.standards import (
+    flag_outside_linear_range,
+    linear_range_warnings,
+    standards_fits,
+    standards_table,
+)
 from blotquant.tables import CLIPPED_EXPORT, has_flag, with_version
 
 
@@ -45,6 +51,8 @@ class RunOutcome:
     summary: pd.DataFrame
     result: BatchAnalyses
     warnings: list[str] = field(default_factory=list)
+    #: standards.csv: the linear range of each image with a dilution series (empty without).
+    standards: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def failures(self) -> list[tuple[str, str]]:
@@ -124,6 +132,8 @@ def run(
         )
         say("tables", "Writing the tables")
         bands = bands_table(experiment, result.analyses)
+        fits = standards_fits(experiment, bands)
+        bands = flag_outside_linear_range(experiment, bands, fits)
         ratios = ratios_table(experiment, bands)
         summary = summary_table(experiment, ratios)
         tables = {
@@ -132,6 +142,8 @@ def run(
             "summary.csv": summary,
             "summary_wide.csv": summary_wide_table(experiment, ratios),
         }
+        if fits:
+            tables["standards.csv"] = standards_table(fits, bands)
         prism = prism_tables(experiment, tables["summary_wide.csv"])
         if experiment.dose_key in ratios.columns:
             tables["dose_response.csv"] = fit_dose_response(
@@ -140,11 +152,18 @@ def run(
                 group_keys=experiment.normalize_within,
                 control=experiment.control,
             )
-        for name in ("bands.csv", "ratios.csv", "summary.csv", "dose_response.csv"):
+        for name in (
+            "bands.csv",
+            "ratios.csv",
+            "summary.csv",
+            "dose_response.csv",
+            "standards.csv",
+        ):
             if name in tables:
                 tables[name] = with_version(tables[name], __version__)
         warnings = list(result.warnings)
-        for text in [*_science_warnings(bands, ratios), *calibrator_spread(ratios)]:
+        notes = [*_science_warnings(bands, ratios), *calibrator_spread(ratios)]
+        for text in [*notes, *linear_range_warnings(tables.get("standards.csv"))]:
             if text not in warnings:
                 warnings.append(text)
         for name, table in tables.items():
@@ -176,7 +195,16 @@ def run(
         info["seconds"] = round((now() - started).total_seconds(), 3)
         info["seconds_by_stage"] = stages
         folder.commit(info)
-    return RunOutcome(experiment, output, bands, ratios, summary, result, warnings)
+    return RunOutcome(
+        experiment,
+        output,
+        bands,
+        ratios,
+        summary,
+        result,
+        warnings,
+        standards=tables.get("standards.csv", pd.DataFrame()),
+    )
 
 
 def experiment_files(experiment: Experiment) -> int:

@@ -27,6 +27,8 @@ MAX_OFF_CURVE = 6.0
 #: the first's height, with a dip between them, makes a doublet.
 DOUBLET_MAX_APART = 3.0
 DOUBLET_MIN_SHARE = 0.4
+#: Rows above and below a whole-lane box (a stain) used for background, by default.
+LANE_BOX_MARGIN = 8
 #: The dip between the two bands of a doublet: at most this share of the lower peak.
 DOUBLET_DIP = 0.8
 
@@ -438,6 +440,69 @@ def find_bands(
             replace(_one_of_doublet(b, dips[b.lane - 1], band), part_row=float(own[b.lane - 1]))
             for b in boxes
         ]
+    return boxes
+
+
+def lane_boxes(
+    lanes: LaneGeometry,
+    sample_lanes: np.ndarray,
+    *,
+    shape: tuple[int, int],
+    rows: tuple[int, int] | None = None,
+    margin: int | None = None,
+) -> list[BandBox]:
+    """Box every loaded lane whole, for a total-protein stain.
+
+    A stain (Ponceau S, stain-free, REVERT) shows every protein of the lane:
+    its loading is the sum over the lane, not one band. The box spans the
+    lane's width and ``rows`` (by default every row but ``margin`` at each
+    end, which the background methods use as membrane above and below).
+
+    Parameters
+    ----------
+    lanes : LaneGeometry
+        Lanes of the image or region.
+    sample_lanes : ndarray of bool, shape (n_lanes,)
+        True for the lanes that get a box.
+    shape : (int, int)
+        (n_rows, n_columns) of the image or region.
+    rows : (int, int), optional
+        Rows to measure, [top, bottom).
+    margin : int, optional
+        Rows of membrane above and below the box for background; by default
+        :data:`LANE_BOX_MARGIN`, fewer on a short region.
+
+    Returns
+    -------
+    list of BandBox
+        One per sample lane, left to right, every one ``detected``.
+    """
+    n_rows, n_columns = shape
+    if margin is None:
+        margin = int(np.clip(n_rows // 10, 1, LANE_BOX_MARGIN))
+    top, bottom = rows if rows is not None else (margin, n_rows - margin)
+    top, bottom = max(0, int(top)), min(n_rows, int(bottom))
+    if bottom - top < 2:
+        top, bottom = 0, n_rows
+    centre = 0.5 * (top + bottom - 1)
+    half = 0.5 * (bottom - 1 - top)
+    boxes = []
+    for i in np.flatnonzero(np.asarray(sample_lanes, dtype=bool)):
+        x_centre, x_left, x_right = _box_columns(lanes, int(i), centre, n_columns)
+        boxes.append(
+            BandBox(
+                lane=int(i) + 1,
+                lane_x=x_centre,
+                x_left=x_left,
+                x_right=x_right,
+                center_row=centre,
+                slope=0.0,
+                half_top=half,
+                half_bottom=half,
+                detected=True,
+                margin=int(margin),
+            )
+        )
     return boxes
 
 

@@ -155,6 +155,7 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
       summary_wide.csv   fold changes, one row per membrane, one column per group
       prism/<pair>.csv   each pair's table, ready to import into GraphPad Prism
       dose_response.csv  IC50 fits, where lanes carry doses
+      standards.csv      linear range of each dilution series, where lanes are standards
       report.html        the verdict, figures, tables and QC thumbnails
       qc/*.png           one picture per image: lanes, boxes, background, flags
       run.json           version, config as read, input checksums, times (last)

@@ -14,7 +14,10 @@ from typing import Any, Literal
 Polarity = Literal["auto", "dark-bands", "light-bands"]
 #: Which band of a doublet a box holds: both (the default), or the upper or lower alone.
 DoubletBand = Literal["both", "upper", "lower"]
-LaneRole = Literal["sample", "ladder", "empty", "calibrator"]
+LaneRole = Literal["sample", "ladder", "empty", "calibrator", "standard"]
+#: What an image shows besides one antibody's band: a stain of every protein
+#: in the lane (Ponceau S, stain-free, REVERT), measured over the whole lane.
+Stain = Literal["total-protein"]
 #: What a pair's ratio is: phosphorylation (phospho over total) or expression
 #: (a target over loading controls).
 PairKind = Literal["phospho/total", "target/loading"]
@@ -63,12 +66,19 @@ class Lane:
 
     @property
     def loaded(self) -> bool:
-        """Whether the lane holds a lysate to measure (a sample or the calibrator)."""
+        """Whether the lane holds a lysate to measure (a sample, the calibrator or a standard)."""
+        return self.role in ("sample", "calibrator", "standard")
+
+    @property
+    def in_ratios(self) -> bool:
+        """Whether the lane gets ratios: a sample or the calibrator (a standard is a dilution)."""
         return self.role in ("sample", "calibrator")
 
     @property
     def label(self) -> str:
         """Name the lane for a person: its role, or its metadata (``DMSO 0 parental``)."""
+        if self.role == "standard":
+            return f"standard {self.metadata.get('amount', '')}".strip()
         if self.role != "sample":
             return self.role
         values = [v for k, v in self.metadata.items() if k != "sample" and v not in (None, "")]
@@ -89,6 +99,12 @@ class Pair:
     total: str
     kind: PairKind = "phospho/total"
     loading: tuple[str, ...] = ()
+    #: This pair's own control lanes, grouping and reference, where they differ
+    #: from the experiment's (None: the experiment's). An expression pair is
+    #: often compared across cell lines while phosphorylation is within each.
+    control: tuple[tuple[str, Any], ...] | None = None
+    normalize_within: tuple[str, ...] | None = None
+    normalize_to: NormalizeTo | None = None
 
     @property
     def name(self) -> str:
@@ -131,6 +147,9 @@ class Measurement:
     band_rows: tuple[int, int] | None = None
     #: With a doublet (two bands close together), which one the box holds.
     band: DoubletBand = "both"
+    #: A total-protein stain: measured over the whole lane (between ``band_rows``
+    #: when given), not at one band. None: an antibody's band.
+    stain: Stain | None = None
     #: Lane centres in image columns; None = find lanes automatically.
     lane_centers: tuple[float, ...] | None = None
     #: Turn the image first: 90, 180 or 270 degrees clockwise, or a small angle.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from blotquant.background import background_image
-from blotquant.bands import box_heights, box_presence, find_bands
+from blotquant.bands import box_heights, box_presence, find_bands, lane_boxes
 from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
@@ -100,16 +100,27 @@ def analyze_image(
     if measurement.band_kda is not None:
         band_rows = _kda_rows(ladder, measurement, region.shape[0])
     sample_lanes = np.array([lane.loaded for lane in membrane.lanes])
-    boxes = find_bands(
-        signal,
-        lanes,
-        sample_lanes,
-        band_rows=band_rows,
-        margin=settings.background_margin,
-        band=measurement.band,
-    )
-    heights = box_heights(signal, boxes)
-    boxes = balance_touching(signal, boxes, pitch=lanes.pitch, heights=heights)
+    if measurement.stain is not None:
+        # a total-protein stain: the lane's loading is the whole lane, not one band
+        boxes = lane_boxes(
+            lanes,
+            sample_lanes,
+            shape=signal.shape,
+            rows=band_rows,
+            margin=settings.background_margin,
+        )
+        heights = box_heights(signal, boxes)
+    else:
+        boxes = find_bands(
+            signal,
+            lanes,
+            sample_lanes,
+            band_rows=band_rows,
+            margin=settings.background_margin,
+            band=measurement.band,
+        )
+        heights = box_heights(signal, boxes)
+        boxes = balance_touching(signal, boxes, pitch=lanes.pitch, heights=heights)
     background, background_first_row = background_image(
         settings.background, signal, boxes, settings.rolling_ball_radius
     )

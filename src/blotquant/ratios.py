@@ -31,7 +31,7 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
     for membrane in experiment.membranes:
         for pair in experiment.pairs:
             for lane in membrane.lanes:
-                if not lane.loaded:
+                if not lane.in_ratios:
                     continue
                 p = index.get((membrane.name, pair.phospho, lane.number))
                 ts = [index.get((membrane.name, d, lane.number)) for d in pair.denominators]
@@ -106,7 +106,9 @@ def counted_in_summary(ratios: pd.DataFrame) -> pd.Series:
 def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     """Divide each ratio by the mean control ratio of its membrane and group.
 
-    With ``normalize_to: calibrator``, each ratio is first divided by its
+    Each pair uses its own ``control``, ``normalize_within`` and
+    ``normalize_to`` where it gives them, else the experiment's. With
+    ``normalize_to: calibrator``, each ratio is first divided by its
     membrane's calibrator ratio (``calibrator_ratio``, the mean of that
     membrane's calibrator lanes), which takes away what differs between
     membranes (exposure, transfer); the controls' mean is then taken over
@@ -116,12 +118,36 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     table = table.copy()
+    for pair in experiment.pairs:
+        rows = table["pair"] == pair.name
+        if rows.any():
+            table.loc[rows] = _pair_fold_changes(
+                table.loc[rows],
+                control=dict(pair.control) if pair.control is not None else experiment.control,
+                within=(
+                    pair.normalize_within
+                    if pair.normalize_within is not None
+                    else experiment.normalize_within
+                ),
+                through_calibrator=(pair.normalize_to or experiment.normalize_to) == "calibrator",
+            )
+    return table
+
+
+def _pair_fold_changes(
+    table: pd.DataFrame,
+    *,
+    control: dict[str, Any],
+    within: tuple[str, ...],
+    through_calibrator: bool,
+) -> pd.DataFrame:
+    """Fold changes of one pair's rows (see :func:`_fold_changes`)."""
+    table = table.copy()
     usable = _usable(table["flags"]) & table["ratio"].notna()
-    through_calibrator = experiment.normalize_to == "calibrator"
     values = table["ratio"].astype(float)
     if through_calibrator:
         calibrators = table["role"] == "calibrator"
-        for _, idx in table.groupby(["membrane", "pair"], sort=False).groups.items():
+        for _, idx in table.groupby("membrane", sort=False).groups.items():
             cal = table.loc[idx][calibrators.loc[idx] & usable.loc[idx]]
             mean = float(cal["ratio"].mean()) if len(cal) else np.nan
             if not (mean > 0 and np.isfinite(mean)):
@@ -131,13 +157,9 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
                 continue
             table.loc[idx, "calibrator_ratio"] = mean
         values = table["ratio"].astype(float) / table["calibrator_ratio"].astype(float)
-    group_keys = [
-        *([] if through_calibrator else ["membrane"]),
-        "pair",
-        *experiment.normalize_within,
-    ]
+    group_keys = [*([] if through_calibrator else ["membrane"]), "pair", *within]
     is_control = table["role"] != "calibrator"
-    for key, value in experiment.control.items():
+    for key, value in control.items():
         if key not in table.columns:
             is_control &= False
             continue

@@ -51,6 +51,7 @@ RESULT_FILES = (
     "summary.csv",
     "summary_wide.csv",
     "dose_response.csv",
+    "standards.csv",
     "report.html",
     "run.json",
 )

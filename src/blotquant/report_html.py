@@ -23,6 +23,7 @@ from blotquant.qc import qc_thumbnail
 from blotquant.ratios import counted_in_summary, sample_rows
 from blotquant.tables import (
     LANES_UNCERTAIN,
+    OUTSIDE_LINEAR_RANGE,
     SUMMARY_MEASURED,
     VERSION_COLUMN,
     images_flagged,
@@ -174,6 +175,7 @@ def _dose_plot(
         1, len(panels), figsize=(5.5 * len(panels), 3.4), squeeze=False, layout="constrained"
     )
     data = ratios[ratios["pair"] == pair]
+    drawn = False
     for ax, (name, part) in zip(axes[0], panels, strict=True):
         name = name if isinstance(name, tuple) else (name,)
         for k, fit in enumerate(part.itertuples()):
@@ -184,6 +186,7 @@ def _dose_plot(
             if dose[dose > 0].nunique() < 2:
                 continue  # one dose is no series (the table says so)
             colour = f"C{k}"
+            drawn = True
             label = f"{fit.treatment}: no IC50 (see the table)" if pd.isna(fit.ic50) else None
             ax.scatter(dose, pd.to_numeric(lanes["fold_change"]), color=colour, s=14, label=label)
             if pd.isna(fit.ic50) or not (dose > 0).any():
@@ -198,6 +201,10 @@ def _dose_plot(
         ax.set_title(" | ".join(map(str, name)) or "all lanes", fontsize=10)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    if not drawn:
+        # no treatment of this pair has two doses: no series to draw (the table says so)
+        plt.close(fig)
+        return None
     encoded = _png(fig)
     plt.close(fig)
     return encoded
@@ -245,6 +252,7 @@ def render_report(
         *_dose_responses(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
         ),
+        *_linear_ranges(experiment, tables["bands.csv"], tables.get("standards.csv")),
         "<h2>Summary</h2>" + _table(tables["summary.csv"]),
         _lanes(experiment),
         *_qc_pictures(qc_dir, tables["bands.csv"], thumbnails or {}),
@@ -413,6 +421,94 @@ def _dose_responses(
             )
     parts.append(_table(fits))
     return parts
+
+
+def _linear_ranges(
+    experiment: Experiment, bands: pd.DataFrame, standards: pd.DataFrame | None
+) -> list[str]:
+    """Plot each image's dilution series with its linear range, then standards.csv."""
+    if standards is None or standards.empty:
+        return []
+    parts = [
+        "<h2>Linear range (dilution series)</h2><p>Filled points: standards in the linear "
+        "part; hollow: outside it (or not usable). Line: through the origin over the linear "
+        "part; dashed: the saturating fit. Shaded: the range of volumes that sample bands "
+        f"are judged by; the ticks at the left are the sample bands, and those outside the "
+        f"range are flagged <code>{OUTSIDE_LINEAR_RANGE}</code>.</p>"
+    ]
+    try:
+        parts.append(
+            f"<figure>{_img(_standards_plot(experiment, bands, standards), 'linear range')}"
+            "</figure>"
+        )
+    except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
+        parts.append(_not_drawn("linear range", exc))
+    parts.append(_table(standards.drop(columns=[VERSION_COLUMN], errors="ignore")))
+    return parts
+
+
+def _standards_plot(experiment: Experiment, bands: pd.DataFrame, standards: pd.DataFrame) -> str:
+    """Volume against amount (log-log), one panel per image with standards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    roles = {(m.name, lane.number): lane for m in experiment.membranes for lane in m.lanes}
+    n = len(standards)
+    columns = min(n, 4)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    for ax, fit in zip(axes.ravel(), standards.itertuples(), strict=False):
+        mine = bands[
+            (bands["membrane"] == fit.membrane)
+            & (bands["antibody"] == fit.antibody)
+            & (bands["image"] == fit.image)
+        ]
+        lanes = [roles.get((fit.membrane, int(k))) for k in mine["lane"]]
+        amount = np.array(
+            [
+                float(lane.metadata["amount"])
+                if lane is not None and lane.role == "standard"
+                else np.nan
+                for lane in lanes
+            ]
+        )
+        is_standard = np.isfinite(amount)
+        volume = pd.to_numeric(mine["net_volume"]).to_numpy()
+        a, v = amount[is_standard], volume[is_standard]
+        positive = v > 0
+        inside = (a >= fit.amount_low) & (a <= fit.amount_high) if fit.n_linear else a < 0
+        ax.scatter(a[inside & positive], v[inside & positive], color="C0", s=18, zorder=3)
+        ax.scatter(
+            a[~inside & positive], v[~inside & positive], facecolors="none", edgecolors="C0", s=18
+        )
+        if len(a) and positive.any():
+            x = np.geomspace(a.min(), a.max(), 100)
+            if fit.slope == fit.slope:
+                ax.plot(x, fit.slope * x, color="C1", linewidth=1)
+            if fit.vmax == fit.vmax:
+                ax.plot(x, fit.vmax * x / (fit.k_half + x), "--", color="C2", linewidth=1)
+            if fit.volume_low == fit.volume_low:
+                ax.axhspan(fit.volume_low, fit.volume_high, color="C0", alpha=0.08)
+            samples = volume[~is_standard]
+            samples = samples[samples > 0]
+            ax.plot(np.full(len(samples), a.min() / 1.5), samples, "_", color="#555", ms=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # (2x10^0, 3x10^0 ... overlap)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("amount")
+        ax.set_ylabel("net volume")
+        ax.set_title(f"{fit.membrane} {fit.antibody}", fontsize=9)
+    encoded = _png(fig)
+    plt.close(fig)
+    return encoded
 
 
 def _dose_panels(fits: pd.DataFrame, pair: str, groups: Sequence[str]) -> str:

@@ -88,6 +88,14 @@ class StripSpec:
         under every sample band: each lane's volume is the doublet's total,
         shared ``1 : fraction`` between its two bands. The truth's row is the
         stronger band's (the first, for a fraction up to 1).
+    stain_bands : sequence of (float, float), optional
+        A total-protein stain: each loaded lane's volume is spread over bands
+        at these (row inside the strip, share of the volume) instead of one
+        band at ``band_row``; the truth's row is their middle.
+    response : (float, float), optional
+        (toe, knee) of a detector or substrate that is not linear in protein:
+        a band of true volume ``v`` is drawn with ``v * v / (v + toe) / (1 +
+        v / knee)`` (see :func:`response`); the truth stays ``v``.
     """
 
     antibody: str
@@ -106,6 +114,33 @@ class StripSpec:
     edge_softness: float | None = None
     blotches_under_bands: int = 0
     doublet: tuple[float, float] | None = None
+    stain_bands: list[tuple[float, float]] | None = None
+    response: tuple[float, float] | None = None
+
+
+def response(volume: np.ndarray | float, toe: float, knee: float) -> np.ndarray | float:
+    """Drawn volume of a band of true volume ``volume`` through a non-linear response.
+
+    ``volume * volume / (volume + toe) / (1 + volume / knee)``: at low volumes
+    the detector (or film) gives less than its share (the toe), at high
+    volumes it saturates (the knee); in between it is proportional.
+    """
+    return volume * volume / (volume + toe) / (1.0 + volume / knee)
+
+
+def linear_range(toe: float, knee: float, *, tolerance: float = 0.1) -> tuple[float, float]:
+    """Give the true volumes whose response is within ``tolerance`` of proportional.
+
+    Returns
+    -------
+    (float, float)
+        Lowest and highest true volume where ``response(v) / v`` is at least
+        ``1 - tolerance`` of its largest value.
+    """
+    grid = np.geomspace(toe * 1e-3 + 1e-12, knee * 1e3, 200_001)
+    gain = response(grid, toe, knee) / grid
+    inside = grid[gain >= (1.0 - tolerance) * gain.max()]
+    return float(inside[0]), float(inside[-1])
 
 
 @dataclass
@@ -476,17 +511,27 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
                     shape = _band_shape(spec, xr, yr, lane_x, top + mark, 0.7 * strip.sigma)
                     add(strip.ladder_volume * shape / shape.sum())
                 continue
-            if role not in ("sample", "calibrator"):
-                continue  # (a calibrator is a lysate like a sample)
+            if role not in ("sample", "calibrator", "standard"):
+                continue  # (a calibrator or a standard is a lysate like a sample)
             volume = float(strip.volumes[lane - 1])
+            drawn = volume if strip.response is None else float(response(volume, *strip.response))
             shape = _band_shape(spec, xr, yr, lane_x, row, strip.sigma, half, soft) * in_strip
             centre = row
-            if strip.doublet is None:
-                band = volume * shape / shape.sum() if shape.sum() > 0 else shape
+            if strip.stain_bands is not None:
+                # every protein of the lane: many bands, each its share of the lane's volume
+                band = np.zeros(spec.image_shape)
+                for at, share in strip.stain_bands:
+                    one = _band_shape(spec, xr, yr, lane_x, top + at, strip.sigma, half, soft)
+                    one = one * in_strip
+                    if one.sum() > 0:
+                        band += share * drawn * one / one.sum()
+                centre = top + float(np.mean([at for at, _ in strip.stain_bands]))
+            elif strip.doublet is None:
+                band = drawn * shape / shape.sum() if shape.sum() > 0 else shape
             else:
                 # the lane's volume is the pair's: shared 1 : fraction
                 offset, fraction = strip.doublet
-                first = volume / (1.0 + fraction)
+                first = drawn / (1.0 + fraction)
                 second = _band_shape(spec, xr, yr, lane_x, row + offset, strip.sigma, half, soft)
                 second = second * in_strip
                 band = first * shape / shape.sum() if shape.sum() > 0 else 0.0 * shape
@@ -500,13 +545,13 @@ def render_blot(spec: BlotSpec, rng: np.random.Generator) -> tuple[np.ndarray, l
                 tail = np.exp(-below / (6 * strip.sigma)) * (below > 0) * shape.max(axis=0)
                 tail *= (np.abs(xr - lane_x) < half) * in_strip
                 if tail.sum() > 0:
-                    add(strip.smear * volume * tail / tail.sum())
+                    add(strip.smear * drawn * tail / tail.sum())
             if strip.nonspecific is not None:
                 offset, fraction = strip.nonspecific
                 extra = _band_shape(spec, xr, yr, lane_x, row + offset, strip.sigma, half, soft)
                 extra = extra * in_strip
                 if extra.sum() > 0:
-                    add(fraction * volume * extra / extra.sum())
+                    add(fraction * drawn * extra / extra.sum())
             at_row = float(_lane_x(spec, cx, mid, row))
             x_img, y_img = _to_image(spec, at_row, centre + float(_smile_offset(spec, at_row)))
             truths.append((k, strip.antibody, lane, volume, y_img, x_img, band))

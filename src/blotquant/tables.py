@@ -72,6 +72,15 @@ LANES_UNCERTAIN = "lanes-uncertain"
 CLIPPED_EXPORT = "clipped-export"
 #: The flag on a band that shows as two close bands (a doublet) in its box.
 DOUBLET = "doublet"
+#: The flag on a sample band whose volume lies outside the linear range that
+#: its image's dilution series shows (see :mod:`blotquant.standards`).
+OUTSIDE_LINEAR_RANGE = "outside-linear-range"
+#: standards.csv: one row per image with standard lanes.
+STANDARDS_COLUMNS = (
+    "membrane", "image", "antibody", "n_standards", "n_linear", "amount_low", "amount_high",
+    "volume_low", "volume_high", "slope", "r2_linear", "vmax", "k_half", "r2_saturating",
+    "n_outside", "note",
+)  # fmt: skip
 #: The flag on a band with a round hole in it (an air bubble in the transfer):
 #: its volume is a lower bound.
 BUBBLE = "bubble"

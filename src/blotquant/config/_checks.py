@@ -48,7 +48,13 @@ def check_pairs(c: Collector, pairs: list[Pair] | None) -> None:
             "pair: bands.csv has the volumes; ratios.csv and summary.csv do not use them. "
             "Add a pair (e.g. {target: AXL, loading: GAPDH}) if you want ratios."
         )
-    single = [p.name for p in pairs if p.kind == "target/loading" and len(p.loading) == 1]
+    # (a total-protein stain is the lane's whole protein, not a housekeeping band)
+    stains = {m.antibody for m in c.measurements if m.stain is not None}
+    single = [
+        p.name
+        for p in pairs
+        if p.kind == "target/loading" and len(p.loading) == 1 and p.loading[0] not in stains
+    ]
     if single:
         c.warnings.append(
             f"{', '.join(single)}: one housekeeping band is a weaker reference than the lane's "
@@ -134,18 +140,29 @@ def _lane_keys(c: Collector) -> list[str]:
     return sorted({key for lane in _sample_lanes(c) for key in lane.metadata})
 
 
-def check_calibrators(c: Collector) -> None:
-    """With ``normalize_to: calibrator``, every membrane needs a calibrator lane."""
+def check_calibrators(
+    c: Collector, pairs: list[Pair] | None = None, at: tuple[str | int, ...] = ("normalize_to",)
+) -> None:
+    """With ``normalize_to: calibrator``, every membrane of the pairs needs a calibrator lane.
+
+    ``pairs``: the pairs normalised so (None: every membrane counts).
+    """
     if not c.lanes_known:
         return
+    measured: set[str] | None = None
+    if pairs is not None:
+        wanted = {a for p in pairs for a in p.antibodies}
+        measured = {m.membrane for m in c.entries if m.antibody in wanted}
     without = [
         name
         for name, info in c.membranes.items()
-        if info.lanes is not None and not any(lane.role == "calibrator" for lane in info.lanes)
+        if info.lanes is not None
+        and (measured is None or name in measured)
+        and not any(lane.role == "calibrator" for lane in info.lanes)
     ]
     if without:
         c.add(
-            ("normalize_to",),
+            at,
             f"is `calibrator`, but membrane(s) {', '.join(without)} have no calibrator lane: "
             "mark the reference lysate's lane on every membrane with {role: calibrator}, "
             "or normalise to the control lanes of each membrane (leave out normalize_to).",
@@ -283,3 +300,41 @@ def check_lane_keys(
                 f"{did_you_mean(name, [*keys, *extra])} Lane keys: "
                 f"{', '.join(keys) or 'none'}.",
             )
+
+
+def check_pair_reference(c: Collector, k: int, pair: Pair) -> None:
+    """Check a pair's own ``control``, ``normalize_within`` and ``normalize_to``."""
+    if pair.normalize_to == "calibrator":
+        check_calibrators(c, [pair], ("pairs", k, "normalize_to"))
+    if not c.lanes_known or not c.membranes:
+        return
+    keys = _lane_keys(c)
+    for n, name in enumerate(pair.normalize_within or ()):
+        if name not in keys and name != "membrane":
+            c.add(
+                ("pairs", k, "normalize_within", n),
+                f"no sample lane has the key `{name}`.{did_you_mean(name, keys)} Lane keys: "
+                f"{', '.join(keys) or 'none'}.",
+            )
+    if pair.control is None:
+        return
+    control = dict(pair.control)
+    unknown = [key for key in control if key not in keys]
+    for key in unknown:
+        c.add(
+            ("pairs", k, "control", key),
+            f"no sample lane has the key `{key}`.{did_you_mean(key, keys)} Lane keys: "
+            f"{', '.join(keys) or 'none'}.",
+        )
+    if unknown:
+        return
+    if not any(
+        all(same_value(lane.metadata.get(key), value) for key, value in control.items())
+        for lane in _sample_lanes(c)
+    ):
+        what = ", ".join(f"{key}: {value}" for key, value in control.items())
+        c.add(
+            ("pairs", k, "control"),
+            f"no sample lane is {{{what}}}, so this pair's fold changes have no reference. "
+            "Check the values against the lanes.",
+        )

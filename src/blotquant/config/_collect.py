@@ -239,6 +239,17 @@ class Collector:
                 "{role: empty}.",
             )
             complete = False
+        amount = meta.get("amount")
+        if role == "standard" and not (
+            isinstance(amount, int | float) and not isinstance(amount, bool) and amount > 0
+        ):
+            self.add(
+                loc,
+                "a standard lane needs the `amount` of lysate (or protein) it holds, a number "
+                f"above 0 in any unit, the same for every standard (e.g. {{role: standard, "
+                f"amount: 5}}); got {'none' if amount is None else repr(amount)}.",
+            )
+            complete = False
         if meta.get("sample") in (None, ""):
             meta.pop("sample", None)
         return (role, meta) if complete else None
@@ -298,6 +309,7 @@ class Collector:
                 rows=rows,
                 band_rows=keys.get("band_rows"),
                 band=keys.get("band") or "both",
+                stain=keys.get("stain"),
                 lane_centers=keys.get("lane_centers"),
                 crop=None if keys.get("crop") == CROP_FULL else keys.get("crop"),
                 find_membrane=keys.get("crop") is None,

@@ -20,6 +20,7 @@ from blotquant.config._checks import (
     check_doses,
     check_duplicates,
     check_lane_keys,
+    check_pair_reference,
     check_pairs,
 )
 from blotquant.config._collect import (
@@ -283,8 +284,10 @@ def _check_across(
     if top.dose_key:
         check_lane_keys(c, "dose_key", [grouping["dose_key"]], (), single=True)
     check_doses(c, grouping["dose_key"])
+    for k, pair in enumerate(pairs or []):
+        check_pair_reference(c, k, pair)
     if grouping["normalize_to"] == "calibrator":
-        check_calibrators(c)
+        check_calibrators(c, [p for p in pairs or [] if p.normalize_to is None])
 
 
 def _output_folder(
@@ -321,11 +324,18 @@ def _read_pairs(c: Collector, raw: list[Any] | None) -> list[Pair] | None:
         if read is None or bad:
             complete = False
             continue
+        own = {
+            "control": tuple(read.control.items()) if read.control else None,
+            "normalize_within": (
+                tuple(read.normalize_within) if read.normalize_within is not None else None
+            ),
+            "normalize_to": read.normalize_to,
+        }
         if loading_pair:
             loading = (read.loading,) if isinstance(read.loading, str) else tuple(read.loading)
-            pair = Pair(read.target, "+".join(loading), "target/loading", loading)
+            pair = Pair(read.target, "+".join(loading), "target/loading", loading, **own)
         else:
-            pair = Pair(read.phospho, read.total)
+            pair = Pair(read.phospho, read.total, **own)
         if pair.phospho in pair.denominators or len(set(pair.denominators)) < len(
             pair.denominators
         ):

@@ -40,7 +40,7 @@ DEFAULT_SUMMARY_BY = ("treatment",)
 #: Keys of an image that a region (or every file of a batch) may also set.
 IMAGE_KEYS = (
     "channel", "band_rows", "band", "lane_centers", "ladder", "band_kda", "band_kda_tolerance",
-    "crop", "rotate",
+    "crop", "rotate", "stain",
 )  # fmt: skip
 #: The largest tilt, in degrees either way, that ``rotate`` straightens (beyond it: 90, 180, 270).
 MAX_ROTATE_DEG = 10.0
@@ -294,6 +294,7 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 PathText = Annotated[str, PlainValidator(_path_text)]
 Polarity = Annotated[models.Polarity, _choice(POLARITIES)]
 DoubletBand = Annotated[models.DoubletBand, _choice(DOUBLET_BANDS)]
+Stain = Annotated[models.Stain, _choice(get_args(models.Stain))]
 Background = Annotated[str, _choice(BACKGROUND_METHODS)]
 Role = Annotated[models.LaneRole, _choice(LANE_ROLES)]
 Channel = Annotated[int, PlainValidator(_channel)]
@@ -373,6 +374,7 @@ class _ImageKeysModel(AnalysisModel):
     band_kda_tolerance: Fraction | None = None
     crop: Crop | None = None
     rotate: Rotate | None = None
+    stain: Stain | None = None
 
 
 class RegionModel(_ImageKeysModel):
@@ -433,6 +435,10 @@ class PairModel(Model):
     required: ClassVar[tuple[str, ...]] = ("phospho", "total")
     phospho: Text | None = None
     total: Text | None = None
+    #: this pair's own fold-change reference (default: the top-level keys)
+    control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
+    normalize_within: KeyList | None = None
+    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
 
 
 class LoadingPairModel(Model):
@@ -442,6 +448,9 @@ class LoadingPairModel(Model):
     required: ClassVar[tuple[str, ...]] = ("target", "loading")
     target: Text | None = None
     loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
+    control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
+    normalize_within: KeyList | None = None
+    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
 
 
 class TopModel(Model):
