@@ -354,6 +354,119 @@ def make_rep3(rng: np.random.Generator) -> tuple[dict, list[pd.DataFrame], dict]
     return config, truths, files
 
 
+#: AXL, the bypass receptor: expression per cell line and treatment, relative to
+#: parental DMSO (resistant cells make three times as much).
+AXL = {("parental", "DMSO"): 1.0, ("parental", "linsitinib"): 1.0,
+       ("resistant", "DMSO"): 3.0, ("resistant", "linsitinib"): 3.3}  # fmt: skip
+#: The calibrator and the standards are one pooled lysate (parental and resistant).
+POOL_AXL = 2.5
+STANDARD_UG = [2.5, 5.0, 10.0, 20.0, 40.0, 80.0]
+SAMPLE_UG = 12.0
+#: AXL volume per microgram of parental lysate, and the detector's response
+#: (toe, knee): within 10 % of proportional from about 0.02 to 3.4 million, so the
+#: top standard (4 million) lies above the linear range and every sample inside it.
+AXL_PER_UG = 2e4
+AXL_RESPONSE = (3000.0, 2.5e7)
+STAIN_PER_UG = 1.2e5
+STAIN_BANDS = [(45, 0.07), (70, 0.12), (98, 0.1), (130, 0.18), (160, 0.1), (195, 0.16),
+               (230, 0.12), (262, 0.15)]  # fmt: skip
+
+
+def expression_lanes(standards: bool) -> list[dict]:
+    """Lanes of an AXL membrane: a dilution series (on one), the calibrator, the samples."""
+    lanes: list[dict] = []
+    if standards:
+        lanes += [{"role": "standard", "amount": a} for a in STANDARD_UG]
+    lanes.append({"role": "calibrator"})
+    for cell_line in ("parental", "resistant"):
+        for treatment, dose in (("DMSO", 0), ("linsitinib", 100)):
+            for _ in range(2):
+                lanes.append({"treatment": treatment, "dose_nM": dose, "cell_line": cell_line})
+    return lanes
+
+
+def make_expression(
+    rng: np.random.Generator, name: str, standards: bool, brightness: tuple[float, float]
+) -> tuple[dict, list[pd.DataFrame], dict]:
+    """An AXL membrane with a total-protein stain (stain-free), imaged at its own brightness."""
+    lanes = expression_lanes(standards)
+    axl, stain = [], []
+    for lane in lanes:
+        if lane.get("role") == "standard":
+            micrograms, expression = lane["amount"], POOL_AXL
+        elif lane.get("role") == "calibrator":
+            micrograms, expression = SAMPLE_UG, POOL_AXL
+        else:
+            # each lane loaded a little unevenly: what the stain is there to take away
+            micrograms = SAMPLE_UG * rng.uniform(0.8, 1.2)
+            expression = AXL[lane["cell_line"], lane["treatment"]]
+        axl.append(brightness[0] * AXL_PER_UG * micrograms * expression)
+        stain.append(brightness[1] * STAIN_PER_UG * micrograms)
+    roles = [lane.get("role", "sample") for lane in lanes]
+    width, geo = _lane_geometry(len(lanes), 56, rng, 50)
+    files, truths = {}, []
+    strips = {
+        f"{name}_AXL.tif": StripSpec(
+            "AXL", 260, 120, axl, sigma=4.5, background=1400, gradient=(0.4, 0.3), blotches=2,
+            response=AXL_RESPONSE,
+        ),
+        f"{name}_stain.tif": StripSpec(
+            "total protein", 300, 150, stain, sigma=3.0, background=900, gradient=(0.3, 0.0),
+            stain_bands=STAIN_BANDS,
+        ),
+    }  # fmt: skip
+    for file, strip in strips.items():
+        spec = BlotSpec(
+            width=width, strips=[strip], roles=roles, rotation_deg=0.3, read_noise=18,
+            shot_noise=1.0, dust=2, **geo,
+        )  # fmt: skip
+        image, truth = render_blot(spec, rng)
+        tifffile.imwrite(HERE / file, image, compression="zlib")
+        files[file] = image.shape
+        truths.append(truth_table(truth, membrane=name, image=file))
+    config = {
+        "name": name,
+        "lanes": lanes,
+        "images": [
+            {"file": f"../sample_images/{name}_AXL.tif", "antibody": "AXL"},
+            {
+                "file": f"../sample_images/{name}_stain.tif",
+                "antibody": "total protein",
+                "stain": "total-protein",
+                "band_rows": [25, 285],
+            },
+        ],
+    }
+    return config, truths, files
+
+
+def expression_truth(bands: pd.DataFrame, layouts: dict[str, list[dict]]) -> pd.DataFrame:
+    """True AXL/total protein ratio and fold change (vs parental DMSO, through the calibrator)."""
+    rows = []
+    for membrane, lanes in layouts.items():
+        vol = bands[bands.membrane == membrane].set_index(["antibody", "lane"])["true_volume"]
+        calibrator = next(k for k, lane in enumerate(lanes, 1) if lane.get("role") == "calibrator")
+        reference = vol[("AXL", calibrator)] / vol[("total protein", calibrator)]
+        for number, lane in enumerate(lanes, start=1):
+            if lane.get("role") is not None:
+                continue
+            ratio = vol[("AXL", number)] / vol[("total protein", number)]
+            rows.append(
+                {
+                    "membrane": membrane,
+                    "lane": number,
+                    "pair": "AXL/total protein",
+                    "cell_line": lane["cell_line"],
+                    "treatment": lane["treatment"],
+                    "dose_nM": lane["dose_nM"],
+                    "true_ratio": ratio,
+                    # through the calibrator, every membrane alike: the expression itself
+                    "true_fold_change": ratio / reference * POOL_AXL / AXL["parental", "DMSO"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def fold_change_truth(bands: pd.DataFrame, layouts: dict[str, list[dict]]) -> pd.DataFrame:
     """True ratio and fold change (vs DMSO of the same membrane and cell line) per lane."""
     rows = []
@@ -395,14 +508,27 @@ def write_config(membranes: list[dict]) -> None:
         "experiment": "IGF-1R inhibitor resistance: parental vs resistant cells (demo)",
         "output": "../blotquant-results",
         "analysis": {"polarity": "auto", "rolling_ball_radius": 50, "lane_width": "auto"},
-        "pairs": [{"phospho": "p-IGF-1R", "total": "IGF-1R"}, {"phospho": "p-AKT", "total": "AKT"}],
+        "pairs": [
+            {"phospho": "p-IGF-1R", "total": "IGF-1R"},
+            {"phospho": "p-AKT", "total": "AKT"},
+            {
+                "target": "AXL",
+                "loading": "total protein",
+                # expression is compared across cell lines, and across membranes
+                "control": {"cell_line": "parental", "treatment": "DMSO"},
+                "normalize_within": [],
+                "normalize_to": "calibrator",
+            },
+        ],
         "control": {"treatment": "DMSO"},
         "normalize_within": ["cell_line"],
         "summary_by": ["cell_line", "treatment", "dose_nM"],
         "membranes": membranes,
     }
     header = (
-        "# The demo config: three replicate membranes of the IGF-1R inhibitor study.\n"
+        "# The demo config: three replicate membranes of the IGF-1R inhibitor study, and two\n"
+        "# membranes of the bypass receptor AXL over a total-protein stain, with a calibrator\n"
+        "# lane on each and a dilution series on the first.\n"
         "# Generated by sample_images/make_samples.py; paths are relative to this file.\n"
     )
     CONFIG.parent.mkdir(exist_ok=True)
@@ -420,11 +546,21 @@ def main() -> None:
         tables.extend(truths)
         for name, shape in files.items():
             print(f"{name}: {shape}")
+    expression = {}
+    for name, standards, brightness in (("axl1", True, (1.0, 1.0)), ("axl2", False, (1.7, 1.3))):
+        config, truths, files = make_expression(rng, name, standards, brightness)
+        membranes.append(config)
+        expression[name] = config["lanes"]
+        tables.extend(truths)
+        for file, shape in files.items():
+            print(f"{file}: {shape}")
     bands = pd.concat(tables, ignore_index=True)
     bands.to_csv(HERE / "ground_truth_bands.csv", index=False, float_format="%.6g")
-    fold_change_truth(bands, layouts).to_csv(
-        HERE / "ground_truth.csv", index=False, float_format="%.6g"
+    truth = pd.concat(
+        [fold_change_truth(bands, layouts), expression_truth(bands, expression)],
+        ignore_index=True,
     )
+    truth.to_csv(HERE / "ground_truth.csv", index=False, float_format="%.6g")
     write_config(membranes)
     print(f"wrote {CONFIG}")
 
