@@ -117,6 +117,19 @@ def test_dark_bands_measure_like_light_bands():
     np.testing.assert_allclose(net_dark, net_light, rtol=1e-9)
 
 
+def test_polarity_is_read_past_the_membranes_own_shading():
+    # dark bands on film whose right two thirds are fogged darker than the bands are deep:
+    # the raw pixels' longer tail is the light left side, the bands' is below the trend
+    rng = np.random.default_rng(4)
+    rows, cols = np.mgrid[0:300, 0:800]
+    film = 30000.0 - 9000.0 / (1 + np.exp(-(cols - 250) / 40.0)) + rng.normal(0, 60, rows.shape)
+    for x in range(60, 800, 60):
+        film -= 2500.0 * np.exp(-0.5 * ((rows - 150) / 5) ** 2) * (np.abs(cols - x) < 20)
+    pixels = np.clip(film, 0, 65535).astype(np.uint16)
+    assert detect_polarity(pixels) == "dark-bands"
+    assert detect_polarity((65535 - pixels).astype(np.uint16)) == "light-bands"
+
+
 def test_dark_band_saturation_is_the_floor():
     pixels = np.array([[0, 10], [200, 255]], dtype=np.uint8)
     np.testing.assert_array_equal(

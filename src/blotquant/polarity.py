@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy import ndimage
 
 Resolved = Literal["dark-bands", "light-bands"]
 
@@ -18,8 +19,13 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
 
     Bands cover a minority of the membrane, so the median pixel is membrane
     and the bands make the longer tail of the distribution: below the median
-    for dark bands, above it for light ones. (A background trend would be
-    the wrong thing to remove first: on a tight crop it follows the bands.)
+    for dark bands, above it for light ones. The membrane's own shading (a
+    blotch, a film's fogged side) can make a longer tail than the bands, so
+    the tails are first read with each column's trend taken away (a running
+    median down the column, half the image tall: bands run across, so they
+    stay); only when that is undecided are the raw pixels asked. (The trend
+    is never taken across the columns: on a tight crop it would follow the
+    bands.)
 
     Parameters
     ----------
@@ -30,16 +36,33 @@ def detect_polarity(pixels: np.ndarray) -> Resolved:
     -------
     {'dark-bands', 'light-bands'}
     """
-    step = max(1, int(np.sqrt(pixels.size / 100_000)))
-    sample = np.asarray(pixels[::step, ::step], dtype=np.float64).ravel()
+    # about 25 000 pixels tell the tails apart (and keep the running median quick)
+    step = max(1, int(round(np.sqrt(pixels.size / 25_000))))
+    sample = np.asarray(pixels[::step, ::step], dtype=np.float64)
     # pixels stuck at the file's limits (padding outside the membrane, clipped
     # cores) say nothing about which way the bands go
+    keep = np.ones(sample.shape, bool)
     if pixels.dtype.kind == "u":
-        inside = sample[(sample > 0) & (sample < np.iinfo(pixels.dtype).max)]
-        if inside.size >= 0.5 * sample.size:
-            sample = inside
-    low, median, high = np.percentile(sample, [0.5, 50, 99.5])
-    return "dark-bands" if median - low > high - median else "light-bands"
+        inside = (sample > 0) & (sample < np.iinfo(pixels.dtype).max)
+        if inside.mean() >= 0.5:
+            keep = inside
+    window = max(3, sample.shape[0] // 2)
+    trend = ndimage.median_filter(sample, size=(window, 1), mode="nearest")
+    below, above = _tails((sample - trend)[keep])
+    if max(below, above) >= DECISIVE * min(below, above):
+        return "dark-bands" if below > above else "light-bands"
+    below, above = _tails(sample[keep])
+    return "dark-bands" if below > above else "light-bands"
+
+
+#: One tail this many times the other decides the polarity from the detrended pixels.
+DECISIVE = 1.5
+
+
+def _tails(values: np.ndarray) -> tuple[float, float]:
+    """How far the 0.5th and 99.5th percentiles lie below and above the median."""
+    low, median, high = np.percentile(values, [0.5, 50, 99.5])
+    return float(median - low), float(high - median)
 
 
 def to_signal(
