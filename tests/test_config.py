@@ -1139,3 +1139,30 @@ def test_a_stain_is_named_from_its_choices(tmp_path: Path):
     cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT"])
     cfg["membranes"][0]["images"][1]["stain"] = "ponceau"
     assert_problem(problems(cfg, tmp_path), "membranes[0].images[1].stain", "total-protein")
+
+
+def test_a_phospho_pair_may_correct_each_band_for_loading(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT", "TP1", "TP2"])
+    cfg["pairs"] = [{"phospho": "p-AKT", "total": "AKT", "loading": "TP1"}]
+    pair = parse(cfg, tmp_path).pairs[0]
+    assert pair.kind == "phospho/total" and pair.phospho_loading == pair.total_loading == ("TP1",)
+    assert pair.antibodies == ("p-AKT", "AKT", "TP1")
+    cfg["pairs"] = [
+        {"phospho": "p-AKT", "total": "AKT", "phospho_loading": "TP1", "total_loading": "TP2"}
+    ]
+    exp = parse(cfg, tmp_path)
+    assert exp.pairs[0].total_loading == ("TP2",)
+    assert exp.resolved["pairs"][0]["total_loading"] == ["TP2"]
+    cfg["pairs"] = [{"phospho": "p-AKT", "total": "AKT", "phospho_loading": "TP1"}]
+    assert_problem(problems(cfg, tmp_path), "pairs[0].phospho_loading", "add total_loading")
+    cfg["pairs"] = [{"phospho": "p-AKT", "total": "AKT", "loading": "TP9"}]
+    assert_problem(problems(cfg, tmp_path), "pairs[0].loading", "`TP9`")
+
+
+def test_compare_names_lane_keys(tmp_path: Path):
+    cfg = _with_images(base(), tmp_path, ["p-AKT", "AKT"])
+    cfg["membranes"][0]["lanes"][0]["cell_line"] = "parental"
+    cfg["compare"] = ["cell_line"]
+    assert parse(cfg, tmp_path).compare == ("cell_line",)
+    cfg["compare"] = ["cell_lines"]
+    assert_problem(problems(cfg, tmp_path), "compare[0]", "`cell_line`")

@@ -86,3 +86,73 @@ def test_the_stain_is_boxed_over_the_whole_lane(stained):
     assert (stain["band_top"] == 20).all() and (stain["band_bottom"] == 249).all()
     assert stain["flags"].fillna("").eq("").all(), stain["flags"].tolist()
     assert (stained.output / "qc").is_dir()
+
+
+#: True phosphorylation (p-X/X) per treatment, relative to DMSO.
+PHOSPHO = {"DMSO": 1.0, "drugA": 0.3, "drugB": 0.6, "drugC": 1.5, "drugD": 0.1}
+
+
+@pytest.fixture(scope="module")
+def two_gels(tmp_path_factory):
+    """p-X and X blotted on two gels of the same lysates, each gel with its own stain."""
+    folder = tmp_path_factory.mktemp("two_gels")
+    rng = np.random.default_rng(8)
+    phospho = np.array([PHOSPHO[t] for t in TREATMENTS])
+    images = []
+    # each gel loaded unevenly in its own way: what the two stains are there to take away
+    for gel, antibody, volumes in (("A", "p-X", 1e5 * phospho), ("B", "X", np.full(9, 3e5))):
+        loading = rng.uniform(0.5, 1.5, len(TREATMENTS))
+        band = StripSpec(antibody, 160, 80.0, list(volumes * loading), sigma=4.0)
+        band.background = 1500.0
+        stain = StripSpec(f"stain {gel}", 270, 135.0, list(1.5e6 * loading), sigma=3.0)
+        stain.background, stain.stain_bands = 1200.0, STAIN_BANDS
+        for strip in (band, stain):
+            image, _ = render_blot(_spec(strip, len(TREATMENTS)), rng)
+            tifffile.imwrite(folder / f"{strip.antibody}.tif", np.asarray(image, np.uint16))
+        images += [
+            {"file": f"{antibody}.tif", "antibody": antibody},
+            {
+                "file": f"stain {gel}.tif",
+                "antibody": f"stain {gel}",
+                "stain": "total-protein",
+                "band_rows": [20, 250],
+            },
+        ]
+    config = {
+        "experiment": "phospho and total on two gels",
+        "pairs": [
+            {
+                "phospho": "p-X",
+                "total": "X",
+                "phospho_loading": "stain A",
+                "total_loading": "stain B",
+            }
+        ],
+        "control": {"treatment": "DMSO"},
+        "summary_by": ["treatment"],
+        "membranes": [
+            {"name": "gels", "lanes": [{"treatment": t} for t in TREATMENTS], "images": images}
+        ],
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return run(path, out=folder / "out", qc=False)
+
+
+def test_phospho_and_total_each_over_their_own_gels_stain(two_gels):
+    ratios = two_gels.ratios
+    truth = ratios["treatment"].map(PHOSPHO)
+    corrected = pd.to_numeric(ratios["fold_change"])
+    error = (corrected - truth).abs()
+    assert error.notna().all() and len(error) == len(TREATMENTS)
+    assert error.median() <= 0.01 and error.quantile(0.95) <= 0.03, error.describe()
+    # the contract holds: the ratio is phospho_net / total_net, each band over its loading
+    assert np.allclose(ratios["phospho_net"] / ratios["total_net"], ratios["ratio"])
+    bands = two_gels.bands.set_index(["antibody", "lane"])["net_volume"]
+    first = ratios.iloc[0]
+    assert first["phospho_loading"] == pytest.approx(bands["stain A", 1])
+    assert first["phospho_net"] == pytest.approx(bands["p-X", 1] / bands["stain A", 1])
+    # without the stains the two gels' loading would not cancel: far off
+    raw = ratios["lane"].map(lambda n: bands["p-X", n] / bands["X", n])
+    uncorrected = raw / raw[ratios["treatment"] == "DMSO"].mean()
+    assert (uncorrected - truth).abs().median() > 5 * error.median()

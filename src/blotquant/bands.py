@@ -27,8 +27,8 @@ MAX_OFF_CURVE = 6.0
 #: the first's height, with a dip between them, makes a doublet.
 DOUBLET_MAX_APART = 3.0
 DOUBLET_MIN_SHARE = 0.4
-#: Rows above and below a whole-lane box (a stain) used for background, by default.
-LANE_BOX_MARGIN = 8
+#: Most rows above and below a whole-lane box (a stain) used for background, by default.
+LANE_BOX_MARGIN = 20
 #: The dip between the two bands of a doublet: at most this share of the lower peak.
 DOUBLET_DIP = 0.8
 
@@ -470,7 +470,7 @@ def lane_boxes(
         Rows to measure, [top, bottom).
     margin : int, optional
         Rows of membrane above and below the box for background; by default
-        :data:`LANE_BOX_MARGIN`, fewer on a short region.
+        every row the image has there, up to :data:`LANE_BOX_MARGIN`.
 
     Returns
     -------
@@ -478,12 +478,16 @@ def lane_boxes(
         One per sample lane, left to right, every one ``detected``.
     """
     n_rows, n_columns = shape
-    if margin is None:
-        margin = int(np.clip(n_rows // 10, 1, LANE_BOX_MARGIN))
-    top, bottom = rows if rows is not None else (margin, n_rows - margin)
-    top, bottom = max(0, int(top)), min(n_rows, int(bottom))
+    if rows is None:
+        edge = margin if margin is not None else int(np.clip(n_rows // 10, 1, LANE_BOX_MARGIN))
+        rows = (edge, n_rows - edge)
+    top, bottom = max(0, int(rows[0])), min(n_rows, int(rows[1]))
     if bottom - top < 2:
         top, bottom = 0, n_rows
+    if margin is None:
+        # the baseline's noise is spread over the whole lane: take every row of
+        # membrane there is above and below it, up to LANE_BOX_MARGIN
+        margin = int(np.clip(min(top, n_rows - bottom), 1, LANE_BOX_MARGIN))
     centre = 0.5 * (top + bottom - 1)
     half = 0.5 * (bottom - 1 - top)
     boxes = []

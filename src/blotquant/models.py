@@ -105,6 +105,14 @@ class Pair:
     control: tuple[tuple[str, Any], ...] | None = None
     normalize_within: tuple[str, ...] | None = None
     normalize_to: NormalizeTo | None = None
+    #: A phospho/total pair whose bands are each corrected for their lane's
+    #: loading first (a total-protein stain, or housekeeping bands; several:
+    #: geometric mean): the phospho band by ``phospho_loading``, the total by
+    #: ``total_loading``. They differ when phospho and total were blotted on
+    #: two gels of the same lysates, each with its own stain; on one membrane
+    #: they are the same and cancel.
+    phospho_loading: tuple[str, ...] = ()
+    total_loading: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -118,8 +126,27 @@ class Pair:
 
     @property
     def antibodies(self) -> tuple[str, ...]:
-        """Every antibody the ratio needs."""
-        return (self.phospho, *self.denominators)
+        """Every antibody (and stain) the ratio needs."""
+        names = (self.phospho, *self.denominators, *self.phospho_loading, *self.total_loading)
+        return tuple(dict.fromkeys(names))
+
+    def as_config(self) -> dict[str, Any]:
+        """Write the pair as the config would, with its own keys (for run.json)."""
+        out: dict[str, Any] = (
+            {"target": self.phospho, "loading": list(self.loading)}
+            if self.kind == "target/loading"
+            else {"phospho": self.phospho, "total": self.total}
+        )
+        if self.phospho_loading:
+            out["phospho_loading"] = list(self.phospho_loading)
+            out["total_loading"] = list(self.total_loading)
+        if self.control is not None:
+            out["control"] = dict(self.control)
+        if self.normalize_within is not None:
+            out["normalize_within"] = list(self.normalize_within)
+        if self.normalize_to is not None:
+            out["normalize_to"] = self.normalize_to
+        return out
 
 
 @dataclass(frozen=True)
@@ -194,9 +221,20 @@ class Experiment:
     #: or (``calibrator``) every membrane's calibrator lanes, then the controls
     #: wherever they are.
     normalize_to: NormalizeTo = "control"
+    #: Lane keys whose groups stats.csv compares with each other (e.g. cell_line:
+    #: resistant against parental at each treatment).
+    compare: tuple[str, ...] = ()
     #: Things worth knowing that do not stop the run (e.g. a membrane group
     #: without a control lane, an alias no file uses).
     warnings: tuple[str, ...] = ()
+
+    def reference(self, pair: Pair) -> tuple[dict[str, Any], tuple[str, ...], NormalizeTo]:
+        """Give a pair's control, ``normalize_within`` and ``normalize_to``: its own, else these."""
+        control = dict(pair.control) if pair.control is not None else dict(self.control)
+        within = (
+            pair.normalize_within if pair.normalize_within is not None else self.normalize_within
+        )
+        return control, within, pair.normalize_to or self.normalize_to
 
     def lane_keys(self) -> list[str]:
         """Lane metadata keys in first-seen order (treatment and sample first)."""

@@ -35,12 +35,26 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     continue
                 p = index.get((membrane.name, pair.phospho, lane.number))
                 ts = [index.get((membrane.name, d, lane.number)) for d in pair.denominators]
-                if p is None or any(t is None for t in ts):
+                lp = [index.get((membrane.name, d, lane.number)) for d in pair.phospho_loading]
+                lt = [index.get((membrane.name, d, lane.number)) for d in pair.total_loading]
+                if p is None or any(x is None for x in (*ts, *lp, *lt)):
                     continue
                 t = ts[0]
                 total = _denominator([float(x["net_volume"]) for x in ts])
                 phospho = float(p["net_volume"])
-                flags = merge_flags(p["flags"], *(x["flags"] for x in ts))
+                flags = merge_flags(p["flags"], *(x["flags"] for x in (*ts, *lp, *lt)))
+                loading = (np.nan, np.nan)
+                if lp:
+                    # each band over its own lane's loading (its own gel's stain)
+                    loading = (
+                        _denominator([float(x["net_volume"]) for x in lp]),
+                        _denominator([float(x["net_volume"]) for x in lt]),
+                    )
+                    if min(loading) <= 0:
+                        flags = merge_flags(flags, "loading-not-positive")
+                        phospho, total = np.nan, np.nan
+                    else:
+                        phospho, total = phospho / loading[0], total / loading[1]
                 ratio = phospho / total if total > 0 else np.nan
                 if total <= 0:
                     flags = merge_flags(flags, "total-not-positive")
@@ -59,6 +73,8 @@ def ratios_table(experiment: Experiment, bands: pd.DataFrame) -> pd.DataFrame:
                     kind=pair.kind,
                     role=lane.role,
                     calibrator_ratio=np.nan,
+                    phospho_loading=loading[0],
+                    total_loading=loading[1],
                 )
                 rows.append(row)
     columns = [*RATIOS_LEADING, *meta_keys, *RATIOS_MEASURED]
@@ -121,15 +137,12 @@ def _fold_changes(experiment: Experiment, table: pd.DataFrame) -> pd.DataFrame:
     for pair in experiment.pairs:
         rows = table["pair"] == pair.name
         if rows.any():
+            control, within, normalize_to = experiment.reference(pair)
             table.loc[rows] = _pair_fold_changes(
                 table.loc[rows],
-                control=dict(pair.control) if pair.control is not None else experiment.control,
-                within=(
-                    pair.normalize_within
-                    if pair.normalize_within is not None
-                    else experiment.normalize_within
-                ),
-                through_calibrator=(pair.normalize_to or experiment.normalize_to) == "calibrator",
+                control=control,
+                within=within,
+                through_calibrator=normalize_to == "calibrator",
             )
     return table
 

@@ -24,7 +24,7 @@ BANDS_MEASURED = (
 RATIOS_LEADING = ("membrane", "lane")
 RATIOS_MEASURED = (
     "pair", "phospho_net", "total_net", "ratio", "fold_change", "flags", "background", "kind",
-    "role", "calibrator_ratio",
+    "role", "calibrator_ratio", "phospho_loading", "total_loading",
 )  # fmt: skip
 #: summary.csv: the ``summary_by`` keys, then these.
 SUMMARY_MEASURED = (
@@ -80,6 +80,11 @@ STANDARDS_COLUMNS = (
     "membrane", "image", "antibody", "n_standards", "n_linear", "amount_low", "amount_high",
     "volume_low", "volume_high", "slope", "r2_linear", "vmax", "k_half", "r2_saturating",
     "n_outside", "note",
+)  # fmt: skip
+#: stats.csv: one row per comparison (see :mod:`blotquant.stats`).
+STATS_COLUMNS = (
+    "pair", "comparison", "within", "a", "b", "n", "n_a", "n_b", "effect", "ci_low", "ci_high",
+    "test", "p", "p_adjusted", "correction", "note",
 )  # fmt: skip
 #: The flag on a band with a round hole in it (an air bubble in the transfer):
 #: its volume is a lower bound.

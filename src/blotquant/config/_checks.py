@@ -88,7 +88,23 @@ def check_pairs(c: Collector, pairs: list[Pair] | None) -> None:
 def _roles(pair: Pair) -> list[tuple[tuple[str | int, ...], str, str]]:
     """(where in the pair, what it is, antibody) for each antibody of a pair."""
     if pair.kind == "phospho/total":
-        return [(("phospho",), "phospho", pair.phospho), (("total",), "total", pair.total)]
+        roles: list[tuple[tuple[str | int, ...], str, str]] = [
+            (("phospho",), "phospho", pair.phospho),
+            (("total",), "total", pair.total),
+        ]
+        if pair.phospho_loading == pair.total_loading:
+            keys = [("loading", pair.phospho_loading)]
+        else:
+            keys = [
+                ("phospho_loading", pair.phospho_loading),
+                ("total_loading", pair.total_loading),
+            ]
+        for key, names in keys:
+            roles += [
+                (((key,) if len(names) == 1 else (key, i)), "loading control", name)
+                for i, name in enumerate(names)
+            ]
+        return roles
     loading: list[tuple[tuple[str | int, ...], str, str]] = [
         ((("loading",) if len(pair.loading) == 1 else ("loading", i)), "loading control", name)
         for i, name in enumerate(pair.loading)

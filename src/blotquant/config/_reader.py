@@ -188,12 +188,7 @@ def read(c: Collector, data: dict[str, Any], output: str | Path | None) -> Exper
         "experiment": name,
         "output": str(out_path),
         "analysis": settings_dict(analysis),
-        "pairs": [
-            {"target": p.phospho, "loading": list(p.loading)}
-            if p.kind == "target/loading"
-            else {"phospho": p.phospho, "total": p.total}
-            for p in pair_objs
-        ],
+        "pairs": [p.as_config() for p in pair_objs],
         **grouping,
         **membranes_and_batches,
     }
@@ -208,6 +203,7 @@ def read(c: Collector, data: dict[str, Any], output: str | Path | None) -> Exper
         summary_by=tuple(grouping["summary_by"] or ()),
         dose_key=grouping["dose_key"],
         normalize_to=grouping["normalize_to"],
+        compare=tuple(grouping["compare"]),
         membranes=tuple(Membrane(info.name, info.lanes or ()) for info in c.membranes.values()),
         measurements=tuple(c.measurements),
         resolved=resolved,
@@ -263,6 +259,7 @@ def _read_grouping(top: TopModel, broken: set[str]) -> dict[str, Any]:
         "normalize_to": (
             top.normalize_to if "normalize_to" not in broken and top.normalize_to else "control"
         ),
+        "compare": list(top.compare or []) if "compare" not in broken else [],
     }
 
 
@@ -281,6 +278,7 @@ def _check_across(
         check_control(c, grouping["control"], top.control is not None, normalize)
     check_lane_keys(c, "normalize_within", normalize, ("membrane",))
     check_lane_keys(c, "summary_by", grouping["summary_by"], ("membrane", "lane"))
+    check_lane_keys(c, "compare", grouping["compare"], ())
     if top.dose_key:
         check_lane_keys(c, "dose_key", [grouping["dose_key"]], (), single=True)
     check_doses(c, grouping["dose_key"])
@@ -318,7 +316,9 @@ def _read_pairs(c: Collector, raw: list[Any] | None) -> list[Pair] | None:
     seen: dict[str, int] = {}
     complete = True
     for k, item in enumerate(raw):
-        loading_pair = isinstance(item, Mapping) and ("target" in item or "loading" in item)
+        loading_pair = isinstance(item, Mapping) and (
+            "target" in item or ("loading" in item and not {"phospho", "total"} & set(item))
+        )
         model = LoadingPairModel if loading_pair else PairModel
         read, bad = c.validate(model, item, ("pairs", k), ITEM_EXAMPLES["pairs"])
         if read is None or bad:
@@ -335,7 +335,17 @@ def _read_pairs(c: Collector, raw: list[Any] | None) -> list[Pair] | None:
             loading = (read.loading,) if isinstance(read.loading, str) else tuple(read.loading)
             pair = Pair(read.target, "+".join(loading), "target/loading", loading, **own)
         else:
-            pair = Pair(read.phospho, read.total, **own)
+            per_band = _band_loading(c, k, read)
+            if per_band is None:
+                complete = False
+                continue
+            pair = Pair(
+                read.phospho,
+                read.total,
+                phospho_loading=per_band[0],
+                total_loading=per_band[1],
+                **own,
+            )
         if pair.phospho in pair.denominators or len(set(pair.denominators)) < len(
             pair.denominators
         ):
@@ -354,6 +364,34 @@ def _read_pairs(c: Collector, raw: list[Any] | None) -> list[Pair] | None:
         seen.setdefault(pair.name, k)
         pairs.append(pair)
     return pairs if complete else None
+
+
+def _band_loading(
+    c: Collector, k: int, read: PairModel
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """Read a phospho/total pair's loading: ``loading`` for both bands, or one per band."""
+
+    def names(value: str | list[str] | None) -> tuple[str, ...]:
+        return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+    both = names(read.loading)
+    phospho, total = names(read.phospho_loading), names(read.total_loading)
+    if both and (phospho or total):
+        c.add(
+            ("pairs", k, "loading"),
+            "gives the loading of both bands, and phospho_loading or total_loading gives it "
+            "again: write `loading` (the same for both bands) or the two per-band keys.",
+        )
+        return None
+    if bool(phospho) != bool(total):
+        given, missing = ("phospho", "total") if phospho else ("total", "phospho")
+        c.add(
+            ("pairs", k, f"{given}_loading"),
+            f"corrects the {given} band for loading, but the {missing} band is not: add "
+            f"{missing}_loading (each band over its own gel's stain), or write `loading` for both.",
+        )
+        return None
+    return (both, both) if both else (phospho, total)
 
 
 # --- membranes and their images ----------------------------------------------------------

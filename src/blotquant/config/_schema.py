@@ -435,6 +435,10 @@ class PairModel(Model):
     required: ClassVar[tuple[str, ...]] = ("phospho", "total")
     phospho: Text | None = None
     total: Text | None = None
+    #: each band over its lane's loading first (the same for both, or one per band)
+    loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
+    phospho_loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
+    total_loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
     #: this pair's own fold-change reference (default: the top-level keys)
     control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
     normalize_within: KeyList | None = None
@@ -466,6 +470,7 @@ class TopModel(Model):
     summary_by: KeyList | None = None
     dose_key: Text | None = None
     normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
+    compare: KeyList | None = None
     membranes: list[Any] | None = None
     batches: list[Any] | None = None
 
