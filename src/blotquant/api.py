@@ -37,6 +37,7 @@ from blotquant.standards import (
     standards_fits,
     standards_table,
 )
+from blotquant.stats import stats_table
 from blotquant.tables import CLIPPED_EXPORT, has_flag, with_version
 
 
@@ -142,6 +143,7 @@ def run(
             "summary.csv": summary,
             "summary_wide.csv": summary_wide_table(experiment, ratios),
         }
+        tables["stats.csv"] = stats_table(experiment, ratios)
         if fits:
             tables["standards.csv"] = standards_table(fits, bands)
         prism = prism_tables(experiment, tables["summary_wide.csv"])
@@ -158,6 +160,7 @@ def run(
             "summary.csv",
             "dose_response.csv",
             "standards.csv",
+            "stats.csv",
         ):
             if name in tables:
                 tables[name] = with_version(tables[name], __version__)

@@ -52,6 +52,7 @@ RESULT_FILES = (
     "summary_wide.csv",
     "dose_response.csv",
     "standards.csv",
+    "stats.csv",
     "report.html",
     "run.json",
 )

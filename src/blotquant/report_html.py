@@ -253,6 +253,7 @@ def render_report(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
         ),
         *_linear_ranges(experiment, tables["bands.csv"], tables.get("standards.csv")),
+        *_statistics(tables.get("stats.csv")),
         "<h2>Summary</h2>" + _table(tables["summary.csv"]),
         _lanes(experiment),
         *_qc_pictures(qc_dir, tables["bands.csv"], thumbnails or {}),
@@ -394,6 +395,30 @@ def _not_drawn(what: str, exc: Exception) -> str:
         f"({_esc(type(exc).__name__)}: {_esc(str(exc))}); the tables below and the CSVs "
         "hold every number. Please report this with the config.</p>"
     )
+
+
+def _statistics(stats: pd.DataFrame | None) -> list[str]:
+    """stats.csv in words: what was tested, on what, and the table."""
+    if stats is None or stats.empty:
+        return []
+    shown = stats.drop(columns=[VERSION_COLUMN, "test", "correction"], errors="ignore")
+    tests = sorted({str(t) for t in stats["test"] if isinstance(t, str) and t})
+    corrections = sorted({str(c) for c in stats["correction"] if isinstance(c, str) and c})
+    significant = stats[pd.to_numeric(stats["p_adjusted"], errors="coerce") < 0.05]
+    return [
+        "<h2>Statistics (membranes as replicates)</h2><p>Each group's lanes are averaged on "
+        "each membrane first (geometric mean of their fold changes): lanes of one membrane "
+        "share its transfer and exposure and are not independent replicates; membranes are. "
+        "<code>effect</code> is the ratio of geometric means of <code>a</code> over "
+        "<code>b</code> with its 95 % confidence interval. "
+        f"Tests: {_esc('; '.join(tests)) or 'none (too few membranes)'}. "
+        f"Correction: {_esc('; '.join(corrections)) or 'none'}. "
+        f"{len(significant)} of {len(stats)} comparisons have an adjusted p below 0.05. With "
+        "three membranes a test only finds large, consistent effects: a p above 0.05 is not "
+        "evidence of no effect, and the confidence interval says how large an effect the "
+        "data still allow.</p>",
+        _table(shown),
+    ]
 
 
 def _dose_responses(
