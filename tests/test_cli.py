@@ -132,6 +132,23 @@ def test_demo_shows_the_biology(demo_run):
 
 
 @pytest.mark.slow
+def test_demo_stats_show_the_resistance(demo_run):
+    """Resistant over parental, membranes as replicates: p-AKT/AKT stays up, p-IGF-1R not."""
+    out, _, _ = demo_run
+    stats = pd.read_csv(out / "stats.csv")
+    between = stats[(stats.comparison == "between cell_line") & stats.a.str.contains("linsitinib")]
+    akt = between[between.pair == "p-AKT/AKT"]
+    igf = between[between.pair == "p-IGF-1R/IGF-1R"]
+    assert len(akt) == len(igf) == 3 and (akt.n == 3).all()
+    assert (akt.p_adjusted < 0.05).all() and (akt.ci_low > 1).all()
+    assert (igf.p_adjusted > 0.05).all() and ((igf.ci_low < 1) & (igf.ci_high > 1)).all()
+    # two AXL membranes: the effect, and no p-value
+    axl = stats[stats.pair == "AXL/total protein"]
+    assert axl.p.isna().all() and axl.note.str.contains("too few").all()
+    assert (stats.blotquant_version == __version__).all()
+
+
+@pytest.mark.slow
 def test_demo_dose_response(demo_run):
     """Linsitinib blocks AKT phosphorylation in parental cells, not in resistant ones."""
     out, _, _ = demo_run

@@ -125,7 +125,10 @@ def test_chromium_renders_the_report(demo_report, tmp_path):
     # the legend of lanes that count and lanes left out; the resistant cells' dose panel
     assert "hollow red: left out" in text
     assert text.count("fitted curves over every lane") == 2
-    assert text.count("panels: parental: IC50 of linsitinib; resistant: no IC50") == 2
+    # (linsitinib blocks IGF-1R in both cell lines; AKT only in parental ones)
+    assert text.count("panels: parental: IC50 of linsitinib; resistant: no IC50") == 1
+    assert text.count("parental: IC50 of linsitinib; resistant: IC50 of linsitinib") == 1
+    assert "Statistics (membranes as replicates)" in text
     # treatments are named on the QC pictures' lanes, in the page too
     assert "lane 2: DMSO 0 parental" in text
 
