@@ -38,7 +38,7 @@ from blotquant.standards import (
     standards_table,
 )
 from blotquant.stats import stats_table
-from blotquant.tables import CLIPPED_EXPORT, has_flag, with_version
+from blotquant.tables import CLIPPED_EXPORT, EXPOSURES_COLUMNS, has_flag, with_version
 
 
 @dataclass
@@ -144,6 +144,10 @@ def run(
             "summary_wide.csv": summary_wide_table(experiment, ratios),
         }
         tables["stats.csv"] = stats_table(experiment, ratios)
+        if result.exposure_rows:
+            tables["exposures.csv"] = pd.DataFrame(
+                result.exposure_rows, columns=list(EXPOSURES_COLUMNS)
+            )
         if fits:
             tables["standards.csv"] = standards_table(fits, bands)
         prism = prism_tables(experiment, tables["summary_wide.csv"])
@@ -161,6 +165,7 @@ def run(
             "dose_response.csv",
             "standards.csv",
             "stats.csv",
+            "exposures.csv",
         ):
             if name in tables:
                 tables[name] = with_version(tables[name], __version__)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from blotquant.errors import BlotquantError
+from blotquant.exposures import exposure_seconds, merge_analysis
 from blotquant.io import BlotImage, read_image
 from blotquant.lanecheck import bare_lanes
 from blotquant.lanes import LaneGeometry
@@ -30,10 +31,11 @@ from blotquant.pipeline import (
     analyze_image,
     config_at,
     lanes_warning,
+    measure_in_boxes,
     membrane_lanes,
 )
 from blotquant.qc import qc_name, render_qc_and_thumbnail
-from blotquant.quantify import ImageAnalysis
+from blotquant.quantify import BandMeasurement, ImageAnalysis
 from blotquant.register import Fingerprint, Registration, fingerprint, register
 from blotquant.tables import LANES_UNCERTAIN
 
@@ -61,6 +63,8 @@ class BatchAnalyses:
     qc_thumbnails: dict[str, bytes] = field(default_factory=dict)
     #: Fingerprints of the views whose membrane has other images to register to.
     fingerprints: dict[View, Fingerprint] = field(default_factory=dict)
+    #: exposures.csv: the fitted scales of every exposure series.
+    exposure_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -305,6 +309,9 @@ def run_experiment(
     redraw, registered = _hold_to_registered_lanes(result, experiment, views)
     redraw |= _place_unseen_lanes(result, experiment, views, skip=registered)
     redraw |= _flag_doubtful_membranes(result, experiment)
+    redraw |= _merge_exposure_series(
+        result, views, qc_dir if qc else None, _lane_names(experiment.membranes), qc=qc
+    )
     if qc:
         for key in redraw:
             try:
@@ -313,6 +320,91 @@ def run_experiment(
                 continue
             _redraw_qc(result, image, key, qc_dir, _lane_names(experiment.membranes))
     return result
+
+
+def _merge_exposure_series(
+    result: BatchAnalyses,
+    views: dict[View, BlotImage],
+    qc_dir: Path | None,
+    lane_names: dict[str, list[str]],
+    *,
+    qc: bool,
+) -> set[View]:
+    """Merge each exposure series into one analysis (see :mod:`blotquant.exposures`).
+
+    Every exposure is measured in the boxes of the longest one; each band
+    keeps the volume of its longest unsaturated exposure, brought to the
+    longest's scale. The other exposures' QC pictures are drawn again in
+    those boxes; the merged analysis takes the longest's place.
+
+    Returns
+    -------
+    set of View
+        The views whose QC picture is to be drawn again (the longest exposures).
+    """
+    series: dict[tuple[Any, ...], list[int]] = {}
+    for i, a in enumerate(result.analyses):
+        m = a.measurement
+        if m.series:
+            series.setdefault((m.membrane, m.series, m.antibody, m.rows), []).append(i)
+    redraw: set[View] = set()
+    drop: set[int] = set()
+    for (membrane, _, antibody, _), members in series.items():
+        if len(members) < 2:
+            continue
+        analyses = [result.analyses[i] for i in members]
+        seconds = [
+            a.measurement.exposure_s
+            if a.measurement.exposure_s is not None
+            else exposure_seconds(result.acquisition.get(str(a.measurement.path), {}))
+            for a in analyses
+        ]
+        known = all(t is not None for t in seconds)
+        # the boxes: the longest exposure's (by time, else by brightness), where faint bands show
+        brightness = [float(np.median([b.net_volume for b in a.bands] or [0.0])) for a in analyses]
+        ref = int(np.argmax(seconds if known else brightness))  # type: ignore[arg-type]
+        reference = analyses[ref]
+        measured: list[tuple[int, tuple[BandMeasurement, ...]]] = []
+        for k, a in enumerate(analyses):
+            if k == ref:
+                measured.append((k, reference.bands))
+                continue
+            try:
+                image = _view(views, _view_of(a))
+                measured.append((k, measure_in_boxes(image, a.measurement, reference)))
+            except BlotquantError as exc:
+                result.failures.append((f"{a.measurement.image} [{antibody}]", str(exc)))
+        if len(measured) < 2:
+            continue
+        # shortest first: by time, else by the bands' volumes in the same boxes
+        if known:
+            measured.sort(key=lambda item: seconds[item[0]])  # type: ignore[arg-type,return-value]
+        else:
+            measured.sort(key=lambda item: float(np.median([b.net_volume for b in item[1]])))
+        files = tuple(analyses[k].measurement.image for k, _ in measured)
+        merged, rows = merge_analysis(
+            reference,
+            [bands for _, bands in measured],
+            files,
+            [seconds[k] for k, _ in measured],
+        )
+        for row in rows:
+            result.exposure_rows.append({"membrane": membrane, "antibody": antibody, **row})
+        for k, bands in measured:
+            if k != ref:
+                # its QC picture: its own pixels, in the boxes its volumes came from
+                i = members[k]
+                again = replace(reference, measurement=analyses[k].measurement, bands=bands)
+                result.analyses[i] = replace(again, warnings=analyses[k].warnings)
+                if qc:
+                    _redraw_qc(
+                        result, _view(views, _view_of(again)), _view_of(again), qc_dir, lane_names
+                    )
+                drop.add(i)
+        _replace_analysis(result, members[ref], merged)
+        redraw.add(_view_of(merged))
+    result.analyses = [a for i, a in enumerate(result.analyses) if i not in drop]
+    return redraw
 
 
 def _view(views: dict[View, BlotImage], key: View) -> BlotImage:

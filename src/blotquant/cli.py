@@ -157,6 +157,7 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
       dose_response.csv  IC50 fits, where lanes carry doses
       standards.csv      linear range of each dilution series, where lanes are standards
       stats.csv          tests with membranes as replicates: vs control, and `compare` groups
+      exposures.csv      fitted scales between the exposures of each exposure series
       report.html        the verdict, figures, tables and QC thumbnails
       qc/*.png           one picture per image: lanes, boxes, background, flags
       run.json           version, config as read, input checksums, times (last)

@@ -197,6 +197,12 @@ class Measurement:
     band_kda_tolerance: float = 0.15
     #: Where in the config this came from, e.g. "membranes[0].images[2].regions[1]".
     source: str = ""
+    #: One exposure of an exposure series (the same membrane imaged for longer
+    #: and shorter): the series' name, shared by its exposures ("" alone) ...
+    series: str = ""
+    #: ... and this exposure's time in seconds, from the config or the file
+    #: (None: not known; the series is then ordered by brightness).
+    exposure_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,22 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from blotquant.background import background_image
-from blotquant.bands import box_heights, box_presence, find_bands, lane_boxes
+from blotquant.bands import BandBox, box_heights, box_presence, find_bands, lane_boxes
 from blotquant.errors import BlotquantError
 from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LaneEvidence, lane_evidence
 from blotquant.lanes import LaneGeometry, find_lanes, fixed_lanes, follow_lanes
-from blotquant.models import Measurement, Membrane
+from blotquant.models import AnalysisSettings, Measurement, Membrane
 from blotquant.polarity import Resolved, detect_polarity, signal_dtype, to_signal
-from blotquant.quantify import ImageAnalysis, image_noise, measure_band, membrane_noise
+from blotquant.quantify import (
+    BandMeasurement,
+    ImageAnalysis,
+    image_noise,
+    measure_band,
+    membrane_noise,
+)
 from blotquant.saturation import limit_mask, membrane_limit_mask, saturated_plateaus
 from blotquant.tables import LANES_UNCERTAIN
 from blotquant.touching import balance_touching
@@ -121,25 +127,8 @@ def analyze_image(
         )
         heights = box_heights(signal, boxes)
         boxes = balance_touching(signal, boxes, pitch=lanes.pitch, heights=heights)
-    background, background_first_row = background_image(
-        settings.background, signal, boxes, settings.rolling_ball_radius
-    )
     noise = image_noise(signal, whole_counts=region.dtype.kind in "ui")
-    bare = membrane_noise(signal, boxes, method=settings.background, band_rows=rows)
-    bands = tuple(
-        measure_band(
-            signal,
-            box,
-            method=settings.background,
-            saturated=saturated if saturated.any() else None,
-            clipped_membrane=clipped if clipped.any() else None,
-            background_image=background,
-            pixel_noise=noise,
-            background_row_offset=background_first_row,
-            membrane=bare,
-        )
-        for box in boxes
-    )
+    bands = _measure_boxes(signal, boxes, settings, saturated, clipped, noise, rows)
     if evidence is not None:
         # a lane is bare only if its box holds no band either: a band that
         # slopes away from the membrane's band rows is missed by the columns
@@ -164,6 +153,84 @@ def analyze_image(
         lane_doubts=doubts,
         crop=crop,
         frame_cut=frame_cut,
+        region_shape=region.shape,
+    )
+
+
+def _measure_boxes(
+    signal: np.ndarray,
+    boxes: list[BandBox],
+    settings: AnalysisSettings,
+    saturated: np.ndarray,
+    clipped: np.ndarray,
+    noise: float,
+    rows: np.ndarray,
+) -> tuple[BandMeasurement, ...]:
+    """Measure every box of a region: its background, then each band."""
+    background, background_first_row = background_image(
+        settings.background, signal, boxes, settings.rolling_ball_radius
+    )
+    bare = membrane_noise(signal, boxes, method=settings.background, band_rows=rows)
+    return tuple(
+        measure_band(
+            signal,
+            box,
+            method=settings.background,
+            saturated=saturated if saturated.any() else None,
+            clipped_membrane=clipped if clipped.any() else None,
+            background_image=background,
+            pixel_noise=noise,
+            background_row_offset=background_first_row,
+            membrane=bare,
+        )
+        for box in boxes
+    )
+
+
+def measure_in_boxes(
+    image: BlotImage, measurement: Measurement, reference: ImageAnalysis
+) -> tuple[BandMeasurement, ...]:
+    """Measure an image in another image's boxes: the same membrane, imaged again.
+
+    For an exposure series: every exposure of a membrane is measured in the
+    boxes of one of them (the imager does not move the membrane between
+    exposures), so the scale between exposures is the bands' own.
+
+    Parameters
+    ----------
+    image : BlotImage
+        The other image, turned as ``measurement`` asks.
+    measurement : Measurement
+        What it is (its saturation level, its background method).
+    reference : ImageAnalysis
+        The analysis whose region, polarity and boxes are used.
+
+    Returns
+    -------
+    tuple of BandMeasurement
+        One per box of ``reference``.
+
+    Raises
+    ------
+    BlotquantError
+        If the image is not the reference's size, or is mostly saturated.
+    """
+    region, _, _, _ = _cut_region(image.pixels, reference.measurement, reference.crop)
+    if reference.region_shape and region.shape != reference.region_shape:
+        raise BlotquantError(
+            f"{measurement.image}: this exposure is {region.shape[1]} x {region.shape[0]} "
+            f"pixels where {reference.measurement.image} is {reference.region_shape[1]} x "
+            f"{reference.region_shape[0]}{config_at(measurement)}; the exposures of a series "
+            "are one membrane imaged in place, so they must be the same size. Export them "
+            "alike (same binning, same crop)."
+        )
+    polarity: Resolved = "dark-bands" if reference.polarity == "dark-bands" else "light-bands"
+    saturated, clipped, _ = _saturated_pixels(region, polarity, image, measurement)
+    signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
+    noise = image_noise(signal, whole_counts=region.dtype.kind in "ui")
+    rows = rows_with_bands(band_residual(signal[:, ::4]))
+    return _measure_boxes(
+        signal, list(reference.boxes), measurement.analysis, saturated, clipped, noise, rows
     )
 
 

@@ -255,6 +255,9 @@ def _draw_lanes(
         label += f"  frame cut away: {', '.join(analysis.frame_cut)} (`crop` to change)"
     if analysis.lanes_from:
         label += f"  lanes from {analysis.lanes_from}"
+    if analysis.exposures:
+        named = ", ".join(f"e{k} {name}" for k, name in enumerate(analysis.exposures, start=1))
+        label += f"  exposures (each box says its own): {named}"
     draw.text(pt(4, off + 2), label, fill=_REGION_COLOUR, font=font)
     doubts = analysis.lane_doubts
     colour = _DOUBT_COLOUR if doubts else _LANE_COLOUR
@@ -305,6 +308,10 @@ def _draw_boxes(
             draw.line([pt(left, b_l + margin), pt(right, b_r + margin)], fill=_MARGIN_COLOUR)
         # (lanes-uncertain is said once, in red, over the region: not under every box)
         words = [f for f in band.flags if f != LANES_UNCERTAIN]
+        if band.exposure and band.exposure in analysis.exposures:
+            # an exposure series: which exposure this band's volume comes from
+            index = analysis.exposures.index(band.exposure) + 1
+            draw.text(pt(left + 2, t_l - margin - 12), f"e{index}", fill=colour, font=font)
         if words:
             draw.text(pt(left, b_l + margin + 2), ",".join(words), fill=colour, font=font)
     return colour_of

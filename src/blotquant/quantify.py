@@ -50,6 +50,10 @@ class BandMeasurement:
     profile: np.ndarray | None = None
     #: Background under each box row (summed across the lane).
     background: np.ndarray | None = None
+    #: In an exposure series: the exposure (its file) the volumes come from,
+    #: and the factor they were brought to the longest exposure's scale by.
+    exposure: str = ""
+    exposure_factor: float = 1.0
 
     @property
     def flag_text(self) -> str:
@@ -90,6 +94,11 @@ class ImageAnalysis:
     #: Where the lanes came from when another image of the membrane lent them
     #: (registered to this one); empty when this image's own bands placed them.
     lanes_from: str = ""
+    #: (rows, columns) of the region measured.
+    region_shape: tuple[int, ...] = ()
+    #: An exposure series merged into this analysis: its exposures' files,
+    #: shortest first (each band says which one it came from).
+    exposures: tuple[str, ...] = ()
 
 
 def noise_sigma(signal: np.ndarray) -> float:
@@ -473,6 +482,8 @@ def bands_table(experiment: Experiment, analyses: Sequence[ImageAnalysis]) -> pd
                 channel=m.channel,
                 polarity=a.polarity,
                 background=m.analysis.background,
+                exposure=band.exposure,
+                exposure_factor=band.exposure_factor if band.exposure else np.nan,
             )
             rows.append(row)
     columns = [*BANDS_LEADING, *meta_keys, *BANDS_MEASURED]

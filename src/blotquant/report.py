@@ -53,6 +53,7 @@ RESULT_FILES = (
     "dose_response.csv",
     "standards.csv",
     "stats.csv",
+    "exposures.csv",
     "report.html",
     "run.json",
 )

@@ -253,6 +253,7 @@ def render_report(
             ratios, tables.get("dose_response.csv"), pairs, groups, experiment.dose_key
         ),
         *_linear_ranges(experiment, tables["bands.csv"], tables.get("standards.csv")),
+        *_exposure_series(tables.get("exposures.csv")),
         *_statistics(tables.get("stats.csv")),
         "<h2>Summary</h2>" + _table(tables["summary.csv"]),
         _lanes(experiment),
@@ -395,6 +396,28 @@ def _not_drawn(what: str, exc: Exception) -> str:
         f"({_esc(type(exc).__name__)}: {_esc(str(exc))}); the tables below and the CSVs "
         "hold every number. Please report this with the config.</p>"
     )
+
+
+def _exposure_series(exposures: pd.DataFrame | None) -> list[str]:
+    """exposures.csv in words: how the exposures of each series were joined."""
+    if exposures is None or exposures.empty:
+        return []
+    shown = exposures.drop(columns=[VERSION_COLUMN], errors="ignore")
+    return [
+        "<h2>Exposure series</h2><p>Every exposure of a series was measured in the boxes of "
+        "the longest one. <code>scale</code> is the fitted factor between neighbouring "
+        "exposures (from the bands unsaturated and clear of the noise in both; "
+        "<code>spread</code> is their own scatter around it, <code>nominal_scale</code> the "
+        "ratio of the exposure times, which the substrate's decay makes larger). Each band "
+        "takes the volume of its longest unsaturated exposure, brought to the longest one's "
+        "scale: bands.csv names it in <code>exposure</code>, with the factor in "
+        "<code>exposure_factor</code>, and the QC picture of the longest exposure marks each "
+        "box <code>e1</code>, <code>e2</code>, ... (shortest first). A band saturated in every "
+        "exposure stays <code>saturated</code>. <code>dynamic_range</code>: strongest over "
+        "weakest band measured within about 3 % (signal-to-noise 33 or more), merged, against "
+        "<code>best_single_range</code>, the best one exposure alone.</p>",
+        _table(shown),
+    ]
 
 
 def _statistics(stats: pd.DataFrame | None) -> list[str]:

@@ -18,7 +18,7 @@ BANDS_LEADING = ("membrane", "image", "antibody", "lane")
 BANDS_MEASURED = (
     "x_left", "x_right", "band_top", "band_bottom", "raw_volume", "background_volume",
     "net_volume", "saturated_pixels", "flags", "snr", "band_row", "kda", "lane_center",
-    "channel", "polarity", "background",
+    "channel", "polarity", "background", "exposure", "exposure_factor",
 )  # fmt: skip
 #: ratios.csv: these columns, then every lane metadata key, then RATIOS_MEASURED.
 RATIOS_LEADING = ("membrane", "lane")
@@ -80,6 +80,12 @@ STANDARDS_COLUMNS = (
     "membrane", "image", "antibody", "n_standards", "n_linear", "amount_low", "amount_high",
     "volume_low", "volume_high", "slope", "r2_linear", "vmax", "k_half", "r2_saturating",
     "n_outside", "note",
+)  # fmt: skip
+#: exposures.csv: one row per pair of neighbouring exposures of a series.
+EXPOSURES_COLUMNS = (
+    "membrane", "antibody", "shorter", "longer", "seconds_shorter", "seconds_longer",
+    "nominal_scale", "scale", "spread", "n_bands", "dynamic_range",
+    "best_single_range", "n_saturated_in_all",
 )  # fmt: skip
 #: stats.csv: one row per comparison (see :mod:`blotquant.stats`).
 STATS_COLUMNS = (

@@ -316,6 +316,8 @@ class Collector:
                 rotate=keys.get("rotate") or 0.0,
                 analysis=settings({**self.global_analysis, **keys}),
                 source=source,
+                series=keys.get("series") or "",
+                exposure_s=keys.get("exposure_s"),
                 **_ladder_fields(keys),
             )
         )

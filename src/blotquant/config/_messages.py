@@ -144,6 +144,7 @@ KIND_NAMES = {
     "membrane": "a membrane (an entry of `membranes`)",
     "image": "an image (an entry of a membrane's `images`)",
     "region": "a region (an entry of an image's `regions`)",
+    "exposure": "an exposure (an entry of an image's `exposures`)",
     "batch": "a batch (an entry of `batches`)",
     "pair": "a pair (an entry of `pairs`)",
     "lane": "a lane",
@@ -169,6 +170,7 @@ ITEM_EXAMPLES = {
     "lanes": "{treatment: DMSO, cell_line: parental}",
     "images": "{file: rep1_AKT.tif, antibody: AKT}",
     "regions": "{antibody: AKT, rows: [300, 600]}",
+    "exposures": "{file: rep1_pAKT_30s.tif, seconds: 30}",
     "membranes": "{name: rep1, lanes: [...], images: [...]}",
     "batches": '{files: exports/*.tif, pattern: "{membrane}_{antibody}.tif", lanes: [...]}',
 }

@@ -52,6 +52,7 @@ from blotquant.config._schema import (
     DEFAULT_SUMMARY_BY,
     OVERRIDE_KEYS,
     AnalysisModel,
+    ExposureModel,
     ImageModel,
     LoadingPairModel,
     MembraneModel,
@@ -453,35 +454,103 @@ def _read_image(c: Collector, membrane: _Membrane, j: int, raw: Any) -> dict[str
         return {}
     file = model.file if "file" not in broken else None
     keys = overrides(model, broken, OVERRIDE_KEYS)
-    source = f"membranes[{membrane.index}] ({membrane.name}) > images[{j}] ({file})"
-    image = _Image(membrane, file, keys, {key: (*loc, key) for key in keys}, source)
-    resolved: dict[str, Any] = {"file": file}
-    shows = _what_it_shows(c, loc, raw)
-    if shows is None or shows in broken:
+    series = _read_exposures(
+        c, loc, model, broken, written=isinstance(raw, Mapping) and "file" in raw
+    )
+    if series is None:
         c.measures_known = False
+        return {}
+    resolved: dict[str, Any] = (
+        {"file": file}
+        if not series
+        else {"exposures": [{"file": f, "seconds": t} for f, t in series]}
+    )
+    shows = _what_it_shows(c, loc, raw)
+    for each, seconds in series or [(file, None)]:
+        own = {**keys, "series": keypath(loc) if series else "", "exposure_s": seconds}
+        source = f"membranes[{membrane.index}] ({membrane.name}) > images[{j}] ({each})"
+        image = _Image(membrane, each, own, {key: (*loc, key) for key in keys}, source)
+        regions = _measure_image(c, image, loc, model, shows, broken)
+    if regions is not None:
+        resolved["regions"] = regions
     elif shows == "antibody":
         resolved["antibody"] = model.antibody
-        _measure(c, image, loc, model.antibody)
-    else:
-        resolved["regions"] = []
-        for k, item in enumerate(model.regions):
-            rloc = (*loc, "regions", k)
-            read = c.read_region(item, rloc)
-            if read is None:
-                continue
-            region, own = read
-            strip = image._replace(
-                keys={**keys, **own},
-                key_locs={**image.key_locs, **{key: (*rloc, key) for key in own}},
-                source=f"{source} > regions[{k}]",
-            )
-            _measure(c, strip, rloc, region.antibody, region.rows)
-            resolved["regions"].append(
-                {"antibody": region.antibody, "rows": list(region.rows), **json_values(own)}
-            )
     resolved["channel"] = keys.get("channel", 0)
     resolved.update(json_values({k: v for k, v in keys.items() if k != "channel"}))
     return resolved
+
+
+def _read_exposures(
+    c: Collector, loc: Loc, model: ImageModel, broken: set[str], *, written: bool
+) -> list[tuple[str, float | None]] | None:
+    """Read an image's ``exposures`` ([] without them); None on a problem.
+
+    ``written``: the image writes a ``file`` key (perhaps with no value).
+    """
+    if model.exposures is None:
+        if model.file is None and "file" not in broken:
+            message = MISSING["file"]
+            if written:
+                message = message.replace("is missing", "has no value", 1)
+            c.add((*loc, "file"), message)
+            return None
+        return []
+    if model.file is not None:
+        c.add(
+            loc,
+            "has both `file` and `exposures`: an image is one file, or one membrane imaged at "
+            "several exposures (exposures: [{file: a_5s.tif, seconds: 5}, {file: a_30s.tif, "
+            "seconds: 30}]); keep one.",
+        )
+        return None
+    series: list[tuple[str, float | None]] = []
+    for k, item in enumerate(model.exposures):
+        item = {"file": item} if isinstance(item, str) else item
+        read, bad = c.validate(
+            ExposureModel, item, (*loc, "exposures", k), ITEM_EXAMPLES["exposures"]
+        )
+        if read is None or bad:
+            return None
+        series.append((read.file, read.seconds))
+    if len(series) < 2:
+        c.add(
+            (*loc, "exposures"),
+            "lists one exposure; a series needs two or more (a single file is `file: ...`).",
+        )
+        return None
+    return series
+
+
+def _measure_image(
+    c: Collector,
+    image: _Image,
+    loc: Loc,
+    model: ImageModel,
+    shows: str | None,
+    broken: set[str],
+) -> list[dict[str, Any]] | None:
+    """Record what one file shows (its antibody, or its regions); return the regions read."""
+    if shows is None or shows in broken:
+        c.measures_known = False
+        return None
+    if shows == "antibody":
+        _measure(c, image, loc, model.antibody)
+        return None
+    regions = []
+    for k, item in enumerate(model.regions):
+        rloc = (*loc, "regions", k)
+        read = c.read_region(item, rloc)
+        if read is None:
+            continue
+        region, own = read
+        strip = image._replace(
+            keys={**image.keys, **own},
+            key_locs={**image.key_locs, **{key: (*rloc, key) for key in own}},
+            source=f"{image.source} > regions[{k}]",
+        )
+        _measure(c, strip, rloc, region.antibody, region.rows)
+        regions.append({"antibody": region.antibody, "rows": list(region.rows), **json_values(own)})
+    return regions
 
 
 def _what_it_shows(c: Collector, loc: Loc, raw: Mapping[str, Any]) -> str | None:

@@ -390,10 +390,21 @@ class ImageModel(_ImageKeysModel):
     """An entry of a membrane's ``images``."""
 
     kind: ClassVar[str] = "image"
-    required: ClassVar[tuple[str, ...]] = ("file",)
+    required: ClassVar[tuple[str, ...]] = ()  # (file, or exposures: checked by the reader)
     file: PathText | None = None
     antibody: Text | None = None
     regions: Items | None = None
+    #: the same membrane imaged at several exposures, instead of one file
+    exposures: Items | None = None
+
+
+class ExposureModel(Model):
+    """An entry of an image's ``exposures``: a file and, where known, its exposure time."""
+
+    kind: ClassVar[str] = "exposure"
+    required: ClassVar[tuple[str, ...]] = ("file",)
+    file: PathText | None = None
+    seconds: Positive | None = None
 
 
 class BatchModel(_ImageKeysModel):
