@@ -365,15 +365,30 @@ def _merge_exposure_series(
         ref = int(np.argmax(seconds if known else brightness))  # type: ignore[arg-type]
         reference = analyses[ref]
         measured: list[tuple[int, tuple[BandMeasurement, ...]]] = []
+        shifts: dict[int, tuple[int, int]] = {}
         for k, a in enumerate(analyses):
             if k == ref:
                 measured.append((k, reference.bands))
                 continue
             try:
                 image = _view(views, _view_of(a))
-                measured.append((k, measure_in_boxes(image, a.measurement, reference)))
+                bands, shift = measure_in_boxes(
+                    image,
+                    a.measurement,
+                    reference,
+                    reference_image=_view(views, _view_of(reference)),
+                )
             except BlotquantError as exc:
                 result.failures.append((f"{a.measurement.image} [{antibody}]", str(exc)))
+                continue
+            measured.append((k, bands))
+            shifts[k] = shift
+            if shift != (0, 0):
+                result.warnings.append(
+                    f"{a.measurement.image} ({antibody} on {membrane}) lies {shift[0]} row(s) and "
+                    f"{shift[1]} column(s) from {reference.measurement.image}: the membrane moved "
+                    "between exposures; it was measured where its bands are."
+                )
         if len(measured) < 2:
             continue
         # shortest first: by time, else by the bands' volumes in the same boxes
@@ -394,7 +409,14 @@ def _merge_exposure_series(
             if k != ref:
                 # its QC picture: its own pixels, in the boxes its volumes came from
                 i = members[k]
-                again = replace(reference, measurement=analyses[k].measurement, bands=bands)
+                dy, dx = shifts.get(k, (0, 0))
+                again = replace(
+                    reference,
+                    measurement=analyses[k].measurement,
+                    bands=bands,
+                    row_offset=reference.row_offset + dy,
+                    col_offset=reference.col_offset + dx,
+                )
                 result.analyses[i] = replace(again, warnings=analyses[k].warnings)
                 if qc:
                     _redraw_qc(

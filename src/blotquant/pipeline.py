@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from skimage.registration import phase_cross_correlation
 
 from blotquant.background import background_image
 from blotquant.bands import BandBox, box_heights, box_presence, find_bands, lane_boxes
@@ -188,13 +189,19 @@ def _measure_boxes(
 
 
 def measure_in_boxes(
-    image: BlotImage, measurement: Measurement, reference: ImageAnalysis
-) -> tuple[BandMeasurement, ...]:
+    image: BlotImage,
+    measurement: Measurement,
+    reference: ImageAnalysis,
+    *,
+    reference_image: BlotImage | None = None,
+) -> tuple[tuple[BandMeasurement, ...], tuple[int, int]]:
     """Measure an image in another image's boxes: the same membrane, imaged again.
 
     For an exposure series: every exposure of a membrane is measured in the
-    boxes of one of them (the imager does not move the membrane between
-    exposures), so the scale between exposures is the bands' own.
+    boxes of one of them, so the scale between exposures is the bands' own.
+    The imager does not move the membrane between exposures; when
+    ``reference_image`` is given, the shift between the two is measured
+    anyway (phase correlation) and followed, to the nearest pixel.
 
     Parameters
     ----------
@@ -204,34 +211,77 @@ def measure_in_boxes(
         What it is (its saturation level, its background method).
     reference : ImageAnalysis
         The analysis whose region, polarity and boxes are used.
+    reference_image : BlotImage, optional
+        The image ``reference`` analysed, to register ``image`` to.
 
     Returns
     -------
-    tuple of BandMeasurement
+    bands : tuple of BandMeasurement
         One per box of ``reference``.
+    shift : (int, int)
+        Rows and columns the image's membrane lies from the reference's.
 
     Raises
     ------
     BlotquantError
         If the image is not the reference's size, or is mostly saturated.
     """
-    region, _, _, _ = _cut_region(image.pixels, reference.measurement, reference.crop)
-    if reference.region_shape and region.shape != reference.region_shape:
+    if image.pixels.shape != (reference_image or image).pixels.shape or (
+        reference.region_shape
+        and _cut_region(image.pixels, reference.measurement, reference.crop)[0].shape
+        != reference.region_shape
+    ):
         raise BlotquantError(
-            f"{measurement.image}: this exposure is {region.shape[1]} x {region.shape[0]} "
-            f"pixels where {reference.measurement.image} is {reference.region_shape[1]} x "
-            f"{reference.region_shape[0]}{config_at(measurement)}; the exposures of a series "
+            f"{measurement.image}: this exposure is not the size of "
+            f"{reference.measurement.image}{config_at(measurement)}; the exposures of a series "
             "are one membrane imaged in place, so they must be the same size. Export them "
             "alike (same binning, same crop)."
         )
+    shift = (0, 0)
+    if reference_image is not None:
+        shift = _exposure_shift(image, reference_image, reference)
+    region = _cut_region(_shifted(image.pixels, shift), reference.measurement, reference.crop)[0]
     polarity: Resolved = "dark-bands" if reference.polarity == "dark-bands" else "light-bands"
     saturated, clipped, _ = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     noise = image_noise(signal, whole_counts=region.dtype.kind in "ui")
     rows = rows_with_bands(band_residual(signal[:, ::4]))
-    return _measure_boxes(
+    bands = _measure_boxes(
         signal, list(reference.boxes), measurement.analysis, saturated, clipped, noise, rows
     )
+    return bands, shift
+
+
+def _exposure_shift(
+    image: BlotImage, reference_image: BlotImage, reference: ImageAnalysis
+) -> tuple[int, int]:
+    """Rows and columns ``image``'s membrane lies from the reference's (phase correlation).
+
+    On the logarithm of each region: exposures differ by a factor, which the
+    logarithm makes an offset (the correlation's normalisation takes it away).
+    """
+    regions = [
+        np.log1p(
+            np.abs(
+                np.asarray(_cut_region(i.pixels, reference.measurement, reference.crop)[0], float)
+            )
+        )
+        for i in (reference_image, image)
+    ]
+    found, _, _ = phase_cross_correlation(regions[0], regions[1], normalization=None)
+    dy, dx = (int(round(-v)) for v in found)
+    return dy, dx
+
+
+def _shifted(pixels: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """Move the image back by ``shift`` (edge pixels repeated where it runs out)."""
+    dy, dx = shift
+    if dy == 0 and dx == 0:
+        return pixels
+    height, width = pixels.shape
+    rows = np.clip(np.arange(height) + dy, 0, height - 1)
+    cols = np.clip(np.arange(width) + dx, 0, width - 1)
+    return pixels[rows[:, None], cols[None, :]]
 
 
 def config_at(measurement: Measurement) -> str:
