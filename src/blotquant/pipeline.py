@@ -171,7 +171,9 @@ def _measure_boxes(
     background, background_first_row = background_image(
         settings.background, signal, boxes, settings.rolling_ball_radius
     )
-    bare = membrane_noise(signal, boxes, method=settings.background, band_rows=rows)
+    bare = membrane_noise(
+        signal, boxes, method=settings.background, band_rows=rows, pixel_noise=noise
+    )
     return tuple(
         measure_band(
             signal,

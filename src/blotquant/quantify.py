@@ -7,7 +7,7 @@ the analyses of an experiment into the contract's bands.csv.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -176,6 +176,11 @@ class MembraneNoise:
     volume: float = 0.0
     peak: float = 0.0
     boxes: int = 0
+    #: Lane -> root mean square of the net volumes of that lane's own boxes on
+    #: bare membrane (two or more, free of specks and marks): the background's
+    #: error where the band is. A blotch or a bend of the background is local;
+    #: the image-wide spread, taken robustly, leaves it out.
+    local: dict[int, float] = field(default_factory=dict)
 
 
 def peak_height(net_rows: np.ndarray) -> float:
@@ -200,6 +205,7 @@ def membrane_noise(
     *,
     method: str,
     band_rows: np.ndarray | None = None,
+    pixel_noise: float = 0.0,
 ) -> MembraneNoise:
     """Measure what the band boxes measure on bare membrane: the noise a band must beat.
 
@@ -223,6 +229,10 @@ def membrane_noise(
     band_rows : ndarray of bool, shape (n_rows,), optional
         Rows that hold bands or marks anywhere across the image
         (:func:`blotquant.evidence.rows_with_bands`): no moved box reads them.
+    pixel_noise : float
+        Noise of one pixel: moved boxes with a pixel this many times
+        :data:`SPECK_SIGMAS` off its neighbours (dust, a pen mark) give no
+        local estimate (0: every box does).
 
     Returns
     -------
@@ -233,6 +243,7 @@ def membrane_noise(
     null_method = "profile-baseline" if method == "rolling-ball" else method
     nets: list[float] = []
     peaks: list[float] = []
+    by_lane: dict[int, list[float]] = {}
     n_rows = signal.shape[0]
     tops_of = {box.lane: box.column_tops()[1] for box in boxes}
     # nearest shifts first, lane after lane, until enough bare boxes are measured
@@ -259,6 +270,9 @@ def membrane_noise(
             rows = rows - background_profile(null_method, patch, moved.margin, height)
             nets.append(float(rows.sum()))
             peaks.append(peak_height(rows))
+            if pixel_noise <= 0 or not _speckled(patch, pixel_noise):
+                # (a speck of dust or a written mark is not the background's error)
+                by_lane.setdefault(box.lane, []).append(nets[-1])
     if len(nets) < MIN_NULL_BOXES:
         return MembraneNoise()
     chance = np.asarray(peaks)
@@ -266,7 +280,24 @@ def membrane_noise(
         volume=float(robust_sigma(np.asarray(nets))),
         peak=float(np.median(chance) + PEAK_K * robust_sigma(chance)),
         boxes=len(nets),
+        # (with no background removed, a box on bare membrane holds the membrane
+        # itself: no measure of a background's error)
+        local={
+            lane: float(np.sqrt(np.mean(np.square(values))))
+            for lane, values in by_lane.items()
+            if len(values) >= 2 and method != "none"
+        },
     )
+
+
+#: A pixel this many pixel-noise SDs off the median of its 3 x 3 neighbours is a speck.
+SPECK_SIGMAS = 8.0
+
+
+def _speckled(patch: np.ndarray, pixel_noise: float) -> bool:
+    """Tell whether a box holds a sharp speck or stroke (dust, a mark), not only membrane."""
+    smooth = ndimage.median_filter(patch, size=3, mode="nearest")
+    return bool(np.abs(patch - smooth).max() > SPECK_SIGMAS * pixel_noise)
 
 
 def measure_band(
@@ -361,6 +392,7 @@ def measure_band(
             )
         ),
         membrane.volume if membrane is not None else 0.0,
+        membrane.local.get(box.lane, 0.0) if membrane is not None else 0.0,
     )
     snr = float(net / noise) if noise > 0 else (np.inf if net > 0 else 0.0)
     peak = None
