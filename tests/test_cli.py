@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -334,3 +335,21 @@ def test_help_has_examples_and_names_every_output():
         assert f"{name}" in text, name
     top = CliRunner().invoke(main, ["--help"]).output
     assert "_BLOTQUANT_COMPLETE=bash_source blotquant" in top
+
+
+def test_an_interrupt_lost_in_a_clean_up_callback_stops_the_run_at_its_next_step(capsys):
+    # Ctrl-C landing inside a weak reference's callback cannot stop anything there:
+    # Python would print "Exception ignored ... Traceback" and go on
+    import types
+
+    from blotquant.cli import _stop_if_pending, _terminate_as_interrupt
+
+    stopped_by: list[str] = []
+    pending: list[bool] = []
+    steps: list[int] = []
+    with _terminate_as_interrupt(stopped_by, pending):
+        sys.unraisablehook(types.SimpleNamespace(exc_value=KeyboardInterrupt(), object=None))
+        assert pending == [True]
+        with pytest.raises(KeyboardInterrupt):
+            _stop_if_pending(pending, steps.append)(1)
+    assert steps == [] and pending == [] and "Traceback" not in capsys.readouterr().err

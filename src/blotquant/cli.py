@@ -88,19 +88,46 @@ def _feedback(*, quiet: bool) -> Iterator[_Feedback]:
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt(stopped_by: list[str]) -> Iterator[None]:
-    """Let SIGTERM (a batch system's time limit) stop a run the way Ctrl-C does."""
+def _terminate_as_interrupt(stopped_by: list[str], pending: list[bool]) -> Iterator[None]:
+    """Let SIGTERM (a batch system's time limit) stop a run the way Ctrl-C does.
+
+    A signal that lands while Python runs a clean-up callback (a weak
+    reference's, a finaliser) cannot stop anything there: Python would print
+    "Exception ignored ... Traceback" and go on. Such an interrupt is kept
+    quiet and noted in ``pending``; the run stops at its next step instead.
+    """
     import signal
 
     def stop(_number: int, _frame: object) -> None:
         stopped_by.append("stopped (SIGTERM)")
         raise KeyboardInterrupt
 
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            pending.append(True)
+            return
+        previous_hook(info)
+
     previous = signal.signal(signal.SIGTERM, stop)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
+
+
+def _stop_if_pending(pending: list[bool], call: Callable[..., None]) -> Callable[..., None]:
+    """Call ``call``, but first stop the run if an interrupt was kept for now."""
+
+    def checked(*args: Any) -> None:
+        if pending:
+            pending.clear()
+            raise KeyboardInterrupt
+        call(*args)
+
+    return checked
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -169,13 +196,18 @@ def run(config: Path, out: Path | None, jobs: int, quiet: bool, strict: bool) ->
     Ctrl-C or SIGTERM (exit 130, 143) leave the previous results whole.
     """
     stopped_by: list[str] = []
+    pending: list[bool] = []
     try:
-        with _terminate_as_interrupt(stopped_by):
+        with _terminate_as_interrupt(stopped_by, pending):
             from blotquant.api import run as run_api  # (slow: inside, so Ctrl-C is caught)
 
             with _feedback(quiet=quiet) as said:
                 outcome = run_api(
-                    config, out=out, jobs=jobs, progress=said.progress, stage=said.stage
+                    config,
+                    out=out,
+                    jobs=jobs,
+                    progress=_stop_if_pending(pending, said.progress),
+                    stage=_stop_if_pending(pending, said.stage),
                 )
     except KeyboardInterrupt:
         how = stopped_by[0] if stopped_by else "interrupted (Ctrl-C)"
