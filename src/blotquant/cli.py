@@ -118,14 +118,15 @@ def _terminate_as_interrupt(stopped_by: list[str], pending: list[bool]) -> Itera
         sys.unraisablehook = previous_hook
 
 
-def _stop_if_pending(pending: list[bool], call: Callable[..., None]) -> Callable[..., None]:
-    """Call ``call``, but first stop the run if an interrupt was kept for now."""
+def _stop_if_pending(pending: list[bool], call: Callable[..., None] | None) -> Callable[..., None]:
+    """Call ``call`` (if any), but first stop the run if an interrupt was kept for now."""
 
     def checked(*args: Any) -> None:
         if pending:
             pending.clear()
             raise KeyboardInterrupt
-        call(*args)
+        if call is not None:
+            call(*args)
 
     return checked
 
