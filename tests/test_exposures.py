@@ -157,3 +157,40 @@ def test_a_scale_is_fitted_from_bands_clear_in_both():
 def test_the_exposure_time_is_read_from_an_imagers_file():
     assert exposure_seconds({"Exposure Time (sec)": 36.28, "Binning": "4x4"}) == 36.28
     assert exposure_seconds({"format": "TIFF"}) is None
+
+
+def test_a_batch_reads_the_series_from_the_file_names(series):
+    outcome, _, out = series
+    folder = out.parent
+    lanes = [{"treatment": "DMSO"}] * len(INTENSITY)
+    config = {
+        "experiment": "exposure series, batch",
+        "pairs": [{"phospho": "X", "total": "L"}],
+        "batches": [
+            # m4_X_8s.tif: membrane m4, antibody X, exposure 8 s
+            {
+                "files": "m*_X_*.tif",
+                "pattern": "{membrane}_{antibody}_{exposure}.tif",
+                "lanes": lanes,
+            },
+            {"files": "m*_L.tif", "pattern": "{membrane}_{antibody}.tif", "lanes": lanes},
+        ],
+    }
+    path = folder / "batch.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    batch = run(path, out=folder / "out_batch", qc=False)
+    assert not batch.failures
+    keys = ["membrane", "antibody", "lane"]
+    mine = batch.bands.sort_values(keys).reset_index(drop=True)
+    theirs = outcome.bands.sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_series_equal(mine["net_volume"], theirs["net_volume"])
+    assert mine["exposure"].tolist() == theirs["exposure"].tolist()
+    assert len(pd.read_csv(folder / "out_batch" / "exposures.csv")) == sum(n - 1 for n in SERIES)
+
+
+def test_exposure_times_are_read_from_file_names():
+    from blotquant.config._batches import exposure_seconds_of
+
+    assert exposure_seconds_of("30s") == 30.0 and exposure_seconds_of("500ms") == 0.5
+    assert exposure_seconds_of("2min") == 120.0 and exposure_seconds_of("1p5") == 1.5
+    assert exposure_seconds_of("12") == 12.0 and exposure_seconds_of("long") is None

@@ -23,7 +23,7 @@ from blotquant.config._collect import (
     json_values,
     overrides,
 )
-from blotquant.config._messages import ITEM_EXAMPLES, Loc
+from blotquant.config._messages import ITEM_EXAMPLES, Loc, keypath
 from blotquant.config._schema import OVERRIDE_KEYS, BatchModel, RegionModel
 from blotquant.models import INSPECT_SUFFIX, QC_DIR, STAGING_PREFIX
 
@@ -111,6 +111,8 @@ def _match_files(c: Collector, batch: _Batch) -> None:
         return
     regex, groups = compiled
     unmatched: list[str] = []
+    # {exposure} in the pattern: files of one membrane and antibody are a series
+    series: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for rel in files:
         target = rel if "/" in model.pattern else PurePosixPath(rel).name
         match = regex.search(target)
@@ -118,23 +120,68 @@ def _match_files(c: Collector, batch: _Batch) -> None:
             unmatched.append(rel)
         elif batch.strips is not None:
             _add_strips(c, batch, rel, match.group(groups["membrane"]))
+        elif "exposure" in groups:
+            key = (match.group(groups["membrane"]), match.group(groups["antibody"]))
+            series.setdefault(key, []).append((rel, match.group(groups["exposure"])))
         else:
             raw_antibody = match.group(groups["antibody"])
             _add_file(c, batch, rel, match.group(groups["membrane"]), raw_antibody)
+    for (membrane, raw_antibody), exposures in series.items():
+        if len(exposures) == 1:
+            _add_file(c, batch, exposures[0][0], membrane, raw_antibody)
+            continue
+        for rel, text in exposures:
+            label = f"{keypath(batch.loc)} {membrane}/{raw_antibody}"
+            _add_file(
+                c, batch, rel, membrane, raw_antibody, series=(label, exposure_seconds_of(text))
+            )
     _report_unmatched(c, batch, unmatched)
 
 
-def _add_file(c: Collector, batch: _Batch, rel: str, membrane: str, raw_antibody: str) -> None:
-    """One file of a batch without `regions`: one antibody, named in the file name."""
+def exposure_seconds_of(text: str) -> float | None:
+    """Read an exposure time from a file name's {exposure} field: ``30s``, ``500ms``, ``2min``.
+
+    A bare number is seconds; anything else is no time (the series is then
+    ordered by brightness).
+    """
+    found = re.fullmatch(r"\s*(\d+(?:[.,p]\d+)?)\s*(ms|s|sec|secs|min)?\s*", text, re.I)
+    if found is None:
+        return None
+    value = float(found.group(1).replace(",", ".").replace("p", "."))
+    unit = (found.group(2) or "s").lower()
+    return value / 1000 if unit == "ms" else value * 60 if unit == "min" else value
+
+
+def _add_file(
+    c: Collector,
+    batch: _Batch,
+    rel: str,
+    membrane: str,
+    raw_antibody: str,
+    *,
+    series: tuple[str, float | None] | None = None,
+) -> None:
+    """One file of a batch without `regions`: one antibody, named in the file name.
+
+    ``series``: the file is one exposure of a series (its name, its seconds).
+    """
     aliases = batch.model.antibody_aliases or {}
     antibody = aliases.get(raw_antibody, raw_antibody)
     if raw_antibody in aliases:
         batch.used_aliases.add(raw_antibody)
     tail = " Remove one file or narrow `files`."
-    if not _first_of_antibody(c, batch, rel, membrane, antibody, tail):
-        return
-    if not _claim_membrane(c, batch, rel, membrane):
-        return
+    first = batch.found.get((membrane, antibody))
+    in_series = series is not None and first is not None and first.startswith("series ")
+    if not in_series:
+        if not _first_of_antibody(c, batch, rel, membrane, antibody, tail):
+            return
+        if series is not None:
+            batch.found[membrane, antibody] = f"series {rel}"
+        if not _claim_membrane(c, batch, rel, membrane):
+            return
+    keys = batch.keys
+    if series is not None:
+        keys = {**keys, "series": series[0], "exposure_s": series[1]}
     c.add_measurement(
         AntibodyEntry(
             membrane,
@@ -144,7 +191,7 @@ def _add_file(c: Collector, batch: _Batch, rel: str, membrane: str, raw_antibody
             raw_antibody if raw_antibody == antibody else None,
         ),
         image=rel,
-        keys=batch.keys,
+        keys=keys,
         source=f"{batch.origin} ({batch.model.files}) > {rel}",
     )
 
