@@ -194,3 +194,49 @@ def test_exposure_times_are_read_from_file_names():
     assert exposure_seconds_of("30s") == 30.0 and exposure_seconds_of("500ms") == 0.5
     assert exposure_seconds_of("2min") == 120.0 and exposure_seconds_of("1p5") == 1.5
     assert exposure_seconds_of("12") == 12.0 and exposure_seconds_of("long") is None
+
+
+def test_a_series_of_strips_merges_each_strip_on_its_own(tmp_path):
+    seconds = [2.0, 16.0, 128.0]
+    rng = np.random.default_rng(3)
+    exposures = []
+    for t, gain in zip(seconds, _gain(seconds), strict=True):
+        strips = [
+            StripSpec(name, 200, 100.0, [i * gain * k for i in INTENSITY[:10]], sigma=4.0)
+            for name, k in (("p-Y", 1.0), ("Y", 30.0))
+        ]
+        spec = BlotSpec(
+            width=540, strips=strips, n_lanes=10, pitch=50.0, first_lane=45.0, read_noise=10.0
+        )
+        image, _ = render_blot(spec, rng)
+        tifffile.imwrite(tmp_path / f"strips_{t:g}s.tif", np.asarray(image, np.uint16))
+        exposures.append({"file": f"strips_{t:g}s.tif", "seconds": t})
+    config = {
+        "pairs": [{"phospho": "p-Y", "total": "Y"}],
+        "membranes": [
+            {
+                "name": "m",
+                "lanes": [{"treatment": "DMSO"}] * 10,
+                "images": [
+                    {
+                        "exposures": exposures,
+                        "regions": [
+                            {"antibody": "p-Y", "rows": [0, 200]},
+                            {"antibody": "Y", "rows": [200, 400]},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    outcome = run(tmp_path / "c.yaml", out=tmp_path / "out", qc=False)
+    assert not outcome.failures and len(outcome.bands) == 20  # one row per strip and lane
+    table = pd.read_csv(tmp_path / "out" / "exposures.csv")
+    assert sorted(table["antibody"]) == ["Y", "Y", "p-Y", "p-Y"]
+    truth = np.array(_gain(seconds)[1:]) / np.array(_gain(seconds)[:-1])
+    for _, rows in table.groupby("antibody"):
+        np.testing.assert_allclose(rows["scale"], truth, rtol=0.01)
+    # the total strip (30x brighter) takes more of its bands from shorter exposures
+    used = outcome.bands.groupby("antibody")["exposure_factor"].max()
+    assert used["Y"] > used["p-Y"]
