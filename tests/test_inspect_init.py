@@ -175,8 +175,8 @@ def test_init_and_inspect_count_the_same_lanes_on_one_file(tmp_path: Path):
 
 
 def test_inspect_says_when_the_lanes_are_in_doubt():
-    # (rep3_AKT.png would not do: a speck of dust at the band row, at the image's edge,
-    # holds a fifteenth lane up as if it had a band; see issue 11)
+    # (rep3_AKT.png would not do: there a fifteenth lane lands on bare membrane at the
+    # image's left edge, and one image cannot tell that from an unloaded end lane)
     image = ROOT / "sample_images" / "rep3_pAKT.png"
     assert "lanes in doubt" not in describe(inspect_image(image, n_lanes=14))
     text = describe(inspect_image(image, n_lanes=15))
