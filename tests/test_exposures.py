@@ -240,3 +240,39 @@ def test_a_series_of_strips_merges_each_strip_on_its_own(tmp_path):
     # the total strip (30x brighter) takes more of its bands from shorter exposures
     used = outcome.bands.groupby("antibody")["exposure_factor"].max()
     assert used["Y"] > used["p-Y"]
+
+
+def _overexposed_series(folder, seconds_lit: list[float]) -> dict:
+    """A 3-exposure series whose exposures listed in ``seconds_lit`` are mostly at the limit."""
+    rng = np.random.default_rng(9)
+    exposures = []
+    seconds = [2.0, 16.0, 128.0]
+    for t, gain in zip(seconds, _gain(seconds), strict=True):
+        background = 66_000.0 if t in seconds_lit else 50 + 2 * gain  # (most clip at 65535)
+        image, _ = render_blot(_spec([i * gain for i in INTENSITY[:10]], background), rng)
+        tifffile.imwrite(folder / f"o_{t:g}s.tif", np.asarray(image, np.uint16))
+        exposures.append({"file": f"o_{t:g}s.tif", "seconds": t})
+    image, _ = render_blot(_spec([3e6] * 10, 500), rng)
+    tifffile.imwrite(folder / "o_L.tif", np.asarray(image, np.uint16))
+    lanes = [{"treatment": "DMSO"}] * 10
+    images = [{"antibody": "X", "exposures": exposures}, {"file": "o_L.tif", "antibody": "L"}]
+    config = {"pairs": [{"phospho": "X", "total": "L"}]}
+    config["membranes"] = [{"name": "o", "lanes": lanes, "images": images}]
+    (folder / "c.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def test_an_over_exposed_exposure_is_left_out_of_its_series(tmp_path):
+    _overexposed_series(tmp_path, [128.0])
+    outcome = run(tmp_path / "c.yaml", out=tmp_path / "out", qc=False)
+    assert not outcome.failures  # the series does without it: no rejected input
+    assert any("o_128s.tif" in w and "left out" in w for w in outcome.warnings)
+    x = outcome.bands[outcome.bands["antibody"] == "X"]
+    assert len(x) == 10 and not x["exposure"].str.contains("128s").any()
+
+
+def test_a_series_over_exposed_in_every_exposure_is_rejected(tmp_path):
+    _overexposed_series(tmp_path, [2.0, 16.0, 128.0])
+    outcome = run(tmp_path / "c.yaml", out=tmp_path / "out", qc=False)
+    assert len(outcome.failures) == 3 and not (outcome.bands["antibody"] == "X").any()
+    assert all("detector's limit" in message for _, message in outcome.failures)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from blotquant.errors import BlotquantError
+from blotquant.errors import BlotquantError, OverExposedError
 from blotquant.exposures import exposure_seconds, merge_analysis
 from blotquant.io import BlotImage, read_image
 from blotquant.lanecheck import bare_lanes
@@ -65,6 +65,8 @@ class BatchAnalyses:
     fingerprints: dict[View, Fingerprint] = field(default_factory=dict)
     #: exposures.csv: the fitted scales of every exposure series.
     exposure_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: (series, image, message) of each exposure left out for being over-exposed.
+    overexposed: list[tuple[tuple[Any, ...], str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,11 +147,19 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
                 if whole not in outcome.fingerprints:
                     outcome.fingerprints[whole] = fingerprint(image.pixels)
             outcome.warnings.extend(analysis.warnings)
+        except OverExposedError as exc:
+            if not m.series:
+                outcome.failures.append((f"{m.image} [{m.antibody}]", _with_source(exc, m)))
+                continue
+            # one exposure of a series: the series does without it (unless it is all there is)
+            outcome.overexposed.append((_series_key(m), m.image, _with_source(exc, m)))
+            outcome.warnings.append(
+                f"{m.image} ({m.antibody} on {m.membrane}): {exc.share:.0%} of its pixels are at "
+                "the detector's limit, so this exposure of the series is left out; its other "
+                "exposures are used."
+            )
         except BlotquantError as exc:
-            message = str(exc)
-            if m.source and "config:" not in message:
-                message += f" (config: {m.source})"
-            outcome.failures.append((f"{m.image} [{m.antibody}]", message))
+            outcome.failures.append((f"{m.image} [{m.antibody}]", _with_source(exc, m)))
     if task.qc:
         by_view: dict[tuple[int, float], list[ImageAnalysis]] = {}
         for a in outcome.analyses:
@@ -176,6 +186,19 @@ def _run_file(task: _FileTask) -> BatchAnalyses:
             if thumbnail is not None:
                 outcome.qc_thumbnails[name] = thumbnail
     return outcome
+
+
+def _with_source(exc: BlotquantError, m: Measurement) -> str:
+    """Word the error with where the config writes the measurement."""
+    message = str(exc)
+    if m.source and "config:" not in message:
+        message += f" (config: {m.source})"
+    return message
+
+
+def _series_key(m: Measurement) -> tuple[Any, ...]:
+    """Name the series an exposure belongs to: membrane, series, antibody and strip."""
+    return (m.membrane, m.series, m.antibody, m.rows)
 
 
 def _in_workers(tasks: list[_FileTask], workers: int) -> Iterator[BatchAnalyses]:
@@ -298,6 +321,7 @@ def run_experiment(
         result.qc_pictures.update(outcome.qc_pictures)
         result.qc_thumbnails.update(outcome.qc_thumbnails)
         result.fingerprints.update(outcome.fingerprints)
+        result.overexposed.extend(outcome.overexposed)
         for w in outcome.warnings:
             if w not in result.warnings:
                 result.warnings.append(w)
@@ -346,7 +370,11 @@ def _merge_exposure_series(
     for i, a in enumerate(result.analyses):
         m = a.measurement
         if m.series:
-            series.setdefault((m.membrane, m.series, m.antibody, m.rows), []).append(i)
+            series.setdefault(_series_key(m), []).append(i)
+    for key, image, message in result.overexposed:
+        if key not in series:
+            # every exposure of the series was over-exposed: nothing to measure it in
+            result.failures.append((f"{image} [{key[2]}]", message))
     redraw: set[View] = set()
     drop: set[int] = set()
     for (membrane, _, antibody, _), members in series.items():

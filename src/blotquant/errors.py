@@ -14,3 +14,15 @@ class BlotquantError(Exception):
         super().__init__(message)
         self.file = file
         self.key = key
+
+
+class OverExposedError(BlotquantError):
+    """An image mostly at the detector's limit: nothing in it can be measured.
+
+    One exposure of an exposure series may be so; the series then does without it.
+    """
+
+    def __init__(self, message: str, *, share: float, file: str | None = None):
+        super().__init__(message, file=file)
+        #: The share of the pixels at the limit.
+        self.share = share

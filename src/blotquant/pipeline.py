@@ -22,7 +22,7 @@ from skimage.registration import phase_cross_correlation
 
 from blotquant.background import background_image
 from blotquant.bands import BandBox, box_heights, box_presence, find_bands, lane_boxes
-from blotquant.errors import BlotquantError
+from blotquant.errors import BlotquantError, OverExposedError
 from blotquant.evidence import band_residual, rows_with_bands
 from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
@@ -431,10 +431,11 @@ def _saturated_pixels(
         # over-exposed whichever way the bands were taken to go
         over = max(over, float(clipped[::3, ::3].mean()))
     if over > 0.5:
-        raise BlotquantError(
+        raise OverExposedError(
             f"{measurement.image}{config_at(measurement)}: {over:.0%} of the pixels are at "
             "the detector's limit (saturated), so nothing in it can be measured. Image the "
-            "membrane again with a shorter exposure."
+            "membrane again with a shorter exposure.",
+            share=over,
         )
     saturated, lone, marks = saturated_plateaus(region, polarity, image.ceiling, level, image.floor)
     notes: list[str] = []
