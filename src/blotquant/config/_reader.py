@@ -57,6 +57,7 @@ from blotquant.config._schema import (
     LoadingPairModel,
     MembraneModel,
     PairModel,
+    RegionModel,
     TopModel,
 )
 from blotquant.config._yaml import TooBig, plain, read_text, read_yaml
@@ -466,18 +467,46 @@ def _read_image(c: Collector, membrane: _Membrane, j: int, raw: Any) -> dict[str
         else {"exposures": [{"file": f, "seconds": t} for f, t in series]}
     )
     shows = _what_it_shows(c, loc, raw)
+    if shows is None or shows in broken:
+        c.measures_known = False
+    # (the regions are read once; each exposure of a series measures them all)
+    strips = _read_strips(c, loc, model) if shows == "regions" else []
     for each, seconds in series or [(file, None)]:
         own = {**keys, "series": keypath(loc) if series else "", "exposure_s": seconds}
         source = f"membranes[{membrane.index}] ({membrane.name}) > images[{j}] ({each})"
         image = _Image(membrane, each, own, {key: (*loc, key) for key in keys}, source)
-        regions = _measure_image(c, image, loc, model, shows, broken)
-    if regions is not None:
-        resolved["regions"] = regions
+        if shows == "antibody":
+            _measure(c, image, loc, model.antibody)
+        for rloc, region, extra in strips:
+            strip = image._replace(
+                keys={**image.keys, **extra},
+                key_locs={**image.key_locs, **{key: (*rloc, key) for key in extra}},
+                source=f"{image.source} > regions[{rloc[-1]}]",
+            )
+            _measure(c, strip, rloc, region.antibody, region.rows)
+    if shows == "regions":
+        resolved["regions"] = [
+            {"antibody": region.antibody, "rows": list(region.rows), **json_values(extra)}
+            for _, region, extra in strips
+        ]
     elif shows == "antibody":
         resolved["antibody"] = model.antibody
     resolved["channel"] = keys.get("channel", 0)
     resolved.update(json_values({k: v for k, v in keys.items() if k != "channel"}))
     return resolved
+
+
+def _read_strips(
+    c: Collector, loc: Loc, model: ImageModel
+) -> list[tuple[Loc, RegionModel, dict[str, Any]]]:
+    """Read an image's ``regions``: each usable one with where it is and the keys it sets."""
+    strips = []
+    for k, item in enumerate(model.regions or ()):
+        rloc = (*loc, "regions", k)
+        read = c.read_region(item, rloc)
+        if read is not None:
+            strips.append((rloc, *read))
+    return strips
 
 
 def _read_exposures(
@@ -519,38 +548,6 @@ def _read_exposures(
         )
         return None
     return series
-
-
-def _measure_image(
-    c: Collector,
-    image: _Image,
-    loc: Loc,
-    model: ImageModel,
-    shows: str | None,
-    broken: set[str],
-) -> list[dict[str, Any]] | None:
-    """Record what one file shows (its antibody, or its regions); return the regions read."""
-    if shows is None or shows in broken:
-        c.measures_known = False
-        return None
-    if shows == "antibody":
-        _measure(c, image, loc, model.antibody)
-        return None
-    regions = []
-    for k, item in enumerate(model.regions):
-        rloc = (*loc, "regions", k)
-        read = c.read_region(item, rloc)
-        if read is None:
-            continue
-        region, own = read
-        strip = image._replace(
-            keys={**image.keys, **own},
-            key_locs={**image.key_locs, **{key: (*rloc, key) for key in own}},
-            source=f"{image.source} > regions[{k}]",
-        )
-        _measure(c, strip, rloc, region.antibody, region.rows)
-        regions.append({"antibody": region.antibody, "rows": list(region.rows), **json_values(own)})
-    return regions
 
 
 def _what_it_shows(c: Collector, loc: Loc, raw: Mapping[str, Any]) -> str | None:
