@@ -331,6 +331,11 @@ Scalar = Annotated[Any, PlainValidator(_scalar)]
 MetaValue = Annotated[Any, PlainValidator(_meta_value)]
 KeyList = Annotated[list[str], PlainValidator(_key_list)]
 Items = Annotated[list[Any], Field(min_length=1)]
+#: One antibody name, or a list of them (loading controls).
+Names = Text | Annotated[list[Text], Field(min_length=1)]
+#: Lane keys and the values the control lanes have.
+Control = Annotated[dict[Text, Scalar], Field(min_length=1)]
+NormalizeTo = Annotated[models.NormalizeTo, _choice(get_args(models.NormalizeTo))]
 
 
 # --- the config's shape --------------------------------------------------------------------
@@ -447,13 +452,13 @@ class PairModel(Model):
     phospho: Text | None = None
     total: Text | None = None
     #: each band over its lane's loading first (the same for both, or one per band)
-    loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
-    phospho_loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
-    total_loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
+    loading: Names | None = None
+    phospho_loading: Names | None = None
+    total_loading: Names | None = None
     #: this pair's own fold-change reference (default: the top-level keys)
-    control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
+    control: Control | None = None
     normalize_within: KeyList | None = None
-    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
+    normalize_to: NormalizeTo | None = None
 
 
 class LoadingPairModel(Model):
@@ -462,10 +467,10 @@ class LoadingPairModel(Model):
     kind: ClassVar[str] = "pair"
     required: ClassVar[tuple[str, ...]] = ("target", "loading")
     target: Text | None = None
-    loading: Text | Annotated[list[Text], Field(min_length=1)] | None = None
-    control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
+    loading: Names | None = None
+    control: Control | None = None
     normalize_within: KeyList | None = None
-    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
+    normalize_to: NormalizeTo | None = None
 
 
 class TopModel(Model):
@@ -476,11 +481,11 @@ class TopModel(Model):
     output: PathText | None = None
     analysis: Any = None
     pairs: list[Any] | None = None
-    control: Annotated[dict[Text, Scalar], Field(min_length=1)] | None = None
+    control: Control | None = None
     normalize_within: KeyList | None = None
     summary_by: KeyList | None = None
     dose_key: Text | None = None
-    normalize_to: Annotated[models.NormalizeTo, _choice(("control", "calibrator"))] | None = None
+    normalize_to: NormalizeTo | None = None
     compare: KeyList | None = None
     membranes: list[Any] | None = None
     batches: list[Any] | None = None
