@@ -389,8 +389,12 @@ def _merge_exposure_series(
         ]
         known = all(t is not None for t in seconds)
         # the boxes: the longest exposure's (by time, else by brightness), where faint bands show
-        brightness = [float(np.median([b.net_volume for b in a.bands] or [0.0])) for a in analyses]
-        ref = int(np.argmax(seconds if known else brightness))  # type: ignore[arg-type]
+        if known:
+            ref = int(np.argmax(seconds))  # type: ignore[arg-type]
+        else:
+            ref = int(
+                np.argmax([np.median([b.net_volume for b in a.bands] or [0.0]) for a in analyses])
+            )
         reference = analyses[ref]
         measured: list[tuple[int, tuple[BandMeasurement, ...]]] = []
         shifts: dict[int, tuple[int, int]] = {}

@@ -252,10 +252,8 @@ def merge_analysis(
     clean = ~saturated & (snr >= RANGE_MIN_SNR) & usable
     merged_volumes = np.array([b.net_volume for b in bands])
     merged_clean = clean[merge.chosen, np.arange(len(bands))]
-    best_single = max(
-        (dynamic_range(volumes[k], clean[k]) for k in range(len(exposures))),
-        key=lambda r: -1.0 if r != r else r,
-    )
+    singles = [dynamic_range(volumes[k], clean[k]) for k in range(len(exposures))]
+    best_single = max((r for r in singles if r == r), default=float("nan"))
     series_range = dynamic_range(merged_volumes, merged_clean & np.isfinite(merge.factor))
     rows = []
     for k, scale in enumerate(merge.scales):

@@ -228,21 +228,21 @@ def measure_in_boxes(
     BlotquantError
         If the image is not the reference's size, or is mostly saturated.
     """
-    if image.pixels.shape != (reference_image or image).pixels.shape or (
-        reference.region_shape
-        and _cut_region(image.pixels, reference.measurement, reference.crop)[0].shape
-        != reference.region_shape
-    ):
+    ref = reference.measurement
+    region = _cut_region(image.pixels, ref, reference.crop)[0]
+    same_size = reference_image is None or image.pixels.shape == reference_image.pixels.shape
+    if not same_size or (reference.region_shape and region.shape != reference.region_shape):
         raise BlotquantError(
             f"{measurement.image}: this exposure is not the size of "
-            f"{reference.measurement.image}{config_at(measurement)}; the exposures of a series "
+            f"{ref.image}{config_at(measurement)}; the exposures of a series "
             "are one membrane imaged in place, so they must be the same size. Export them "
             "alike (same binning, same crop)."
         )
     shift = (0, 0)
     if reference_image is not None:
-        shift = _exposure_shift(image, reference_image, reference)
-    region = _cut_region(_shifted(image.pixels, shift), reference.measurement, reference.crop)[0]
+        shift = _exposure_shift(region, _cut_region(reference_image.pixels, ref, reference.crop)[0])
+        if shift != (0, 0):
+            region = _cut_region(_shifted(image.pixels, shift), ref, reference.crop)[0]
     polarity: Resolved = "dark-bands" if reference.polarity == "dark-bands" else "light-bands"
     saturated, clipped, _ = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
@@ -254,23 +254,14 @@ def measure_in_boxes(
     return bands, shift
 
 
-def _exposure_shift(
-    image: BlotImage, reference_image: BlotImage, reference: ImageAnalysis
-) -> tuple[int, int]:
-    """Rows and columns ``image``'s membrane lies from the reference's (phase correlation).
+def _exposure_shift(region: np.ndarray, reference_region: np.ndarray) -> tuple[int, int]:
+    """Rows and columns ``region``'s membrane lies from the reference's (phase correlation).
 
     On the logarithm of each region: exposures differ by a factor, which the
     logarithm makes an offset (the correlation's normalisation takes it away).
     """
-    regions = [
-        np.log1p(
-            np.abs(
-                np.asarray(_cut_region(i.pixels, reference.measurement, reference.crop)[0], float)
-            )
-        )
-        for i in (reference_image, image)
-    ]
-    found, _, _ = phase_cross_correlation(regions[0], regions[1], normalization=None)
+    logs = [np.log1p(np.abs(np.asarray(r, float))) for r in (reference_region, region)]
+    found, _, _ = phase_cross_correlation(logs[0], logs[1], normalization=None)
     dy, dx = (int(round(-v)) for v in found)
     return dy, dx
 
