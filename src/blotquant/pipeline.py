@@ -86,7 +86,8 @@ def analyze_image(
     _refuse_unmeasurable(region, measurement, membrane)
     polarity = settings.polarity
     if polarity == "auto":
-        polarity = detect_polarity(region)
+        detected = shared_lanes.polarity if shared_lanes is not None else None
+        polarity = detected if detected is not None else detect_polarity(region)
     saturated, clipped, export_notes = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
@@ -487,11 +488,15 @@ class SharedLanes:
         kept so that each strip's lane check need not compute its own.
     top : int
         Image row of the residual's first row.
+    polarity : {'dark-bands', 'light-bands'} or None
+        The polarity detected on all strips together (one export has one),
+        for the strips whose ``polarity`` is ``auto``; None if it was set.
     """
 
     lanes: LaneGeometry
     residual: np.ndarray | None = None
     top: int = 0
+    polarity: Resolved | None = None
     #: Let each lane settle on the strip's own band (:func:`blotquant.lanes.follow_lanes`).
     settle: bool = True
 
@@ -545,14 +550,14 @@ def membrane_lanes(
     try:
         crop, _ = membrane_crop(image, union)
         region, row_offset, col_offset, _ = _cut_region(image.pixels, union, crop)
-        polarity = first.analysis.polarity
-        if polarity == "auto":
-            polarity = detect_polarity(region)
+        detected = detect_polarity(region) if first.analysis.polarity == "auto" else None
+        polarity = detected or first.analysis.polarity
         signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
         lanes, residual = _membrane_lanes_in(signal, membrane, first.analysis.lane_width)
     except BlotquantError:
         return None  # (each strip then finds its lanes, and says what is wrong, on its own)
-    return SharedLanes(replace(lanes, ref_row=lanes.ref_row + row_offset), residual, row_offset)
+    ref_row = lanes.ref_row + row_offset
+    return SharedLanes(replace(lanes, ref_row=ref_row), residual, row_offset, polarity=detected)
 
 
 def _membrane_lanes_in(
