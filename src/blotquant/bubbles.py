@@ -68,16 +68,27 @@ def has_void(
     # has no texture), nor below a tenth of the band's height: a void takes a
     # real part of the band away, texture does not
     smoothed_noise = pixel_noise / VOID_SMOOTHING
-    band = float(residual[:, margin : margin + height].max(initial=0.0))
-    depth = max(VOID_DEPTH * float(robust_sigma(edges)), VOID_DEPTH * smoothed_noise, 0.1 * band)
-    if depth <= 0:
-        return False
     # (in the box: a dark patch out in the margins is not over the band)
-    deep = residual[:, margin : margin + height] < floor - depth
+    inside = residual[:, margin : margin + height]
+    band = float(inside.max(initial=0.0))
     # ... and below its own column's membrane, on the side a void leaves whole:
     # the lane's edge beside a streak of raised background is low in its margins too
     own = np.maximum(smooth[:, :margin].mean(axis=1), smooth[:, margin + height :].mean(axis=1))
-    deep &= smooth[:, margin : margin + height] < own[:, None] - depth
+    own = own[:, None]
+    smooth_inside = smooth[:, margin : margin + height]
+
+    def deep_at(depth: float) -> np.ndarray:
+        return (inside < floor - depth) & (smooth_inside < own - depth)
+
+    # most boxes hold no such patch even at the shallowest depth allowed: they are
+    # told without the texture's spread (a median, the costly part)
+    shallowest = max(VOID_DEPTH * smoothed_noise, 0.1 * band)
+    if np.count_nonzero(deep_at(shallowest)) < VOID_MIN_PIXELS:
+        return False
+    depth = max(VOID_DEPTH * float(robust_sigma(edges)), shallowest)
+    if depth <= 0:
+        return False
+    deep = deep_at(depth)
     if deep.sum() < VOID_MIN_PIXELS:
         return False
     labels, count = ndimage.label(deep)

@@ -428,6 +428,7 @@ def find_lanes(
     rows: tuple[int, int] | None = None,
     min_pitch: float = 12.0,
     residual: np.ndarray | None = None,
+    quantiles: dict[float, np.ndarray] | None = None,
     ladder_ends: tuple[int, int] = (0, 0),
 ) -> LaneGeometry:
     """Find ``n_lanes`` lanes in a signal image (bands bright).
@@ -446,6 +447,8 @@ def find_lanes(
         Smallest lane spacing considered, in pixels.
     residual : ndarray, shape (n_window_rows, n_columns), optional
         :func:`band_residual` of those rows, when the caller has it already.
+    quantiles : dict, optional
+        :func:`blotquant.evidence.across_quantiles` of that residual, likewise.
     ladder_ends : (int, int)
         How many of the lanes are ladder (marker) lanes at the left and at the
         right end. A ladder is often a few marks off the sample pitch: the
@@ -468,7 +471,7 @@ def find_lanes(
     max_pitch = min(width / max(n_lanes - 0.5, 0.5), width)
     min_pitch = min(min_pitch, 0.8 * max_pitch)
 
-    quantiles = across_quantiles(residual)
+    quantiles = across_quantiles(residual) if quantiles is None else quantiles
     best_slope = _estimate_tilt(residual, local_ref, max_pitch, quantiles) if n_lanes > 1 else 0.0
     # only rows that hold bands: averaging noise-only rows would bury faint
     # lanes under the positive part of the noise

@@ -23,7 +23,7 @@ from skimage.registration import phase_cross_correlation
 from blotquant.background import background_image
 from blotquant.bands import BandBox, box_heights, box_presence, find_bands, lane_boxes
 from blotquant.errors import BlotquantError, OverExposedError
-from blotquant.evidence import band_residual, rows_with_bands
+from blotquant.evidence import across_quantiles, band_residual, rows_with_bands
 from blotquant.io import BlotImage
 from blotquant.ladder import LadderFit, band_window, fit_ladder_lane
 from blotquant.lanecheck import LaneEvidence, lane_evidence
@@ -91,10 +91,10 @@ def analyze_image(
     saturated, clipped, export_notes = _saturated_pixels(region, polarity, image, measurement)
     signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
     if shared_lanes is not None and measurement.lane_centers is None:
-        lanes, residual = shared_lanes.in_region(row_offset, region.shape[0])
+        lanes, residual, quantiles = shared_lanes.in_region(row_offset, region.shape[0])
         if residual is None:
             residual = band_residual(signal)
-        rows = rows_with_bands(residual)
+        rows = rows_with_bands(residual, quantiles)
         if shared_lanes.settle:
             lanes = follow_lanes(residual, lanes, rows=rows)
         evidence = lane_evidence(signal, lanes, residual=residual, rows=rows)
@@ -461,8 +461,10 @@ def _place_lanes(
     if measurement.lane_centers is None:
         # lanes from the whole image or region: ladder marks and other bands
         # outside band_rows help place them (band_rows only limits the band search)
-        lanes, residual = _membrane_lanes_in(signal, membrane, measurement.analysis.lane_width)
-        rows = rows_with_bands(residual)
+        lanes, residual, quantiles = _membrane_lanes_in(
+            signal, membrane, measurement.analysis.lane_width
+        )
+        rows = rows_with_bands(residual, quantiles)
         return lanes, lane_evidence(signal, lanes, residual=residual, rows=rows), rows
     # lane centres are image columns; the signal may start at a crop's left edge
     centers = np.asarray(measurement.lane_centers, dtype=float) - col_offset
@@ -488,6 +490,9 @@ class SharedLanes:
         kept so that each strip's lane check need not compute its own.
     top : int
         Image row of the residual's first row.
+    quantiles : dict or None
+        :func:`blotquant.evidence.across_quantiles` of the residual (one
+        value per row: a strip's are a slice of them).
     polarity : {'dark-bands', 'light-bands'} or None
         The polarity detected on all strips together (one export has one),
         for the strips whose ``polarity`` is ``auto``; None if it was set.
@@ -496,17 +501,23 @@ class SharedLanes:
     lanes: LaneGeometry
     residual: np.ndarray | None = None
     top: int = 0
+    quantiles: dict[float, np.ndarray] | None = None
     polarity: Resolved | None = None
     #: Let each lane settle on the strip's own band (:func:`blotquant.lanes.follow_lanes`).
     settle: bool = True
 
-    def in_region(self, row_offset: int, n_rows: int) -> tuple[LaneGeometry, np.ndarray | None]:
-        """Give the lanes and the residual of a strip starting at image row ``row_offset``."""
+    def in_region(
+        self, row_offset: int, n_rows: int
+    ) -> tuple[LaneGeometry, np.ndarray | None, dict[float, np.ndarray] | None]:
+        """Give the lanes, residual and row quantiles of the strip from image row ``row_offset``."""
         lanes = replace(self.lanes, ref_row=self.lanes.ref_row - row_offset)
         if self.residual is None:
-            return lanes, None
-        start = row_offset - self.top
-        return lanes, self.residual[start : start + n_rows]
+            return lanes, None, None
+        rows = slice(row_offset - self.top, row_offset - self.top + n_rows)
+        quantiles = None
+        if self.quantiles is not None:
+            quantiles = {level: values[rows] for level, values in self.quantiles.items()}
+        return lanes, self.residual[rows], quantiles
 
 
 def membrane_lanes(
@@ -553,26 +564,35 @@ def membrane_lanes(
         detected = detect_polarity(region) if first.analysis.polarity == "auto" else None
         polarity = detected or first.analysis.polarity
         signal = to_signal(region, polarity, image.ceiling, signal_dtype(region))
-        lanes, residual = _membrane_lanes_in(signal, membrane, first.analysis.lane_width)
+        lanes, residual, quantiles = _membrane_lanes_in(signal, membrane, first.analysis.lane_width)
     except BlotquantError:
         return None  # (each strip then finds its lanes, and says what is wrong, on its own)
     ref_row = lanes.ref_row + row_offset
-    return SharedLanes(replace(lanes, ref_row=ref_row), residual, row_offset, polarity=detected)
+    return SharedLanes(
+        replace(lanes, ref_row=ref_row), residual, row_offset, quantiles, polarity=detected
+    )
 
 
 def _membrane_lanes_in(
     signal: np.ndarray, membrane: Membrane, lane_width: float | None
-) -> tuple[LaneGeometry, np.ndarray]:
-    """Find the membrane's lanes in a signal; give them with the signal's band residual."""
+) -> tuple[LaneGeometry, np.ndarray, dict[float, np.ndarray]]:
+    """Find the membrane's lanes in a signal.
+
+    Returns the lanes, the signal's band residual and the residual's row
+    quantiles (:func:`blotquant.evidence.across_quantiles`), for the caller
+    to keep.
+    """
     residual = band_residual(signal)
+    quantiles = across_quantiles(residual)
     lanes = find_lanes(
         signal,
         len(membrane.lanes),
         lane_width=lane_width,
         residual=residual,
+        quantiles=quantiles,
         ladder_ends=_ladder_ends(membrane),
     )
-    return lanes, residual
+    return lanes, residual, quantiles
 
 
 def _ladder_ends(membrane: Membrane) -> tuple[int, int]:
