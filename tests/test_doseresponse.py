@@ -109,3 +109,47 @@ def test_dose_key_names_the_dose_column(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     with pytest.raises(BlotquantError, match="dose_key"):
         run(tmp_path / "c.yaml", out=tmp_path / "out2")
+
+
+def test_each_pair_is_fitted_per_its_own_conditions_from_its_own_vehicle(tmp_path):
+    """A pair normalised within cell lines gets a curve per cell line, though the
+    experiment pools them; a pair normalised to the parental DMSO still gets a
+    curve per cell line, each starting at its own DMSO."""
+    from pathlib import Path
+
+    import yaml
+
+    from blotquant.api import run
+
+    root = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((root / "configs" / "demo.yaml").read_text())
+    for membrane in config["membranes"]:
+        for image in membrane["images"]:
+            image["file"] = str((root / "configs" / image["file"]).resolve())
+    config["normalize_within"] = []
+    config["pairs"][1]["normalize_within"] = ["cell_line"]
+    config.pop("compare", None)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run(tmp_path / "c.yaml", out=tmp_path / "out", qc=False)
+    fits = pd.read_csv(tmp_path / "out" / "dose_response.csv")
+    ratios = pd.read_csv(tmp_path / "out" / "ratios.csv")
+
+    akt = fits[(fits.pair == "p-AKT/AKT") & (fits.treatment == "linsitinib")]
+    assert sorted(akt.cell_line) == ["parental", "resistant"]
+    # the experiment's own pairs pool the cell lines, as configured
+    igf = fits[fits.pair == "p-IGF-1R/IGF-1R"]
+    assert len(igf[igf.treatment == "linsitinib"]) == 1 and igf.cell_line.isna().all()
+    # AXL's resistant curve starts at the resistant DMSO (about 3x the parental),
+    # not at 1: its vehicle lanes are its own cell line's
+    axl = fits[(fits.pair == "AXL/total protein") & (fits.treatment == "linsitinib")]
+    assert sorted(axl.cell_line) == ["parental", "resistant"]
+    n_vehicle = len(
+        ratios[
+            (ratios.pair == "AXL/total protein")
+            & (ratios.cell_line == "resistant")
+            & (ratios.treatment == "DMSO")
+            & ratios.fold_change.notna()
+        ]
+    )
+    resistant = axl.set_index("cell_line").loc["resistant"]
+    assert n_vehicle > 0 and resistant.n_points > resistant.n_doses

@@ -38,7 +38,13 @@ from blotquant.standards import (
     standards_table,
 )
 from blotquant.stats import stats_table
-from blotquant.tables import CLIPPED_EXPORT, EXPOSURES_COLUMNS, has_flag, with_version
+from blotquant.tables import (
+    CLIPPED_EXPORT,
+    DOSE_RESPONSE_MEASURED,
+    EXPOSURES_COLUMNS,
+    has_flag,
+    with_version,
+)
 
 
 @dataclass
@@ -152,12 +158,7 @@ def run(
             tables["standards.csv"] = standards_table(fits, bands)
         prism = prism_tables(experiment, tables["summary_wide.csv"])
         if experiment.dose_key in ratios.columns:
-            tables["dose_response.csv"] = fit_dose_response(
-                ratios,
-                dose_key=experiment.dose_key,
-                group_keys=experiment.normalize_within,
-                control=experiment.control,
-            )
+            tables["dose_response.csv"] = _dose_responses(experiment, ratios)
         for name in (
             "bands.csv",
             "ratios.csv",
@@ -218,6 +219,22 @@ def run(
 def experiment_files(experiment: Experiment) -> int:
     """Count the image files a config names."""
     return len({m.path for m in experiment.measurements})
+
+
+def _dose_responses(experiment: Experiment, ratios: pd.DataFrame) -> pd.DataFrame:
+    """dose_response.csv: each pair fitted per its own conditions from its own vehicle lanes."""
+    fits, keys_seen = [], []
+    for pair in experiment.pairs:
+        keys, vehicle = experiment.conditions(pair)
+        mine = ratios[ratios["pair"] == pair.name] if "pair" in ratios else ratios
+        fit = fit_dose_response(
+            mine, dose_key=experiment.dose_key, group_keys=keys, control=vehicle
+        )
+        keys_seen += [key for key in keys if key in fit.columns]
+        fits.append(fit)
+    columns = ["pair", "treatment", *dict.fromkeys(keys_seen), *DOSE_RESPONSE_MEASURED]
+    filled = [fit.reindex(columns=columns) for fit in fits if not fit.empty]
+    return pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=columns)
 
 
 def _science_warnings(bands: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:

@@ -242,6 +242,21 @@ class Experiment:
         )
         return control, within, pair.normalize_to or self.normalize_to
 
+    def conditions(self, pair: Pair) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """Give the lane keys that set a pair's conditions, and its vehicle lanes within each.
+
+        A pair's lanes fall into conditions (e.g. each cell line): the keys of
+        the experiment's ``normalize_within``, of the pair's own, and of its
+        control but the treatment and the dose. Each condition's dose-response
+        curve starts at its own vehicle lanes: the pair's control on its other
+        keys. (A pair normalised to the parental DMSO still has a curve per
+        cell line, each starting at its own DMSO.)
+        """
+        control, within, _ = self.reference(pair)
+        named = [key for key in control if key not in ("treatment", self.dose_key)]
+        keys = tuple(dict.fromkeys((*self.normalize_within, *within, *named)))
+        return keys, {key: value for key, value in control.items() if key not in keys}
+
     def lane_keys(self) -> list[str]:
         """Lane metadata keys in first-seen order (treatment and sample first)."""
         keys: list[str] = ["treatment", "sample"]

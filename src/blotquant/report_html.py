@@ -242,7 +242,8 @@ def render_report(
     """
     ratios = tables["ratios.csv"]
     pairs = [pair.name for pair in experiment.pairs]
-    groups = experiment.normalize_within
+    # each pair's panels are its conditions (the experiment's groups and its own)
+    groups = {pair.name: experiment.conditions(pair)[0] for pair in experiment.pairs}
     parts = [
         *_heading(
             experiment.experiment, run_info, images_flagged(tables["bands.csv"], LANES_UNCERTAIN)
@@ -369,7 +370,10 @@ def _lanes(experiment: Experiment) -> str:
 
 
 def _fold_changes(
-    ratios: pd.DataFrame, pairs: Sequence[str], groups: Sequence[str], dose_key: str
+    ratios: pd.DataFrame,
+    pairs: Sequence[str],
+    groups: Mapping[str, Sequence[str]],
+    dose_key: str,
 ) -> list[str]:
     """One fold-change plot per pair that has ratios."""
     parts = [
@@ -380,7 +384,7 @@ def _fold_changes(
     for pair in pairs:
         if (ratios["pair"] == pair).any():
             try:
-                plot = _pair_plot(ratios, pair, groups, dose_key)
+                plot = _pair_plot(ratios, pair, groups[pair], dose_key)
             except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
                 parts.append(_not_drawn(pair, exc))
                 continue
@@ -448,7 +452,7 @@ def _dose_responses(
     ratios: pd.DataFrame,
     fits: pd.DataFrame | None,
     pairs: Sequence[str],
-    groups: Sequence[str],
+    groups: Mapping[str, Sequence[str]],
     dose_key: str,
 ) -> list[str]:
     """Plot the fitted dose-response curves of each pair, then their table (if fitted)."""
@@ -457,7 +461,7 @@ def _dose_responses(
     parts = ["<h2>Dose-response (four-parameter logistic)</h2>"]
     for pair in pairs:
         try:
-            plot = _dose_plot(ratios, fits, pair, groups, dose_key)
+            plot = _dose_plot(ratios, fits, pair, groups[pair], dose_key)
         except Exception as exc:  # noqa: BLE001 - a figure must never cost the page
             parts.append(_not_drawn(pair + " dose-response", exc))
             continue
@@ -465,7 +469,7 @@ def _dose_responses(
             parts.append(
                 f"<figure>{_img(plot, pair + ' dose-response')}<figcaption>"
                 f"{_esc(pair)}: fitted curves over every lane; "
-                f"{_esc(_dose_panels(fits, pair, groups))}</figcaption></figure>"
+                f"{_esc(_dose_panels(fits, pair, groups[pair]))}</figcaption></figure>"
             )
     parts.append(_table(fits))
     return parts
