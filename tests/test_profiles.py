@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from blotquant.profiles import MAD_TO_SIGMA, find_peaks, robust_sigma
+from blotquant.profiles import MAD_TO_SIGMA, clipped_sigma, find_peaks, robust_sigma
 
 
 def test_gaussian_noise_gives_its_standard_deviation():
@@ -63,3 +63,19 @@ def test_find_peaks_follows_scipy_signal():
 def test_find_peaks_takes_the_middle_of_a_flat_top():
     peaks, prominences = find_peaks(np.array([0.0, 1.0, 3.0, 3.0, 3.0, 1.0, 0.0]))
     assert peaks.tolist() == [3] and prominences.tolist() == [3.0]
+
+
+def test_clipped_sigma_is_steadier_than_the_mad_and_as_deaf_to_outliers():
+    rng = np.random.default_rng(1)
+    draws = rng.normal(0.0, 1.0, (2000, 30))
+    clipped = np.array([clipped_sigma(d) for d in draws])
+    mad = np.array([robust_sigma(d) for d in draws])
+    # both within a few % of the truth on Gaussian noise (the clipping takes the
+    # tails: 4 % low); the clipped SD scatters far less (30 values: 15 % against 20 %)
+    assert abs(clipped.mean() - 1) < 0.05 and abs(mad.mean() - 1) < 0.05
+    assert clipped.std() < 0.8 * mad.std()
+    # three specks 50 SDs off change nothing much
+    spiked = draws[:200].copy()
+    spiked[:, :3] = 50.0
+    assert np.median([clipped_sigma(d) for d in spiked]) < 1.1
+    assert clipped_sigma(np.array([5.0])) == 0.0

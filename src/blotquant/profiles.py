@@ -70,6 +70,38 @@ def robust_sigma(
     return float(sigma) if axis is None else sigma
 
 
+#: Values this many robust SDs off the median are outliers to :func:`clipped_sigma`.
+CLIP_SIGMAS = 3.0
+
+
+def clipped_sigma(values: np.ndarray) -> float:
+    """Give the standard deviation of the values within 3 robust SDs of their median.
+
+    The median absolute deviation shrugs off outliers (a speck, a mark) but
+    is a poor estimate from a few dozen values: from 30 Gaussian ones it is
+    off by 20 % (one SD), this by 15 % (and 4 % low: the clipping takes the
+    tails). The standard deviation of the values it does not call outliers
+    keeps both virtues.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,)
+        Samples of the noise.
+
+    Returns
+    -------
+    float
+        0.0 for fewer than two values (or none kept).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return 0.0
+    center = float(np.median(values))
+    spread = robust_sigma(values)
+    kept = values[np.abs(values - center) <= CLIP_SIGMAS * spread] if spread > 0 else values
+    return float(kept.std(ddof=1)) if kept.size >= 2 else 0.0
+
+
 def _mean_median(values: np.ndarray, axis: int | None, keepdims: bool = False) -> np.ndarray:
     return np.median(values, axis=axis, keepdims=keepdims)
 

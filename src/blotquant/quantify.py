@@ -22,7 +22,7 @@ from blotquant.ladder import LadderFit
 from blotquant.lanecheck import LaneEvidence
 from blotquant.lanes import LaneGeometry
 from blotquant.models import Experiment, Measurement
-from blotquant.profiles import robust_sigma
+from blotquant.profiles import clipped_sigma, robust_sigma
 from blotquant.saturation import CLIPPED_SHARE
 from blotquant.tables import BANDS_LEADING, BANDS_MEASURED, BUBBLE, CLIPPED_EXPORT, DOUBLET
 
@@ -179,7 +179,7 @@ class MembraneNoise:
     #: Lane -> root mean square of the net volumes of that lane's own boxes on
     #: bare membrane (two or more, free of specks and marks): the background's
     #: error where the band is. A blotch or a bend of the background is local;
-    #: the image-wide spread, taken robustly, leaves it out.
+    #: the image-wide spread, clipped of outliers, leaves it out.
     local: dict[int, float] = field(default_factory=dict)
 
 
@@ -212,8 +212,9 @@ def membrane_noise(
     Pixel noise alone misses what a real membrane adds: its grain, blotches,
     a bending background. So each box is moved up and down its lane, clear of
     its band and its margins, and measured there the same way. The spread
-    (median absolute deviation) of those net volumes is the noise a band's
-    volume must stand above; the peaks their lane profiles show by chance set
+    of those net volumes (their standard deviation, outliers beyond 3 robust
+    SDs left out: :func:`blotquant.profiles.clipped_sigma`) is the noise a
+    band's volume must stand above; the peaks their lane profiles show by chance set
     the height a band's peak must reach. Rolling-ball images are measured
     there with the straight baseline (their background is computed only
     around the bands).
@@ -277,7 +278,7 @@ def membrane_noise(
         return MembraneNoise()
     chance = np.asarray(peaks)
     return MembraneNoise(
-        volume=float(robust_sigma(np.asarray(nets))),
+        volume=clipped_sigma(np.asarray(nets)),
         peak=float(np.median(chance) + PEAK_K * robust_sigma(chance)),
         boxes=len(nets),
         # (with no background removed, a box on bare membrane holds the membrane
