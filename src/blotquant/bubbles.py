@@ -19,6 +19,9 @@ from blotquant.profiles import robust_sigma
 VOID_DEPTH = 5.0
 #: ... over at least this many pixels (a disk of radius 3), after smoothing.
 VOID_MIN_PIXELS = 28
+#: ... and at least this share of the band's height deep (a void over a strong
+#: band reaches the membrane's own level, a few % of the band, not a tenth).
+VOID_BAND_SHARE = 0.05
 #: Smoothing (a square of this many pixels a side) before looking: texture
 #: averages out, a void stays.
 VOID_SMOOTHING = 5
@@ -65,7 +68,7 @@ def has_void(
     # baseline that a band in one margin lifts
     floor = min(min(above, below) - float(np.mean(background)) / n_cols, 0.0)
     # never below the pixel noise left after smoothing (a clipped, flat membrane
-    # has no texture), nor below a tenth of the band's height: a void takes a
+    # has no texture), nor below a twentieth of the band's height: a void takes a
     # real part of the band away, texture does not
     smoothed_noise = pixel_noise / VOID_SMOOTHING
     # (in the box: a dark patch out in the margins is not over the band)
@@ -82,7 +85,7 @@ def has_void(
 
     # most boxes hold no such patch even at the shallowest depth allowed: they are
     # told without the texture's spread (a median, the costly part)
-    shallowest = max(VOID_DEPTH * smoothed_noise, 0.1 * band)
+    shallowest = max(VOID_DEPTH * smoothed_noise, VOID_BAND_SHARE * band)
     if np.count_nonzero(deep_at(shallowest)) < VOID_MIN_PIXELS:
         return False
     depth = max(VOID_DEPTH * float(robust_sigma(edges)), shallowest)
